@@ -1,0 +1,39 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
+import type { SQSEvent } from 'aws-lambda';
+import { createS3Client } from '../lib/adapters/aws.ts';
+import { openDatabase } from '../lib/adapters/database.ts';
+import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
+import { parsePartitionMessage } from '../lib/adapters/partitionQueue.ts';
+import { loadConfig } from '../lib/config.ts';
+import { processPartition, type ProcessContext } from '../lib/process/processPartition.ts';
+
+// Cold start: config, clients and the pool are built once per container.
+const logger = new Logger({ serviceName: 'batchflow-processor' });
+const config = loadConfig();
+const ctx: ProcessContext = {
+  db: await openDatabase(config),
+  objects: s3ObjectStore(createS3Client()),
+  maxRecordBytes: config.maxRecordBytes,
+};
+
+/** Partition messages → aggregates merged into Postgres, exactly once; failures reported per item. */
+export const handler = middy<SQSEvent>()
+  .use(injectLambdaContext(logger))
+  .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('partition failed', { error: reason as Error }) }))
+  .handler(async (event) => {
+    // One partition at a time: each already holds ~10^5 records and its own memory.
+    const results: PromiseSettledResult<void>[] = [];
+    for (const record of event.Records) {
+      try {
+        const outcome = await processPartition(ctx, parsePartitionMessage(record.body));
+        logger.info('partition', { ...outcome });
+        results.push({ status: 'fulfilled', value: undefined });
+      } catch (reason) {
+        results.push({ status: 'rejected', reason });
+      }
+    }
+    return results;
+  });

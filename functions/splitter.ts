@@ -1,0 +1,43 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
+import type { SQSEvent } from 'aws-lambda';
+import { createS3Client, createSqsClient } from '../lib/adapters/aws.ts';
+import { openDatabase } from '../lib/adapters/database.ts';
+import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
+import { sqsPartitionQueue } from '../lib/adapters/partitionQueue.ts';
+import { loadConfig } from '../lib/config.ts';
+import { parseS3Notification } from '../lib/split/s3Event.ts';
+import { splitObject, type SplitContext } from '../lib/split/splitObject.ts';
+
+// Cold start: config, clients and the pool are built once per container.
+const logger = new Logger({ serviceName: 'batchflow-splitter' });
+const config = loadConfig();
+if (!config.partitionQueueUrl) throw new Error('PARTITION_QUEUE_URL is required by the splitter');
+const ctx: SplitContext = {
+  db: await openDatabase(config),
+  objects: s3ObjectStore(createS3Client()),
+  queue: sqsPartitionQueue(createSqsClient(), config.partitionQueueUrl),
+  partitionBytes: config.partitionBytes,
+  maxRecordBytes: config.maxRecordBytes,
+};
+
+/** S3 ObjectCreated notifications (via the ingest queue) → jobs and partition messages. */
+export const handler = middy<SQSEvent>()
+  .use(injectLambdaContext(logger))
+  .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('notification failed', { error: reason as Error }) }))
+  .handler(async (event) => {
+    const results: PromiseSettledResult<void>[] = [];
+    for (const record of event.Records) {
+      try {
+        const { objects, ignored } = parseS3Notification(record.body);
+        if (ignored.length > 0) logger.info('ignored notification', { ignored });
+        for (const object of objects) logger.info('split', { object, outcome: await splitObject(ctx, object) });
+        results.push({ status: 'fulfilled', value: undefined });
+      } catch (reason) {
+        results.push({ status: 'rejected', reason });
+      }
+    }
+    return results;
+  });

@@ -1,0 +1,53 @@
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+
+/** The S3 operations the pipeline uses, behind one small interface. */
+export interface ObjectStore {
+  /** Size and version identity (versionId when versioned, else the ETag) of an object. */
+  head(bucket: string, key: string): Promise<{ size: number; eTag: string; versionId?: string; contentEncoding?: string }>;
+  /** Bytes [start, end) of an object (one Range GET). */
+  readRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array>;
+  /** Streams bytes [start, end) of an object, or all of it when no range is given. */
+  stream(bucket: string, key: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>>;
+  /** Writes an object. */
+  put(bucket: string, key: string, body: Uint8Array, contentType?: string): Promise<void>;
+}
+
+/** An ObjectStore over an S3 client (AWS, LocalStack or moto alike). */
+export function s3ObjectStore(s3: S3Client): ObjectStore {
+  const get = async (bucket: string, key: string, range?: { start: number; end: number }) => {
+    const out = await s3.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        // HTTP ranges are inclusive.
+        ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+      }),
+    );
+    return out.Body as Readable;
+  };
+  return {
+    async head(bucket, key) {
+      const out = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return {
+        size: out.ContentLength ?? 0,
+        eTag: (out.ETag ?? '').replace(/"/g, ''),
+        ...(out.VersionId && out.VersionId !== 'null' ? { versionId: out.VersionId } : {}),
+        ...(out.ContentEncoding ? { contentEncoding: out.ContentEncoding } : {}),
+      };
+    },
+    async readRange(bucket, key, start, end) {
+      if (end <= start) return new Uint8Array(0);
+      const chunks: Buffer[] = [];
+      for await (const chunk of await get(bucket, key, { start, end })) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
+    async stream(bucket, key, range) {
+      if (range && range.end <= range.start) return (async function* () {})();
+      return get(bucket, key, range);
+    },
+    async put(bucket, key, body, contentType) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DatasetDefinitionError, parseDatasetDefinition } from '../datasets/definition.ts';
+import { BatchflowError } from '../errors.ts';
+import { queryRollups } from '../query/queryRollups.ts';
+import { connectDb, type Db } from '../store/db.ts';
+import { getDataset, listDatasets, putDataset } from '../store/datasets.ts';
+import { getJob, listJobs, listRejects } from '../store/jobs.ts';
+import { migrate } from '../store/migrate.ts';
+import { describeJob, describeRejects, describeRows, table } from './report.ts';
+import { CliError, resolveTarget, type Target } from './target.ts';
+import { summarize, uploadFile, waitForJob } from './upload.ts';
+
+/** Runs `fn` against the resolved target's database, closing the pool afterwards. */
+async function withDb<T>(fn: (db: Db, target: Target) => Promise<T>): Promise<T> {
+  const target = resolveTarget();
+  const db = connectDb({ url: target.databaseUrl, schema: target.databaseSchema, max: 2 });
+  try {
+    await migrate(db);
+    return await fn(db, target);
+  } finally {
+    await db.close();
+  }
+}
+
+const print = (json: boolean, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value, null, 2) : text());
+
+const isoDate = (flag: string) => (value: string) => {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(`${flag} "${value}" is not an ISO date/time`);
+  return d;
+};
+const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a positive integer`);
+  return n;
+};
+
+const program = new Command('batchflow')
+  .description('Batch ingestion and analytics: upload files, watch jobs, query rollups.')
+  .showHelpAfterError();
+
+const datasets = program.command('datasets').description('dataset definitions');
+datasets
+  .command('put <file>')
+  .description('create or replace a dataset from a JSON definition')
+  .action(async (file: string) => {
+    let input: unknown;
+    try {
+      input = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new CliError(`${file}: ${(err as Error).message}`);
+    }
+    let def;
+    try {
+      def = parseDatasetDefinition(input);
+    } catch (err) {
+      if (err instanceof DatasetDefinitionError) throw new CliError(`${file}: ${err.message}`);
+      throw err;
+    }
+    await withDb((db) => putDataset(db, def));
+    console.log(`dataset "${def.name}" saved (rollups: ${def.rollups.map((r) => `[${r.join(',')}]`).join(' ')})`);
+  });
+datasets
+  .command('list')
+  .option('--json', 'print JSON')
+  .description('list datasets')
+  .action(async (opts: { json?: boolean }) => {
+    const all = await withDb((db) => listDatasets(db));
+    print(!!opts.json, all, () =>
+      table(all.map((d) => ({ name: d.name, format: d.format, granularity: d.granularity, dimensions: d.dimensions.join(','), metrics: d.metrics.join(','), rollups: d.rollups.map((r) => `[${r.join(',')}]`).join(' ') }))),
+    );
+  });
+
+program
+  .command('upload <file>')
+  .description('put a file under uploads/<dataset>/ in the bucket')
+  .requiredOption('--dataset <name>', 'the dataset the file belongs to')
+  .option('--key <key>', 'object key (default uploads/<dataset>/<timestamp>-<file name>)')
+  .option('--wait', 'wait for the job, with a progress bar on stderr, and print its summary')
+  .option('--json', 'print the summary as JSON')
+  .action(async (file: string, opts: { dataset: string; key?: string; wait?: boolean; json?: boolean }) => {
+    await withDb(async (db, target) => {
+      const object = await uploadFile(db, target, file, opts.dataset, opts.key);
+      if (!opts.wait) return print(!!opts.json, object, () => `uploaded s3://${object.bucket}/${object.key}`);
+      const job = await waitForJob(db, object, { progress: process.stderr.isTTY || !opts.json });
+      print(!!opts.json, summarize(job), () => describeJob(job));
+      if (job.status === 'failed') process.exitCode = 1;
+    });
+  });
+
+program
+  .command('query')
+  .description('aggregates by bucket from the rollup grouped exactly by --by')
+  .requiredOption('--dataset <name>')
+  .requiredOption('--granularity <g>', 'a multiple of the base granularity: 1-hour, 6-hour, 1-day, 1-week, 2-week, ...')
+  .option('--by <dims>', 'comma-separated dimensions (default: the total)', list, [])
+  .option('--metrics <metrics>', 'comma-separated metrics (default: all)', list)
+  .option('--from <iso>', 'first bucket start (inclusive)', isoDate('--from'))
+  .option('--to <iso>', 'end (exclusive)', isoDate('--to'))
+  .option('--json', 'print a JSON array')
+  .action(async (opts: { dataset: string; granularity: string; by: string[]; metrics?: string[]; from?: Date; to?: Date; json?: boolean }) => {
+    const rows = await withDb(async (db) => {
+      const dataset = await getDataset(db, opts.dataset);
+      if (!dataset) throw new CliError(`no dataset named "${opts.dataset}"`);
+      return queryRollups(db, dataset, opts);
+    });
+    print(!!opts.json, rows, () => describeRows(rows));
+  });
+
+program
+  .command('status [jobId]')
+  .description('ingestion jobs: the recent ones, or one in detail')
+  .option('--json', 'print JSON')
+  .option('--limit <n>', 'how many recent jobs', positiveInt, 20)
+  .action(async (jobId: string | undefined, opts: { json?: boolean; limit: number }) => {
+    await withDb(async (db) => {
+      if (jobId) {
+        const job = await getJob(db, positiveInt(jobId));
+        if (!job) throw new CliError(`no job ${jobId}`);
+        return print(!!opts.json, job, () => describeJob(job));
+      }
+      const jobs = await listJobs(db, opts.limit);
+      print(!!opts.json, jobs.map(summarize), () =>
+        table(jobs.map((j) => ({ job: j.jobId, dataset: j.dataset, status: j.status, records: j.recordsRead, rejected: j.recordsRejected, partitions: `${j.partitionsDone}/${j.partitionsTotal ?? '?'}`, key: j.key, reason: j.reason ?? '' }))),
+      );
+    });
+  });
+
+program
+  .command('rejects <jobId>')
+  .description("a job's rejected records: line, reason and raw text")
+  .option('--limit <n>', 'at most this many', positiveInt, 100)
+  .option('--json', 'print JSON')
+  .action(async (jobId: string, opts: { limit: number; json?: boolean }) => {
+    const rejects = await withDb((db) => listRejects(db, positiveInt(jobId), opts.limit));
+    print(!!opts.json, rejects, () => describeRejects(rejects));
+  });
+
+program.addOption(new Option('--verbose', 'print stack traces').hideHelp());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof BatchflowError && !program.opts().verbose) {
+    console.error(`batchflow: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exitCode = 1;
+}

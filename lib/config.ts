@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { BatchflowError } from './errors.ts';
+import { topology } from './topology.ts';
+
+/**
+ * Everything the functions read from their environment, parsed once at cold start and passed
+ * down. Nothing below `functions/` reads `process.env`.
+ */
+export interface Config {
+  /** A postgres:// URL (local, tests), or undefined when the URL comes from `databaseSecretArn`. */
+  readonly databaseUrl: string | undefined;
+  /** On AWS: a Secrets Manager secret in the RDS format ({host, port, username, password, dbname}). */
+  readonly databaseSecretArn: string | undefined;
+  /** Postgres schema holding batchflow's tables (tests use one schema per file). */
+  readonly databaseSchema: string;
+  /** Largest number of connections one function instance opens. */
+  readonly databasePoolSize: number;
+  /** Queue the splitter sends partitions to (absent in functions that do not send). */
+  readonly partitionQueueUrl: string | undefined;
+  readonly partitionBytes: number;
+  readonly maxRecordBytes: number;
+}
+
+const positiveInt = z.coerce.number().int().positive();
+
+const envSchema = z
+  .object({
+  DATABASE_URL: z.string().min(1, 'DATABASE_URL is empty').optional(),
+  DATABASE_SECRET_ARN: z.string().startsWith('arn:', 'DATABASE_SECRET_ARN must be an ARN').optional(),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'DATABASE_SCHEMA must be a lower-case SQL identifier')
+    .default('batchflow'),
+  DATABASE_POOL_SIZE: positiveInt.default(2),
+  PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL').optional(),
+  PARTITION_BYTES: positiveInt.default(topology.ingest.partitionBytes),
+  MAX_RECORD_BYTES: positiveInt.default(topology.ingest.maxRecordBytes),
+  })
+  .refine((e) => e.DATABASE_URL || e.DATABASE_SECRET_ARN, {
+    message: 'set DATABASE_URL (postgres://user@host:port/db) or DATABASE_SECRET_ARN',
+    path: ['DATABASE_URL'],
+  });
+
+/** A configuration problem, named by variable. */
+export class ConfigError extends BatchflowError {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment into a Config, failing fast with every problem named. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    databaseSecretArn: e.DATABASE_SECRET_ARN,
+    databaseSchema: e.DATABASE_SCHEMA,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    partitionQueueUrl: e.PARTITION_QUEUE_URL,
+    partitionBytes: e.PARTITION_BYTES,
+    maxRecordBytes: e.MAX_RECORD_BYTES,
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * The contract between the parsers (lib/parse) and the aggregator (lib/rollup): a parser turns
+ * bytes into typed records and hands each one to a RecordSink, or rejects it with a reason.
+ */
+
+/** How to read one dataset's records: derived from its DatasetDefinition and, for CSV, the header. */
+export interface RecordLayout {
+  readonly format: 'csv' | 'ndjson';
+  /** CSV only: the header's column names, in file order. */
+  readonly columns: readonly string[];
+  readonly timeColumn: string;
+  readonly timeFormat: 'iso' | 'epoch_s' | 'epoch_ms';
+  readonly dimensions: readonly string[];
+  readonly metrics: readonly string[];
+}
+
+/** A record that could not be used, with where it was and why. */
+export interface RejectedRecord {
+  /** Physical line (1-based) where the record starts, counted from the start of the parsed range. */
+  readonly line: number;
+  /** Absolute byte offset of the record in the object (or staged part). */
+  readonly offset: number;
+  /** Names the field and the value, e.g. `field "amount": "12x" is not a number`. */
+  readonly reason: string;
+  /** The record's raw text, truncated to MAX_RAW_CHARS. */
+  readonly raw: string;
+}
+
+export const MAX_RAW_CHARS = 1000;
+
+/** Receives every record of a range exactly once: either accepted or rejected. */
+export interface RecordSink {
+  /**
+   * One valid record. `dims` holds the dimension values in `layout.dimensions` order (missing or
+   * empty: ''); `metrics` the metric values in `layout.metrics` order (missing or empty: NaN).
+   * Both arrays are reused for the next record: copy what you keep.
+   */
+  accept(timeMs: number, dims: readonly string[], metrics: Float64Array): void;
+  reject(record: RejectedRecord): void;
+}

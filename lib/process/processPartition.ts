@@ -1,0 +1,99 @@
+import type { ObjectStore } from '../adapters/objectStore.ts';
+import type { PartitionMessage } from '../adapters/partitionQueue.ts';
+import type { DatasetDefinition } from '../datasets/definition.ts';
+import { createRecordReader } from '../parse/reader.ts';
+import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
+import { createRollupAggregator } from '../rollup/aggregator.ts';
+import { findRecordStart } from '../split/boundary.ts';
+import { getDataset } from '../store/datasets.ts';
+import type { Db } from '../store/db.ts';
+import { completePartition, getJob, getPartition, type Job, type Partition, type PartitionStats } from '../store/jobs.ts';
+
+/** What processing needs from the outside world. */
+export interface ProcessContext {
+  readonly db: Db;
+  readonly objects: ObjectStore;
+  readonly maxRecordBytes: number;
+}
+
+/** The outcome of one partition message. */
+export interface PartitionOutcome {
+  readonly jobId: number;
+  readonly idx: number;
+  /** `duplicate`: the partition was already merged (a redelivery); nothing was counted again. */
+  readonly status: 'merged' | 'duplicate';
+  readonly stats?: PartitionStats;
+}
+
+/**
+ * Processes one partition exactly once: reads its byte range (moving both ends to record
+ * boundaries, so neighbouring partitions share no record), parses and aggregates it in memory, then
+ * merges the aggregates and marks the partition complete in one transaction. A partition already
+ * complete is skipped — before reading when possible, and again under the row lock, so concurrent
+ * duplicates cannot both count.
+ */
+export async function processPartition(ctx: ProcessContext, message: PartitionMessage): Promise<PartitionOutcome> {
+  const { jobId, idx } = message;
+  const partition = await getPartition(ctx.db, jobId, idx);
+  if (!partition) throw new Error(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
+  if (partition.status === 'completed') return { jobId, idx, status: 'duplicate' };
+  const job = await getJob(ctx.db, jobId);
+  const dataset = job?.dataset ? await getDataset(ctx.db, job.dataset) : undefined;
+  if (!job || !dataset) throw new Error(`partition ${jobId}/${idx}: job or its dataset is gone`);
+
+  const started = performance.now();
+  const aggregator = createRollupAggregator(dataset);
+  const rejects: RejectedRecord[] = [];
+  const sink: RecordSink = { accept: aggregator.add, reject: (r) => rejects.push(r) };
+  const { start, end } = await alignedRange(ctx, job, partition);
+  const reader = createRecordReader(layoutOf(job, dataset), sink, { baseOffset: start, maxRecordBytes: ctx.maxRecordBytes });
+
+  let parseMs = 0;
+  for await (const chunk of await ctx.objects.stream(job.bucket, partition.sourceKey, { start, end })) {
+    const t = performance.now();
+    reader.push(chunk);
+    parseMs += performance.now() - t;
+  }
+  const t = performance.now();
+  const counts = reader.end();
+  const cells = aggregator.cells();
+  parseMs += performance.now() - t;
+  const readMs = performance.now() - started - parseMs;
+
+  const stats = {
+    recordsRead: counts.records,
+    recordsAggregated: counts.records - counts.rejected,
+    recordsRejected: counts.rejected,
+    lines: counts.lines,
+    bytesRead: counts.bytes,
+    readMs,
+    parseMs,
+  };
+  const { merged, mergeMs } = await completePartition(ctx.db, { jobId, idx, dataset: dataset.name, cells, rejects, stats });
+  return merged ? { jobId, idx, status: 'merged', stats: { ...stats, mergeMs } } : { jobId, idx, status: 'duplicate' };
+}
+
+/** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */
+async function alignedRange(ctx: ProcessContext, job: Job, p: Partition): Promise<{ start: number; end: number }> {
+  if (p.exactRange) return { start: p.rangeStart, end: p.rangeEnd };
+  const read = (s: number, e: number) => ctx.objects.readRange(job.bucket, p.sourceKey, s, e);
+  const options = {
+    format: job.format ?? 'csv',
+    objectSize: job.objectSize ?? 0,
+    dataStart: job.dataStart,
+    maxRecordBytes: ctx.maxRecordBytes,
+  } as const;
+  const [start, end] = await Promise.all([findRecordStart(read, p.rangeStart, options), findRecordStart(read, p.rangeEnd, options)]);
+  return { start, end: Math.max(start, end) };
+}
+
+function layoutOf(job: Job, dataset: DatasetDefinition): RecordLayout {
+  return {
+    format: dataset.format,
+    columns: job.columns ?? [],
+    timeColumn: dataset.timeColumn,
+    timeFormat: dataset.timeFormat,
+    dimensions: dataset.dimensions,
+    metrics: dataset.metrics,
+  };
+}

@@ -1,0 +1,32 @@
+import type { PartitionPlan } from '../store/jobs.ts';
+
+/**
+ * Cuts [dataStart, objectSize) into byte ranges of about `partitionBytes`. The ranges are nominal:
+ * each processor moves both ends to the next record start (lib/split/boundary.ts), which lies at
+ * most 2 × maxRecordBytes further on; ranges at least that long keep the moved ends in order, so
+ * the partitions still tile the object exactly.
+ */
+export function planByteRanges(input: {
+  key: string;
+  objectSize: number;
+  dataStart: number;
+  partitionBytes: number;
+  maxRecordBytes: number;
+}): PartitionPlan[] {
+  const dataBytes = input.objectSize - input.dataStart;
+  if (dataBytes <= 0) return [];
+  const step = Math.max(input.partitionBytes, 2 * input.maxRecordBytes + 1);
+  // floor: every range is at least `step` long (the last absorbs the remainder).
+  const count = Math.max(1, Math.floor(dataBytes / step));
+  const plans: PartitionPlan[] = [];
+  for (let i = 0; i < count; i++) {
+    plans.push({
+      idx: i,
+      sourceKey: input.key,
+      rangeStart: input.dataStart + Math.floor((dataBytes * i) / count),
+      rangeEnd: i === count - 1 ? input.objectSize : input.dataStart + Math.floor((dataBytes * (i + 1)) / count),
+      exactRange: false,
+    });
+  }
+  return plans;
+}

@@ -1,0 +1,65 @@
+import { topology } from '../topology.ts';
+
+/** An object named by an S3 ObjectCreated notification. */
+export interface CreatedObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly size: number;
+  /** versionId when the bucket is versioned, else the ETag: one job per value. */
+  readonly objectVersion: string;
+}
+
+/** What a notification body holds: objects to ingest, and what was deliberately ignored. */
+export interface NotificationContents {
+  readonly objects: CreatedObject[];
+  readonly ignored: string[];
+}
+
+/**
+ * Reads an S3 event notification as delivered in an SQS message body. Skips `s3:TestEvent` (S3 and
+ * moto send one when the notification is configured) and events other than ObjectCreated. Keys
+ * arrive URL-encoded with `+` for spaces, as on AWS.
+ */
+export function parseS3Notification(body: string): NotificationContents {
+  let event: unknown;
+  try {
+    event = JSON.parse(body);
+  } catch {
+    throw new Error(`not an S3 notification: body is not JSON: ${body.slice(0, 200)}`);
+  }
+  const e = event as { Event?: string; Records?: unknown[] };
+  if (e.Event === 's3:TestEvent') return { objects: [], ignored: ['s3:TestEvent'] };
+  if (!Array.isArray(e.Records)) throw new Error(`not an S3 notification: no Records in ${body.slice(0, 200)}`);
+  const objects: CreatedObject[] = [];
+  const ignored: string[] = [];
+  for (const record of e.Records as S3Record[]) {
+    if (!record.eventName?.startsWith('ObjectCreated:')) {
+      ignored.push(`${record.eventName ?? 'unknown event'}`);
+      continue;
+    }
+    const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
+    const object = record.s3.object;
+    objects.push({
+      bucket: record.s3.bucket.name,
+      key,
+      size: object.size ?? 0,
+      objectVersion: object.versionId || (object.eTag ?? '').replace(/"/g, '') || `size:${object.size}`,
+    });
+  }
+  return { objects, ignored };
+}
+
+interface S3Record {
+  eventName?: string;
+  s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; versionId?: string } };
+}
+
+/** The dataset an upload key names (`uploads/<dataset>/<file>`), or undefined for other keys. */
+export function datasetOfKey(key: string): string | undefined {
+  const prefix = topology.bucket.uploadPrefix;
+  if (!key.startsWith(prefix)) return undefined;
+  const rest = key.slice(prefix.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0 || slash === rest.length - 1) return undefined;
+  return rest.slice(0, slash);
+}

@@ -1,0 +1,202 @@
+import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import type { ObjectStore } from '../adapters/objectStore.ts';
+import type { PartitionQueue } from '../adapters/partitionQueue.ts';
+import type { DatasetDefinition } from '../datasets/definition.ts';
+import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
+import { getDataset } from '../store/datasets.ts';
+import type { Db } from '../store/db.ts';
+import { failJob, markEnqueued, openJob, recordSplit, unsentPartitions, type Job, type PartitionPlan } from '../store/jobs.ts';
+import { topology } from '../topology.ts';
+import { createPartCutter } from './cutter.ts';
+import { planByteRanges } from './plan.ts';
+import { datasetOfKey, type CreatedObject } from './s3Event.ts';
+
+/** What splitting needs from the outside world. */
+export interface SplitContext {
+  readonly db: Db;
+  readonly objects: ObjectStore;
+  readonly queue: PartitionQueue;
+  readonly partitionBytes: number;
+  readonly maxRecordBytes: number;
+}
+
+/** The outcome of one object, for logs and tests. */
+export interface SplitOutcome {
+  readonly jobId: number | null;
+  readonly status: 'split' | 'resent' | 'duplicate' | 'failed' | 'ignored';
+  readonly partitions: number;
+  readonly reason?: string;
+}
+
+/** A failure that belongs to the object, not to the infrastructure: the job fails, no retry. */
+class ObjectProblem extends Error {}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const HEADER_PROBE_BYTES = 64 * 1024;
+
+/**
+ * Turns one uploaded object into a job and its partitions, exactly once per object version:
+ * opens (or finds) the job, reads the header, plans the partitions, records them in Postgres and
+ * sends one SQS message each. A repeated notification re-sends only what was never sent.
+ * Problems with the object itself (unknown dataset, unreadable, bad header, corrupt gzip) end the
+ * job as `failed` with a reason; infrastructure errors throw, so SQS retries the notification.
+ */
+export async function splitObject(ctx: SplitContext, object: CreatedObject): Promise<SplitOutcome> {
+  const datasetName = datasetOfKey(object.key);
+  if (datasetName === undefined) {
+    return { jobId: null, status: 'ignored', partitions: 0, reason: `key ${object.key} is not under uploads/<dataset>/` };
+  }
+  const { job, created } = await openJob(ctx.db, {
+    dataset: datasetName,
+    bucket: object.bucket,
+    key: object.key,
+    objectVersion: object.objectVersion,
+    objectSize: object.size,
+    partitionBytes: ctx.partitionBytes,
+  });
+  if (!created && job.status !== 'splitting') {
+    // Already split: re-send anything a crash left unsent (a no-op for the usual duplicate event).
+    const sent = await sendUnsent(ctx, job.jobId);
+    return { jobId: job.jobId, status: sent > 0 ? 'resent' : 'duplicate', partitions: sent };
+  }
+  const started = performance.now();
+  try {
+    const dataset = await getDataset(ctx.db, datasetName);
+    if (!dataset) throw new ObjectProblem(`unknown dataset prefix: uploads/${datasetName}/ (no dataset named "${datasetName}"; register it with batchflow datasets put)`);
+    // A retried split reuses the partition size recorded with the job, so the plan is the same.
+    const settings = { ...ctx, partitionBytes: job.partitionBytes };
+    const head = await readOrExplain(() => ctx.objects.readRange(object.bucket, object.key, 0, Math.min(object.size, HEADER_PROBE_BYTES)), object);
+    const gzip = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+    const split = gzip ? await splitGzip(settings, job, dataset) : await splitRanges(settings, job, dataset, head);
+    await recordSplit(ctx.db, job.jobId, { ...split, splitMs: performance.now() - started });
+  } catch (err) {
+    if (!(err instanceof ObjectProblem)) throw err;
+    await failJob(ctx.db, job.jobId, err.message);
+    return { jobId: job.jobId, status: 'failed', partitions: 0, reason: err.message };
+  }
+  const sent = await sendUnsent(ctx, job.jobId);
+  return { jobId: job.jobId, status: 'split', partitions: sent };
+}
+
+type Split = Omit<Parameters<typeof recordSplit>[2], 'splitMs'>;
+
+/** An uncompressed object: nominal byte ranges; processors find the record boundaries. */
+async function splitRanges(ctx: SplitContext, job: Job, dataset: DatasetDefinition, head: Uint8Array): Promise<Split> {
+  const size = job.objectSize ?? 0;
+  let bytes = head;
+  let layout = tryLayout(dataset, bytes, bytes.length >= size, ctx.maxRecordBytes);
+  while (!layout) {
+    const end = Math.min(size, bytes.length * 4, ctx.maxRecordBytes + 1);
+    bytes = await readOrExplain(() => ctx.objects.readRange(job.bucket, job.key, 0, end), job);
+    layout = tryLayout(dataset, bytes, bytes.length >= size, ctx.maxRecordBytes);
+  }
+  const partitions = planByteRanges({
+    key: job.key,
+    objectSize: size,
+    dataStart: layout.dataStart,
+    partitionBytes: ctx.partitionBytes,
+    maxRecordBytes: ctx.maxRecordBytes,
+  });
+  return { format: dataset.format, compression: 'none', ...layout, partitions };
+}
+
+/**
+ * A gzip object cannot be range-read: stream it once, decompress, cut it into parts of whole
+ * records and stage them under `staging/<job>/`. Parts are only announced after the whole object
+ * decoded, so a corrupt file fails the job without merging anything.
+ */
+async function splitGzip(ctx: SplitContext, job: Job, dataset: DatasetDefinition): Promise<Split> {
+  const body = await readOrExplain(() => ctx.objects.stream(job.bucket, job.key), job);
+  const inflated = Readable.from(body).pipe(createGunzip());
+  const cutter = createPartCutter({ format: dataset.format, targetBytes: ctx.partitionBytes });
+  const partitions: PartitionPlan[] = [];
+  const stage = async (part: Uint8Array) => {
+    const key = `${topology.bucket.stagingPrefix}${job.jobId}/part-${String(partitions.length).padStart(5, '0')}`;
+    await ctx.objects.put(job.bucket, key, part, 'application/octet-stream');
+    partitions.push({ idx: partitions.length, sourceKey: key, rangeStart: 0, rangeEnd: part.length, exactRange: true });
+  };
+  let headBytes: Buffer = Buffer.alloc(0);
+  let layout: Layout | undefined;
+  try {
+    for await (const chunk of inflated) {
+      let data = chunk as Buffer;
+      if (!layout) {
+        headBytes = Buffer.concat([headBytes, data]);
+        layout = tryLayout(dataset, headBytes, false, ctx.maxRecordBytes);
+        if (!layout) continue;
+        data = headBytes.subarray(layout.dataStart);
+      }
+      for (const part of cutter.push(data)) await stage(part);
+    }
+  } catch (err) {
+    if (err instanceof ObjectProblem) throw err;
+    if ((err as { code?: string }).code?.startsWith('Z_')) throw new ObjectProblem(`object is not valid gzip: ${(err as Error).message}`);
+    throw err;
+  }
+  if (!layout) {
+    layout = tryLayout(dataset, headBytes, true, ctx.maxRecordBytes)!;
+    for (const part of cutter.push(headBytes.subarray(layout.dataStart))) await stage(part);
+  }
+  for (const part of cutter.end()) await stage(part);
+  // Staged parts hold data only: their ranges start at 0.
+  return { format: dataset.format, compression: 'gzip', ...layout, dataStart: 0, partitions };
+}
+
+interface Layout {
+  columns: string[];
+  headerLines: number;
+  dataStart: number;
+}
+
+/**
+ * The layout of the object's start — the CSV header's columns (checked against the dataset) and
+ * where the data begins — or undefined when `bytes` do not hold the whole header yet.
+ */
+function tryLayout(dataset: DatasetDefinition, bytes: Uint8Array, atEnd: boolean, maxRecordBytes: number): Layout | undefined {
+  if (dataset.format === 'ndjson') {
+    if (bytes.length < 3 && !atEnd) return undefined;
+    const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+    return { columns: [], headerLines: 0, dataStart: bom ? 3 : 0 };
+  }
+  let header;
+  try {
+    header = parseCsvHeader(bytes, atEnd);
+  } catch (err) {
+    if (err instanceof HeaderError) throw new ObjectProblem(`bad CSV header: ${err.message}`);
+    throw err;
+  }
+  if (!header) {
+    if (atEnd) throw new ObjectProblem('object has no CSV header (it is empty)');
+    if (bytes.length >= maxRecordBytes) throw new ObjectProblem(`no end of the CSV header within the first ${maxRecordBytes} bytes`);
+    return undefined;
+  }
+  const missing = missingColumns({ ...dataset, columns: header.columns });
+  if (missing.length > 0) {
+    throw new ObjectProblem(
+      `header is missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} defined by dataset "${dataset.name}" (header: ${header.columns.join(',')})`,
+    );
+  }
+  return { columns: [...header.columns], headerLines: header.headerLines, dataStart: header.dataStart };
+}
+
+/** Turns "the object is not there / not readable" into an ObjectProblem; rethrows the rest. */
+async function readOrExplain<T>(read: () => Promise<T>, object: { key: string }): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    const name = (err as { name?: string }).name ?? '';
+    if (['NoSuchKey', 'NotFound', 'AccessDenied', 'InvalidObjectState', 'InvalidRange'].includes(name)) {
+      throw new ObjectProblem(`object ${object.key} is unreadable: ${name}`);
+    }
+    throw err;
+  }
+}
+
+async function sendUnsent(ctx: SplitContext, jobId: number): Promise<number> {
+  const unsent = await unsentPartitions(ctx.db, jobId);
+  if (unsent.length === 0) return 0;
+  const sent = await ctx.queue.send(unsent.map((p) => ({ v: 1, jobId, idx: p.idx })));
+  await markEnqueued(ctx.db, jobId, sent);
+  return sent.length;
+}

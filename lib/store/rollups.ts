@@ -1,0 +1,138 @@
+import type { RollupCell } from '../rollup/aggregator.ts';
+import type { Db, Tx } from './db.ts';
+
+/** Cells per INSERT: bounds the JSON parameter (~a few MB) while keeping statements few. */
+const CELLS_PER_STATEMENT = 2000;
+
+/**
+ * Merges a partition's cells into `rollups` inside the caller's transaction.
+ *
+ * Deadlock-free with any number of concurrent processors: every transaction locks rows in one
+ * global order — cells sorted by (rollup, bucket, dims, metric) in code-point order, chunks sent in
+ * that order, and each INSERT ordered the same way with COLLATE "C" (byte order = code-point order
+ * for UTF-8).
+ */
+export async function mergeRollupCells(tx: Tx, db: Db, dataset: string, cells: RollupCell[]): Promise<number> {
+  const sorted = [...cells].sort(compareCells);
+  for (let i = 0; i < sorted.length; i += CELLS_PER_STATEMENT) {
+    const chunk = sorted.slice(i, i + CELLS_PER_STATEMENT).map((c) => ({
+      rollup: c.rollup,
+      bucket_start: new Date(c.bucketStart).toISOString(),
+      dims: c.dims,
+      metric: c.metric,
+      count: c.count,
+      sum: c.sum,
+      min: c.min,
+      max: c.max,
+      mean: c.mean,
+      m2: c.m2,
+      sketch: c.sketch,
+    }));
+    await tx`
+      insert into ${db.table('rollups')} as r
+        (dataset, rollup, bucket_start, dims, metric, count, sum, min, max, mean, m2, sketch)
+      select ${dataset}, x.rollup, x.bucket_start, x.dims, x.metric, x.count, x.sum, x.min, x.max, x.mean, x.m2, x.sketch
+      from jsonb_to_recordset(${tx.json(chunk as never)}::jsonb) as x(
+        rollup text, bucket_start timestamptz, dims text[], metric text, count bigint,
+        sum float8, min float8, max float8, mean float8, m2 float8, sketch jsonb)
+      order by x.rollup collate "C", x.bucket_start, x.dims collate "C", x.metric collate "C"
+      on conflict (dataset, rollup, bucket_start, dims, metric) do update set
+        count = r.count + excluded.count,
+        sum = r.sum + excluded.sum,
+        min = least(r.min, excluded.min),
+        max = greatest(r.max, excluded.max),
+        mean = case when r.count + excluded.count = 0 then 0
+                    else r.mean + (excluded.mean - r.mean) * excluded.count / (r.count + excluded.count) end,
+        m2 = case when r.count + excluded.count = 0 then 0
+                  else r.m2 + excluded.m2
+                       + (excluded.mean - r.mean) ^ 2 * r.count::float8 * excluded.count / (r.count + excluded.count) end,
+        sketch = ${db.sql(`${db.schema}.sketch_merge`)}(r.sketch, excluded.sketch)`;
+  }
+  return sorted.length;
+}
+
+/** Orders cells as Postgres orders the primary key under COLLATE "C". */
+export function compareCells(a: RollupCell, b: RollupCell): number {
+  return (
+    compareCodePoints(a.rollup, b.rollup) ||
+    a.bucketStart - b.bucketStart ||
+    compareTextArrays(a.dims, b.dims) ||
+    compareCodePoints(a.metric, b.metric)
+  );
+}
+
+function compareTextArrays(a: readonly string[], b: readonly string[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const c = compareCodePoints(a[i], b[i]);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+/** Code-point order (UTF-16 `<` differs for characters above U+FFFF vs U+E000..U+FFFF). */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
+
+/** One merged group of cells: moments merged with Chan's formula, sketches by adding bins. */
+export interface MergedCell {
+  readonly bucketStart: Date;
+  readonly dims: string[];
+  readonly metric: string;
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly mean: number;
+  readonly m2: number;
+  readonly sketch: Record<string, number>;
+}
+
+/**
+ * Reads a rollup re-bucketed to `strideMs` (a multiple of the base granularity), merging in SQL:
+ * counts and sums add, mean is the count-weighted mean, M2 = Σ M2ᵢ + Σ nᵢ(meanᵢ − mean)² (the
+ * k-way form of Chan's formula: no cancellation), sketches add bin by bin. Buckets whose start lies
+ * in [from, to) are returned.
+ */
+export async function readRollup(
+  db: Db,
+  q: { dataset: string; rollup: string; metrics: readonly string[]; strideMs: number; originIso: string; from?: Date; to?: Date },
+): Promise<MergedCell[]> {
+  const { sql } = db;
+  const stride = sql`make_interval(secs => ${q.strideMs / 1000})`;
+  const origin = sql`${q.originIso}::timestamptz`;
+  const from = q.from ? sql`and bucket_start >= date_bin(${stride}, ${q.from}::timestamptz, ${origin})` : sql``;
+  const to = q.to ? sql`and bucket_start < ${q.to}::timestamptz` : sql``;
+  const coarseFrom = q.from ? sql`and b >= ${q.from}::timestamptz` : sql``;
+  return sql<MergedCell[]>`
+    with cells as (
+      select date_bin(${stride}, bucket_start, ${origin}) as b, dims, metric, count, sum, min, max, mean, m2, sketch
+      from ${db.table('rollups')}
+      where dataset = ${q.dataset} and rollup = ${q.rollup} and metric = any(${q.metrics as string[]}::text[]) ${from} ${to}
+    ), weighted as (
+      select *, coalesce(sum(mean * count) over w / nullif(sum(count) over w, 0), 0) as group_mean
+      from cells where true ${coarseFrom}
+      window w as (partition by b, dims, metric)
+    )
+    select b as "bucketStart", dims, metric, sum(count)::float8 as count, sum(sum) as sum, min(min) as min, max(max) as max,
+           group_mean as mean, sum(m2 + count * (mean - group_mean) ^ 2) as m2,
+           ${sql(`${db.schema}.sketch_union`)}(sketch) as sketch
+    from weighted
+    group by b, dims, metric, group_mean
+    order by b, dims collate "C", metric collate "C"`;
+}
+
+/** The rollups a dataset has data for. */
+export async function rollupsWithData(db: Db, dataset: string): Promise<string[]> {
+  const rows = await db.sql`select distinct rollup from ${db.table('rollups')} where dataset = ${dataset}`;
+  return rows.map((r) => r.rollup as string);
+}

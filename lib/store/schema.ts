@@ -1,0 +1,136 @@
+/**
+ * The versioned schema. Each migration is DDL for one schema; the schema name is the only thing
+ * interpolated, and it is quoted as an identifier (DDL takes no parameters). Never edit an applied
+ * migration: add a new one.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: (schema: string) => string;
+}
+
+/** Quotes an SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'datasets, jobs, partitions, rejects, rollups, sketch merge',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+create table ${s}.datasets (
+  name text primary key,
+  definition jsonb not null,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+-- One row per object version: (bucket, key, object_version) makes a repeated S3 event a no-op.
+create table ${s}.batch_jobs (
+  job_id bigint generated always as identity primary key,
+  dataset text,
+  bucket text not null,
+  key text not null,
+  object_version text not null,
+  object_size bigint,
+  format text,
+  compression text not null default 'none',
+  status text not null check (status in ('splitting', 'processing', 'completed', 'completed_with_rejects', 'failed')),
+  reason text,
+  partition_bytes bigint not null,
+  columns text[],
+  header_lines int not null default 0,
+  data_start bigint not null default 0,
+  partitions_total int,
+  partitions_done int not null default 0,
+  records_read bigint not null default 0,
+  records_aggregated bigint not null default 0,
+  records_rejected bigint not null default 0,
+  bytes_read bigint not null default 0,
+  read_ms double precision not null default 0,
+  parse_ms double precision not null default 0,
+  merge_ms double precision not null default 0,
+  created_at timestamptz not null default now(),
+  split_ms double precision,
+  split_finished_at timestamptz,
+  finished_at timestamptz,
+  unique (bucket, key, object_version)
+);
+
+create table ${s}.batch_partitions (
+  job_id bigint not null references ${s}.batch_jobs (job_id) on delete cascade,
+  idx int not null,
+  source_key text not null,
+  range_start bigint not null,
+  range_end bigint not null,
+  exact_range boolean not null,
+  status text not null default 'pending' check (status in ('pending', 'completed')),
+  enqueued_at timestamptz,
+  completed_at timestamptz,
+  records_read bigint,
+  records_aggregated bigint,
+  records_rejected bigint,
+  lines bigint,
+  bytes_read bigint,
+  read_ms double precision,
+  parse_ms double precision,
+  merge_ms double precision,
+  primary key (job_id, idx)
+);
+
+create table ${s}.rejected_records (
+  job_id bigint not null references ${s}.batch_jobs (job_id) on delete cascade,
+  partition_idx int not null,
+  seq int not null,
+  line_in_partition bigint not null,
+  byte_offset bigint not null,
+  reason text not null,
+  raw text not null,
+  primary key (job_id, partition_idx, seq)
+);
+
+-- Mergeable aggregates per (rollup, bucket, dimension values, metric): moments merged with
+-- Chan's formula and a DDSketch whose bins merge by adding counts.
+create table ${s}.rollups (
+  dataset text not null,
+  rollup text not null,
+  bucket_start timestamptz not null,
+  dims text[] not null,
+  metric text not null,
+  count bigint not null,
+  sum double precision not null,
+  min double precision,
+  max double precision,
+  mean double precision not null,
+  m2 double precision not null,
+  sketch jsonb not null,
+  primary key (dataset, rollup, bucket_start, dims, metric)
+);
+
+-- Adds two sketches' bin counts key by key (the encoding is the sketch's own business).
+create function ${s}.sketch_merge(a jsonb, b jsonb) returns jsonb
+language sql immutable parallel safe as $$
+  select coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
+  from (
+    select k, sum(v::bigint) as n
+    from (
+      select key as k, value as v from jsonb_each_text(coalesce(a, '{}'::jsonb))
+      union all
+      select key, value from jsonb_each_text(coalesce(b, '{}'::jsonb))
+    ) bins
+    group by k
+  ) merged
+$$;
+
+create aggregate ${s}.sketch_union(jsonb) (
+  sfunc = ${s}.sketch_merge,
+  stype = jsonb,
+  initcond = '{}'
+);
+`;
+    },
+  },
+];

@@ -1,0 +1,84 @@
+/**
+ * The one source of truth for batchflow's AWS topology: the bucket, the queues, the functions and
+ * the event source mappings between them, with their settings. The CDK stack (`infra/`) and the
+ * local runtime (`localstack/`) both build from this object, so what runs locally is wired as it is
+ * on AWS.
+ *
+ * Physical names: on AWS, CloudFormation names the resources (bucket names are global); locally
+ * they are `resourceName(stage, logicalName)`.
+ */
+export const topology = {
+  bucket: {
+    id: 'Uploads',
+    /** Objects under `uploads/<dataset>/...` are ingested. */
+    uploadPrefix: 'uploads/',
+    /** Decompressed parts of gzip objects, written by the splitter, read by the processor. */
+    stagingPrefix: 'staging/',
+  },
+  queues: {
+    /** S3 ObjectCreated notifications for `uploads/` land here and drive the splitter. */
+    ingest: {
+      id: 'IngestQueue',
+      // AWS guidance: visibility timeout >= 6x the consumer's timeout.
+      // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+      visibilityTimeoutSeconds: 6 * 300,
+      retentionSeconds: 4 * 24 * 3600,
+      maxReceiveCount: 5,
+    },
+    /** One message per partition of an uploaded object; drives the processor. */
+    partitions: {
+      id: 'PartitionQueue',
+      visibilityTimeoutSeconds: 6 * 300,
+      retentionSeconds: 4 * 24 * 3600,
+      maxReceiveCount: 5,
+    },
+  },
+  functions: {
+    splitter: {
+      id: 'Splitter',
+      entry: 'functions/splitter.ts',
+      memoryMb: 1024,
+      timeoutSeconds: 300,
+      source: 'ingest',
+      batchSize: 1,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: 2,
+    },
+    processor: {
+      id: 'Processor',
+      entry: 'functions/processor.ts',
+      memoryMb: 1024,
+      timeoutSeconds: 300,
+      source: 'partitions',
+      // A partition is already a batch of ~10^5 records; SQS batching would serialise several of
+      // them in one invocation and cost parallelism. The tuner may raise it.
+      batchSize: 1,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: 8,
+    },
+  },
+  ingest: {
+    /** Target size of one byte-range partition (the tuner adjusts it). */
+    partitionBytes: 8 * 1024 * 1024,
+    /**
+     * The longest record accepted. Record boundaries inside a byte range are found by reading at
+     * most this far (see lib/split/boundary.ts), so it also bounds the extra bytes a partition reads.
+     */
+    maxRecordBytes: 1024 * 1024,
+  },
+} as const;
+
+export type Topology = typeof topology;
+export type QueueName = keyof Topology['queues'];
+export type FunctionName = keyof Topology['functions'];
+
+/** The local physical name of a resource: `batchflow-<stage>-<kebab logical name>`. */
+export function resourceName(stage: string, logicalId: string): string {
+  const kebab = logicalId.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+  return `batchflow-${stage}-${kebab}`;
+}
+
+/** The DLQ's logical id of a queue. */
+export function deadLetterId(queueId: string): string {
+  return `${queueId}Dlq`;
+}

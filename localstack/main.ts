@@ -1,0 +1,49 @@
+/**
+ * `npm run local`: runs batchflow on this machine until Ctrl-C (see stack.ts). A second Ctrl-C
+ * stops without waiting for invocations in flight.
+ */
+import { topology } from '../lib/topology.ts';
+import { startLocalStack } from './stack.ts';
+
+const started = Date.now();
+const log = (line: string) => console.log(`[local] ${line}`);
+const stack = await startLocalStack({ stage: process.env.BATCHFLOW_STAGE ?? 'local', writeState: true, log });
+const { state } = stack;
+
+const rows: [string, string][] = [
+  ['AWS endpoint', `${state.endpoint}  (region ${state.region})`],
+  ['Postgres', `${state.databaseUrl}  (schema ${state.databaseSchema})`],
+  ['bucket', `s3://${state.bucket}  (ingests ${topology.bucket.uploadPrefix}<dataset>/...)`],
+  ...Object.entries(state.queues).flatMap(([name, q]): [string, string][] => [
+    [`${name} queue`, q.url],
+    [`${name} DLQ`, q.deadLetterUrl],
+  ]),
+  ...Object.entries(stack.lambda.stats).map(([name, s]): [string, string] => [
+    'function',
+    `${name}  (batchSize ${s.settings.batchSize}, maxConcurrency ${s.settings.maxConcurrency})`,
+  ]),
+  ['state file', '.batchflow/local.json (where the batchflow CLI finds this stack)'],
+];
+console.log(`
+batchflow local stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${state.pid})
+${rows.map(([label, value]) => `  ${label.padEnd(18)}${value}`).join('\n')}
+
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url ${state.endpoint} \\
+    s3 cp data.csv s3://${state.bucket}/${topology.bucket.uploadPrefix}<dataset>/data.csv
+Ctrl-C to stop.
+`);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) {
+    log(`${signal} again: exiting without draining`);
+    process.exit(130);
+  }
+  stopping = true;
+  log(`${signal}: stopping (draining invocations in flight; ${signal} again to force)`);
+  await stack.stop({ drainTimeoutMs: 60_000 });
+  log('stopped');
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,37 @@
+import { topology, type FunctionName } from '../lib/topology.ts';
+
+/** The event source mapping settings the local Lambda service applies to one function. */
+export interface MappingSettings {
+  /** Records per invocation (SQS receives at most 10 at a time). */
+  readonly batchSize: number;
+  /** Invocations in flight at once. */
+  readonly maxConcurrency: number;
+}
+
+/**
+ * Where the Lambda service reads mapping settings from; it asks again every few seconds, so a
+ * source that changes (a tuner writing to the event source mapping) takes effect while running.
+ */
+export interface MappingSettingsSource {
+  read(functionKey: string): Promise<MappingSettings>;
+}
+
+/** Settings as `topology` declares them (what the CDK stack deploys). */
+export const topologyMappings: MappingSettingsSource = {
+  async read(functionKey) {
+    const fn = topology.functions[functionKey as FunctionName];
+    if (!fn) throw new Error(`no function "${functionKey}" in topology`);
+    return { batchSize: fn.batchSize, maxConcurrency: fn.maxConcurrency };
+  },
+};
+
+/** The most records one ReceiveMessage returns. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html */
+export const SQS_MAX_RECEIVE = 10;
+
+/** Checks settings from any source, clamping batchSize to what one receive can return. */
+export function normaliseSettings(settings: MappingSettings): MappingSettings {
+  const { batchSize, maxConcurrency } = settings;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`invalid batchSize ${batchSize}`);
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new Error(`invalid maxConcurrency ${maxConcurrency}`);
+  return { batchSize: Math.min(batchSize, SQS_MAX_RECEIVE), maxConcurrency };
+}

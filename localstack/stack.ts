@@ -1,0 +1,167 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { connectDb } from '../lib/store/db.ts';
+import { migrate } from '../lib/store/migrate.ts';
+import { resourceName, topology, type FunctionName } from '../lib/topology.ts';
+import { startLambdaService, type LambdaService, type LocalFunction } from './lambdaService.ts';
+import type { MappingSettingsSource } from './mappings.ts';
+import { ensureAwsEndpoint } from './moto.ts';
+import { ensurePostgres } from './pglite.ts';
+import { provision, type Provisioned, type ProvisionOptions } from './provision.ts';
+import { removeLocalState, writeLocalState, type LocalState } from './state.ts';
+
+export interface LocalStackOptions {
+  /** Prefix of every resource name, `batchflow-<stage>-...`. @default 'local' */
+  readonly stage?: string;
+  /** @default AWS_ENDPOINT_URL, else a moto server (see moto.ts) */
+  readonly endpoint?: string;
+  /** @default DATABASE_URL, else an embedded PGlite (see pglite.ts) */
+  readonly databaseUrl?: string;
+  /** @default DATABASE_SCHEMA, else 'batchflow' */
+  readonly databaseSchema?: string;
+  /** PGlite's data directory when no database URL is given. @default `.batchflow/pgdata` */
+  readonly pgliteDataDir?: string;
+  /** Handler modules in place of topology's entries (tests run fixtures). */
+  readonly entries?: Partial<Record<FunctionName, URL>>;
+  /** Per-queue changes to topology's settings (tests shorten the visibility timeout). */
+  readonly queueOverrides?: ProvisionOptions['queueOverrides'];
+  /** @default topology's batchSize and maxConcurrency */
+  readonly mappings?: MappingSettingsSource;
+  /** Variables added to every function's environment, after the stack's own. */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** Write `.batchflow/local.json` for the CLI (and remove it on stop). @default false */
+  readonly writeState?: boolean;
+  readonly statePath?: string;
+  /** Progress and runtime events. @default no output */
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  readonly state: LocalState;
+  readonly provisioned: Provisioned;
+  readonly lambda: LambdaService;
+  /** Stops polling, drains invocations in flight, stops the workers, then PGlite and moto if started here. */
+  stop(options?: { readonly drainTimeoutMs?: number }): Promise<void>;
+}
+
+/** Variables passed from this process to the functions when set (tuning knobs, log levels). */
+const PASSED_THROUGH = /^(PARTITION_BYTES|MAX_RECORD_BYTES|DATABASE_POOL_SIZE|POWERTOOLS_.*|AWS_LAMBDA_LOG_LEVEL|LOG_LEVEL)$/;
+
+/**
+ * batchflow on one machine, no AWS account and no Docker: an AWS endpoint (moto), Postgres
+ * (PGlite), the topology provisioned, the schema migrated, and the functions run by the local
+ * Lambda service. Used by `npm run local`, the demo and the integration tests.
+ *
+ * @example
+ * const stack = await startLocalStack({ stage: 'dev', log: console.log });
+ * console.log(stack.state.bucket);
+ * await stack.stop();
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const stage = options.stage ?? 'local';
+  // Room for `batchflow-<stage>-partition-queue-dlq` in SQS's 80 and a bucket name in S3's 63.
+  if (!/^[a-z0-9][a-z0-9-]{0,29}$/.test(stage)) throw new Error(`stage "${stage}" must be 1-30 of [a-z0-9-]`);
+  const schema = options.databaseSchema ?? process.env.DATABASE_SCHEMA ?? 'batchflow';
+  const log = options.log ?? (() => {});
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  };
+
+  try {
+    const [awsStarted, pgStarted] = await Promise.allSettled([
+      ensureAwsEndpoint({ endpoint: options.endpoint, log }),
+      ensurePostgres({ url: options.databaseUrl, dataDir: options.pgliteDataDir }),
+    ]);
+    for (const started of [awsStarted, pgStarted]) if (started.status === 'fulfilled') stops.push(started.value.stop);
+    if (awsStarted.status === 'rejected') throw awsStarted.reason;
+    if (pgStarted.status === 'rejected') throw pgStarted.reason;
+    const [aws, pg] = [awsStarted.value, pgStarted.value];
+    log(`AWS endpoint ${aws.endpoint} (${aws.source}), Postgres ${pg.url} (${pg.source})`);
+
+    await migrateSchema(pg.url, schema, log);
+    const provisioned = await provision({ stage, endpoint: aws.endpoint, region: aws.region, queueOverrides: options.queueOverrides });
+
+    const environment: Record<string, string> = {
+      ...passedThrough(process.env),
+      DATABASE_URL: pg.url,
+      DATABASE_SCHEMA: schema,
+      PARTITION_QUEUE_URL: provisioned.queues.partitions.url,
+      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_REGION: aws.region,
+      AWS_DEFAULT_REGION: aws.region,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+      ...(process.env.AWS_SESSION_TOKEN ? { AWS_SESSION_TOKEN: process.env.AWS_SESSION_TOKEN } : {}),
+      ...options.environment,
+    };
+    const functions = (Object.keys(topology.functions) as FunctionName[]).map((key): LocalFunction => {
+      const fn = topology.functions[key];
+      const queue = provisioned.queues[fn.source];
+      return {
+        name: resourceName(stage, fn.id),
+        key,
+        entry: options.entries?.[key] ?? new URL(`../${fn.entry}`, import.meta.url),
+        queueUrl: queue.url,
+        queueArn: queue.arn,
+        memoryMb: fn.memoryMb,
+        timeoutSeconds: fn.timeoutSeconds,
+        environment,
+      };
+    });
+    for (const fn of functions) {
+      if (!existsSync(fn.entry)) log(`${fn.name}: ${fileURLToPath(fn.entry)} does not exist yet: its invocations will fail`);
+    }
+    const lambda = await startLambdaService({ functions, endpoint: aws.endpoint, region: aws.region, mappings: options.mappings, log });
+    let drainTimeoutMs: number | undefined;
+    stops.push(() => lambda.stop({ drainTimeoutMs }));
+
+    const state: LocalState = {
+      stage,
+      endpoint: aws.endpoint,
+      region: aws.region,
+      databaseUrl: pg.url,
+      databaseSchema: schema,
+      bucket: provisioned.bucket,
+      queues: Object.fromEntries(
+        Object.entries(provisioned.queues).map(([name, q]) => [name, { url: q.url, arn: q.arn, deadLetterUrl: q.deadLetter.url }]),
+      ) as LocalState['queues'],
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+    };
+    if (options.writeState) {
+      writeLocalState(state, options.statePath);
+      const onExit = () => removeLocalState(options.statePath);
+      process.on('exit', onExit);
+      stops.push(async () => (process.off('exit', onExit), onExit()));
+    }
+
+    return {
+      state,
+      provisioned,
+      lambda,
+      async stop(stopOptions = {}) {
+        drainTimeoutMs = stopOptions.drainTimeoutMs;
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function passedThrough(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => PASSED_THROUGH.test(e[0]) && e[1] !== undefined));
+}
+
+/** Creates the schema and tables (lib/store/migrate.ts). */
+async function migrateSchema(url: string, schema: string, log: (line: string) => void): Promise<void> {
+  const db = connectDb({ url, schema, max: 1 });
+  try {
+    const applied = await migrate(db);
+    if (applied.length > 0) log(`schema ${schema}: applied migrations ${applied.join(', ')}`);
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DatasetDefinitionError,
+  parseDatasetDefinition,
+  rollupKey,
+  type DatasetDefinition,
+} from '../../../lib/datasets/definition.ts';
+import { BatchflowError } from '../../../lib/errors.ts';
+
+const valid = {
+  name: 'orders',
+  format: 'csv',
+  timeColumn: 'ts',
+  granularity: '1-hour',
+  dimensions: ['region', 'sku', 'channel'],
+  metrics: ['amount', 'quantity'],
+};
+
+/** The problems parseDatasetDefinition reports for an input, or [] when it accepts it. */
+function problemsOf(input: unknown): readonly string[] {
+  try {
+    parseDatasetDefinition(input);
+    return [];
+  } catch (error) {
+    if (error instanceof DatasetDefinitionError) return error.problems;
+    throw error;
+  }
+}
+
+describe('parseDatasetDefinition', () => {
+  it('fills the defaults: ISO times, and each dimension alone plus the total as rollups', () => {
+    // Prepare
+    const input = { ...valid };
+
+    // Act
+    const definition = parseDatasetDefinition(input);
+
+    // Assess
+    expect(definition).toEqual<DatasetDefinition>({
+      ...valid,
+      format: 'csv',
+      timeFormat: 'iso',
+      rollups: [['region'], ['sku'], ['channel'], []],
+    });
+  });
+
+  it('keeps what is given, with the granularity canonical and rollups in dimension order', () => {
+    // Prepare
+    const input = {
+      ...valid,
+      format: 'ndjson',
+      timeFormat: 'epoch_ms',
+      granularity: '15-minutes',
+      rollups: [['channel', 'region'], [], ['sku', 'channel', 'region']],
+    };
+
+    // Act
+    const definition = parseDatasetDefinition(input);
+
+    // Assess
+    expect(definition.format).toBe('ndjson');
+    expect(definition.timeFormat).toBe('epoch_ms');
+    expect(definition.granularity).toBe('15-minute');
+    expect(definition.rollups).toEqual([['region', 'channel'], [], ['region', 'sku', 'channel']]);
+  });
+
+  it('accepts a dataset without dimensions, whose only default rollup is the total', () => {
+    // Prepare
+    const input = { ...valid, dimensions: [] };
+
+    // Act
+    const definition = parseDatasetDefinition(input);
+
+    // Assess
+    expect(definition.rollups).toEqual([[]]);
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a name with capitals', { name: 'Orders' }, 'name: "Orders" must be 1 to 63 characters'],
+    ['a name starting with "-"', { name: '-orders' }, 'name: "-orders" must be'],
+    ['a name with a slash', { name: 'a/b' }, 'name: "a/b" must be'],
+    ['a name of 64 characters', { name: 'a'.repeat(64) }, `name: "${'a'.repeat(64)}" must be`],
+    ['a missing name', { name: undefined }, 'name: is required'],
+    ['an unknown format', { format: 'parquet' }, 'format: '],
+    ['an empty time column', { timeColumn: '' }, 'timeColumn: must not be empty'],
+    ['an unknown time format', { timeFormat: 'rfc2822' }, 'timeFormat: '],
+    ['an invalid granularity', { granularity: '1-month' }, 'granularity: "1-month" is not a granularity'],
+    ['a missing granularity', { granularity: undefined }, 'granularity: is required'],
+    ['a repeated dimension', { dimensions: ['region', 'sku', 'region'] }, 'dimensions[2]: "region" repeats dimensions[0]'],
+    ['an empty dimension', { dimensions: ['region', ''] }, 'dimensions[1]: must not be empty'],
+    ['a dimension with a comma', { dimensions: ['a,b'] }, 'dimensions[0]: "a,b" contains ","'],
+    ['the time column as a dimension', { dimensions: ['region', 'ts'] }, 'dimensions[1]: "ts" is the time column'],
+    ['no metric', { metrics: [] }, 'metrics: must list at least one metric'],
+    ['a repeated metric', { metrics: ['amount', 'amount'] }, 'metrics[1]: "amount" repeats metrics[0]'],
+    ['the time column as a metric', { metrics: ['ts'] }, 'metrics[0]: "ts" is the time column'],
+    ['a column both dimension and metric', { metrics: ['amount', 'sku'] }, 'metrics[1]: "sku" is also a dimension'],
+    ['an empty list of rollups', { rollups: [] }, 'rollups: must list at least one rollup'],
+    ['a rollup naming no dimension', { rollups: [[], ['region', 'colour']] }, 'rollups[1][1]: "colour" is not one of the dimensions'],
+    ['a metric in a rollup', { rollups: [['amount']] }, 'rollups[0][0]: "amount" is not one of the dimensions'],
+    ['a dimension repeated in a rollup', { rollups: [['sku', 'region', 'sku']] }, 'rollups[0][2]: "sku" repeats rollups[0][0]'],
+    ['two rollups with the same dimensions', { rollups: [['region', 'sku'], [], ['sku', 'region']] }, 'rollups[2]: has the same dimensions as rollups[0]'],
+    ['two totals', { rollups: [[], []] }, 'rollups[1]: has the same dimensions as rollups[0]'],
+    ['an unknown field', { rollup: [['region']] }, 'rollup: is not a field'],
+    ['dimensions that are not strings', { dimensions: [1] }, 'dimensions[0]: '],
+  ])('rejects %s, naming the field', (_rule, change, problem) => {
+    // Prepare
+    const input = { ...valid, ...change };
+
+    // Act
+    const problems = problemsOf(input);
+
+    // Assess
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(problem);
+  });
+
+  it('lists every problem at once, in a DatasetDefinitionError', () => {
+    // Prepare
+    const input = {
+      ...valid,
+      name: 'Orders',
+      granularity: '1-fortnight',
+      metrics: ['amount', 'region'],
+      rollups: [['colour'], ['region', 'region']],
+    };
+
+    // Act
+    const parse = () => parseDatasetDefinition(input);
+
+    // Assess
+    expect(parse).toThrow(DatasetDefinitionError);
+    expect(parse).toThrow(BatchflowError);
+    expect(problemsOf(input)).toEqual([
+      expect.stringMatching(/^name: "Orders" must be/),
+      expect.stringMatching(/^granularity: "1-fortnight" is not a granularity/),
+      'metrics[1]: "region" is also a dimension',
+      'rollups[0][0]: "colour" is not one of the dimensions',
+      'rollups[1][1]: "region" repeats rollups[1][0]',
+    ]);
+    expect(parse).toThrow(/^invalid dataset definition: name: .*; rollups\[1\]\[1\]: "region" repeats rollups\[1\]\[0\]$/);
+  });
+
+  it('rejects an input that is not an object', () => {
+    // Prepare
+    const input = 'orders';
+
+    // Act
+    const problems = problemsOf(input);
+
+    // Assess
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^definition: /);
+  });
+
+  it('names its error class', () => {
+    // Prepare
+    const input = {};
+
+    // Act
+    const parse = () => parseDatasetDefinition(input);
+
+    // Assess
+    expect(parse).toThrow(expect.objectContaining({ name: 'DatasetDefinitionError' }));
+  });
+});
+
+describe('rollupKey', () => {
+  it.each([
+    [['region', 'sku'], 'region,sku'],
+    [['region'], 'region'],
+    [[], ''],
+  ])('identifies %j as %j', (dims, key) => {
+    // Prepare
+    const input: readonly string[] = dims;
+
+    // Act
+    const identity = rollupKey(input);
+
+    // Assess
+    expect(identity).toBe(key);
+  });
+});

@@ -1,0 +1,249 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
+import { createRollupAggregator, type RollupCell } from '../../../lib/rollup/aggregator.ts';
+import { DDSketch, SKETCH_RELATIVE_ACCURACY, sketchQuantile } from '../../../lib/rollup/sketch.ts';
+
+interface TestRecord {
+  timeMs: number;
+  dims: string[];
+  metrics: number[];
+}
+
+const definitions: DatasetDefinition[] = [
+  { dimensions: ['region', 'sku'], metrics: ['amount', 'quantity'], granularity: '1-hour' },
+  {
+    dimensions: ['region', 'sku', 'channel'],
+    metrics: ['amount'],
+    granularity: '15-minutes',
+    rollups: [['channel', 'region'], ['sku'], [], ['region', 'sku', 'channel']],
+  },
+  { dimensions: [], metrics: ['amount', 'quantity', 'discount'], granularity: '1-day' },
+  { dimensions: ['region'], metrics: ['amount', 'quantity'], granularity: '2-weeks', rollups: [['region']] },
+].map((d) => parseDatasetDefinition({ name: 'orders', format: 'csv', timeColumn: 'ts', ...d }));
+
+const ORIGIN = Date.UTC(2000, 0, 3);
+const UNIT_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
+
+/** The bucket start in exact integer arithmetic, from the granularity's label. */
+function naiveBucketStart(tMs: number, granularity: string): number {
+  const [count, unit] = granularity.split('-');
+  const width = BigInt(Number(count) * UNIT_MS[unit]);
+  const offset = BigInt(tMs) - BigInt(ORIGIN);
+  const floor = offset >= 0n ? offset / width : -((-offset + width - 1n) / width);
+  return Number(BigInt(ORIGIN) + floor * width);
+}
+
+/** A naive group-by: one entry per string key (rollup, bucket, dims, metric), every value kept. */
+function naiveGroupBy(def: DatasetDefinition, records: readonly TestRecord[]) {
+  const groups = new Map<string, { rollup: string; bucketStart: number; dims: string[]; metric: string; values: number[] }>();
+  for (const record of records) {
+    const bucketStart = naiveBucketStart(record.timeMs, def.granularity);
+    for (const rollup of def.rollups) {
+      const dims = rollup.map((name) => record.dims[def.dimensions.indexOf(name)]);
+      def.metrics.forEach((metric, m) => {
+        const key = JSON.stringify([rollup.join(','), bucketStart, dims, metric]);
+        let group = groups.get(key);
+        if (group === undefined) {
+          group = { rollup: rollup.join(','), bucketStart, dims, metric, values: [] };
+          groups.set(key, group);
+        }
+        if (!Number.isNaN(record.metrics[m])) group.values.push(record.metrics[m]);
+      });
+    }
+  }
+  return groups;
+}
+
+function cellKey(cell: RollupCell): string {
+  return JSON.stringify([cell.rollup, cell.bucketStart, cell.dims, cell.metric]);
+}
+
+/** Feeds records as a parser does: through one dims array and one Float64Array, reused. */
+function aggregate(def: DatasetDefinition, records: readonly TestRecord[]) {
+  const aggregator = createRollupAggregator(def);
+  const dims = def.dimensions.map(() => '');
+  const metrics = new Float64Array(def.metrics.length);
+  for (const record of records) {
+    record.dims.forEach((value, d) => (dims[d] = value));
+    record.metrics.forEach((value, m) => (metrics[m] = value));
+    aggregator.add(record.timeMs, dims, metrics);
+  }
+  dims.fill('overwritten');
+  metrics.fill(-1);
+  return aggregator;
+}
+
+/** -0 as 0: Math.min and Math.max order -0 below 0; the moments keep whichever zero came first, equal as numbers. */
+function zeroAsPositive(x: number | null): number | null {
+  return x === null ? null : x + 0;
+}
+
+function expectClose(actual: number, expected: number, tolerance: number, scale: number): void {
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(tolerance * scale + 1e-300);
+}
+
+const dimensionValue = fc.constantFrom('', 'eu', 'us', 'apac', 'a value longer than thirteen characters');
+const metricValue = fc.oneof(
+  fc.constant(Number.NaN),
+  fc.constant(0),
+  fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+  fc.integer({ min: 1, max: 100 }),
+);
+// Around the origin (before and after it) and around 2024, so buckets fall on both sides.
+const time = fc.oneof(
+  fc.integer({ min: ORIGIN - 30 * UNIT_MS.day, max: ORIGIN + 30 * UNIT_MS.day }),
+  fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2024, 0, 3) }),
+);
+
+function recordsFor(def: DatasetDefinition) {
+  const record = fc.record({
+    timeMs: time,
+    dims: fc.array(dimensionValue, { minLength: def.dimensions.length, maxLength: def.dimensions.length }),
+    metrics: fc.array(metricValue, { minLength: def.metrics.length, maxLength: def.metrics.length }),
+  });
+  // Sorted or not: the aggregator shortcuts runs of records in one bucket.
+  return fc.tuple(fc.array(record, { maxLength: 300 }), fc.boolean()).map(([records, sorted]) =>
+    sorted ? [...records].sort((a, b) => a.timeMs - b.timeMs) : records,
+  );
+}
+
+describe('createRollupAggregator', () => {
+  it.each(definitions.map((def) => [def.granularity, def.rollups.map((r) => `[${r}]`).join(' '), def] as const))(
+    'agrees with a naive group-by (%s, rollups %s)',
+    (_granularity, _rollups, def) => {
+      // Prepare
+      const samples = recordsFor(def);
+
+      fc.assert(
+        fc.property(samples, (records) => {
+          // Act
+          const aggregator = aggregate(def, records);
+          const cells = aggregator.cells();
+
+          // Assess
+          const expected = naiveGroupBy(def, records);
+          expect(aggregator.size).toBe(expected.size);
+          expect(new Set(cells.map(cellKey))).toEqual(new Set(expected.keys()));
+          for (const cell of cells) {
+            const { rollup, bucketStart, dims, metric, values } = expected.get(cellKey(cell))!;
+            const n = values.length;
+            const sum = values.reduce((a, b) => a + b, 0);
+            const mean = n === 0 ? 0 : sum / n;
+            const magnitude = values.reduce((a, x) => a + Math.abs(x), 0);
+            expect({ rollup, bucketStart, dims, metric }).toEqual({
+              rollup: cell.rollup,
+              bucketStart: cell.bucketStart,
+              dims: cell.dims,
+              metric: cell.metric,
+            });
+            expect(cell.count).toBe(n);
+            expect(zeroAsPositive(cell.min)).toBe(n === 0 ? null : zeroAsPositive(Math.min(...values)));
+            expect(zeroAsPositive(cell.max)).toBe(n === 0 ? null : zeroAsPositive(Math.max(...values)));
+            expectClose(cell.sum, sum, 1e-12, magnitude);
+            expectClose(cell.mean, mean, 1e-12, magnitude / Math.max(n, 1));
+            expectClose(cell.m2, values.reduce((a, x) => a + (x - mean) ** 2, 0), 1e-10, values.reduce((a, x) => a + x * x, 0));
+            const sketch = new DDSketch();
+            for (const v of values) sketch.add(v);
+            expect(cell.sketch).toEqual(sketch.toJSON());
+          }
+        }),
+        { numRuns: 60 },
+      );
+    },
+  );
+
+  it('keeps a median within 1% of the lower-middle value of every cell', () => {
+    // Prepare
+    const def = definitions[0];
+    const positive = fc.noBias(fc.integer({ min: 1, max: 1e6 })).map((i) => i / 100);
+    const records = fc.array(
+      fc.record({
+        timeMs: fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2024, 0, 1, 6) }),
+        dims: fc.tuple(fc.constantFrom('eu', 'us'), fc.constantFrom('a', 'b', 'c')),
+        metrics: fc.tuple(positive, positive),
+      }),
+      { minLength: 1, maxLength: 500 },
+    );
+
+    fc.assert(
+      fc.property(records, (rs) => {
+        // Act
+        const cells = aggregate(def, rs).cells();
+
+        // Assess
+        const expected = naiveGroupBy(def, rs);
+        for (const cell of cells) {
+          const sorted = [...expected.get(cellKey(cell))!.values].sort((a, b) => a - b);
+          const lowerMiddle = sorted[Math.floor((sorted.length - 1) / 2)];
+          // Read through the serialised form, as the query layer will.
+          const estimate = sketchQuantile(cell.sketch, 0.5)!;
+          expect(Math.abs(estimate - lowerMiddle) / lowerMiddle).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY * (1 + 1e-9));
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('creates a cell for every metric even when the record lacks them all', () => {
+    // Prepare
+    const def = definitions[0];
+    const records = [{ timeMs: Date.UTC(2024, 4, 1, 10, 30), dims: ['eu', ''], metrics: [Number.NaN, Number.NaN] }];
+
+    // Act
+    const cells = aggregate(def, records).cells();
+
+    // Assess
+    const hour = Date.UTC(2024, 4, 1, 10);
+    const empty = { count: 0, sum: 0, min: null, max: null, mean: 0, m2: 0, sketch: {} };
+    expect(cells).toEqual(
+      expect.arrayContaining([
+        { rollup: 'region', bucketStart: hour, dims: ['eu'], metric: 'amount', ...empty },
+        { rollup: 'region', bucketStart: hour, dims: ['eu'], metric: 'quantity', ...empty },
+        { rollup: 'sku', bucketStart: hour, dims: [''], metric: 'amount', ...empty },
+        { rollup: 'sku', bucketStart: hour, dims: [''], metric: 'quantity', ...empty },
+        { rollup: '', bucketStart: hour, dims: [], metric: 'amount', ...empty },
+        { rollup: '', bucketStart: hour, dims: [], metric: 'quantity', ...empty },
+      ]),
+    );
+    expect(cells).toHaveLength(6);
+  });
+
+  it("lists a rollup's dimension values in the rollup's order, under its rollup key", () => {
+    // Prepare
+    const def = definitions[1];
+    const records = [{ timeMs: Date.UTC(2024, 4, 1, 10, 50), dims: ['eu', 'sku-1', 'web'], metrics: [5] }];
+
+    // Act
+    const cells = aggregate(def, records).cells();
+
+    // Assess
+    // In no particular order: cells() promises none.
+    expect(new Set(cells.map((c) => JSON.stringify([c.rollup, c.dims, new Date(c.bucketStart).toISOString()])))).toEqual(
+      new Set([
+        JSON.stringify(['region,channel', ['eu', 'web'], '2024-05-01T10:45:00.000Z']),
+        JSON.stringify(['sku', ['sku-1'], '2024-05-01T10:45:00.000Z']),
+        JSON.stringify(['', [], '2024-05-01T10:45:00.000Z']),
+        JSON.stringify(['region,sku,channel', ['eu', 'sku-1', 'web'], '2024-05-01T10:45:00.000Z']),
+      ]),
+    );
+    expect(cells).toHaveLength(4);
+  });
+
+  it.each([
+    ['a time that is not a number', Number.NaN, 1],
+    ['an infinite time', Number.POSITIVE_INFINITY, 1],
+    ['an infinite metric', Date.UTC(2024, 0, 1), Number.NEGATIVE_INFINITY],
+  ])('refuses %s without creating cells', (_what, timeMs, amount) => {
+    // Prepare
+    const aggregator = createRollupAggregator(definitions[0]);
+
+    // Act
+    const add = () => aggregator.add(timeMs, ['eu', 'a'], new Float64Array([amount, 1]));
+
+    // Assess
+    expect(add).toThrow(RangeError);
+    expect(aggregator.size).toBe(0);
+    expect(aggregator.cells()).toEqual([]);
+  });
+});

@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// Unit tests are pure and fast; integration tests talk to a real Postgres and a real AWS API
+// endpoint (moto server, started by the global setup when none is running).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/integration/globalSetup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          // Files share one moto server and one Postgres; each file uses its own schema and
+          // its own resource names, so they may run in parallel.
+          fileParallelism: true,
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
