@@ -5,6 +5,9 @@
 import { topology } from '../lib/topology.ts';
 import { startLocalStack } from './stack.ts';
 
+// Node 20 is supported locally; the SDK's notice about 2027 releases needing Node 22 is in the README.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const started = Date.now();
 const log = (line: string) => console.log(`[local] ${line}`);
 const stack = await startLocalStack({ stage: process.env.BATCHFLOW_STAGE ?? 'local', writeState: true, log });

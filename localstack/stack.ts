@@ -88,6 +88,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       DATABASE_SCHEMA: schema,
       PARTITION_QUEUE_URL: provisioned.queues.partitions.url,
       AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       AWS_REGION: aws.region,
       AWS_DEFAULT_REGION: aws.region,
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',

@@ -1,0 +1,198 @@
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { BlockPublicAccess, Bucket, BucketEncryption, EventType } from 'aws-cdk-lib/aws-s3';
+import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { z } from 'zod';
+import { deadLetterId, topology, type FunctionName, type QueueName } from '../lib/topology.ts';
+import { BatchflowFunction } from './constructs/batchflowFunction.ts';
+
+const DAY_SECONDS = 24 * 3600;
+
+/**
+ * The SQS maximum. It must exceed the source queue's retention: a dead-lettered message keeps its
+ * original enqueue time, so a shorter retention would expire it on arrival.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
+ */
+const DEAD_LETTER_RETENTION = Duration.days(14);
+
+/** Stages whose stacks are disposable: their bucket and log groups go with the stack. */
+const DISPOSABLE_STAGES: readonly string[] = ['dev'];
+
+export interface PipelineStackProps extends StackProps {
+  /** The deployment stage (`dev`, `prod`, ...); `dev` stacks delete their data with them. */
+  readonly stage: string;
+  /**
+   * Complete ARN of the Secrets Manager secret holding the Postgres connection. The functions read
+   * it at cold start, so no credential appears in the template.
+   * @default - the functions get no database settings
+   */
+  readonly databaseSecretArn?: string;
+  /**
+   * Postgres schema holding batchflow's tables (`DATABASE_SCHEMA`).
+   * @default 'batchflow'
+   */
+  readonly databaseSchema?: string;
+}
+
+/** The batchflow pipeline: upload bucket → ingest queue → splitter → partition queue → processor. */
+export class PipelineStack extends Stack {
+  public readonly bucket: Bucket;
+  public readonly queues: Readonly<Record<QueueName, Queue>>;
+  public readonly functions: Readonly<Record<FunctionName, BatchflowFunction>>;
+  public readonly databaseSecret: ISecret | undefined;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const removalPolicy = DISPOSABLE_STAGES.includes(props.stage) ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    this.bucket = this.createBucket(removalPolicy);
+    this.queues = { ingest: this.createQueue('ingest'), partitions: this.createQueue('partitions') };
+    this.bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(this.queues.ingest), {
+      prefix: topology.bucket.uploadPrefix,
+    });
+    this.databaseSecret = props.databaseSecretArn
+      ? Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecretArn)
+      : undefined;
+    const database = this.databaseEnvironment(props.databaseSchema);
+    this.functions = {
+      splitter: this.createFunction('splitter', removalPolicy, {
+        PARTITION_QUEUE_URL: this.queues.partitions.queueUrl,
+        ...database,
+      }),
+      processor: this.createFunction('processor', removalPolicy, database),
+    };
+    this.grantAccess();
+    this.addOutputs();
+  }
+
+  private createBucket(removalPolicy: RemovalPolicy): Bucket {
+    // A staged part is read when its partition message is delivered, so it must outlive the
+    // message; the extra day covers lifecycle's rounding to midnight UTC and the splitter's run.
+    const stagedPartDays = Math.ceil(topology.queues.partitions.retentionSeconds / DAY_SECONDS) + 1;
+    return new Bucket(this, topology.bucket.id, {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: false,
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+      lifecycleRules: [
+        {
+          id: 'ExpireStagedParts',
+          prefix: topology.bucket.stagingPrefix,
+          expiration: Duration.days(stagedPartDays),
+        },
+      ],
+    });
+  }
+
+  private createQueue(name: QueueName): Queue {
+    const spec = topology.queues[name];
+    const deadLetterQueue = new Queue(this, deadLetterId(spec.id), {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: DEAD_LETTER_RETENTION,
+    });
+    return new Queue(this, spec.id, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(spec.retentionSeconds),
+      deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: spec.maxReceiveCount },
+    });
+  }
+
+  private createFunction(
+    name: FunctionName,
+    removalPolicy: RemovalPolicy,
+    environment: Record<string, string>,
+  ): BatchflowFunction {
+    const spec = topology.functions[name];
+    return new BatchflowFunction(this, spec.id, {
+      name,
+      source: this.queues[spec.source],
+      environment,
+      removalPolicy,
+    });
+  }
+
+  /** Where the functions find the database: the secret's ARN, never its value. */
+  private databaseEnvironment(schema = 'batchflow'): Record<string, string> {
+    if (!this.databaseSecret) {
+      // lib/config.ts needs DATABASE_URL or DATABASE_SECRET_ARN: without either, cold starts fail.
+      Annotations.of(this).addWarningV2(
+        'batchflow:noDatabaseSecret',
+        'no databaseSecretArn in context: the functions will fail at cold start until one is given',
+      );
+      return {};
+    }
+    return { DATABASE_SECRET_ARN: this.databaseSecret.secretArn, DATABASE_SCHEMA: schema };
+  }
+
+  /** Least privilege: each function reaches only the prefixes and queues its step uses. */
+  private grantAccess(): void {
+    const { splitter, processor } = this.functions;
+    const { uploadPrefix, stagingPrefix } = topology.bucket;
+    this.allowObjects(splitter, ['s3:GetObject'], uploadPrefix);
+    this.allowObjects(splitter, ['s3:GetObject', 's3:PutObject'], stagingPrefix);
+    this.queues.partitions.grantSendMessages(splitter.function);
+    this.allowObjects(processor, ['s3:GetObject'], uploadPrefix);
+    this.allowObjects(processor, ['s3:GetObject'], stagingPrefix);
+    this.databaseSecret?.grantRead(splitter.function);
+    this.databaseSecret?.grantRead(processor.function);
+  }
+
+  private allowObjects(fn: BatchflowFunction, actions: string[], prefix: string): void {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({ actions, resources: [this.bucket.arnForObjects(`${prefix}*`)] }),
+    );
+  }
+
+  private addOutputs(): void {
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
+    for (const name of Object.keys(this.queues) as QueueName[]) {
+      new CfnOutput(this, `${topology.queues[name].id}Url`, { value: this.queues[name].queueUrl });
+    }
+  }
+}
+
+const contextSchema = z.object({
+  stage: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, 'stage must be lower-case letters, digits and dashes, starting with a letter')
+    .default('dev'),
+  databaseSecretArn: z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/,
+      'databaseSecretArn must be a complete Secrets Manager secret ARN (ending in -XXXXXX)',
+    )
+    .optional(),
+  databaseSchema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'databaseSchema must be a lower-case SQL identifier')
+    .optional(),
+});
+
+/** What `cdk` context configures: `-c stage=prod -c databaseSecretArn=arn:...`. */
+export type PipelineContext = z.infer<typeof contextSchema>;
+
+/** Reads and checks the pipeline's context (`stage` defaults to `dev`), failing with every problem named. */
+export function readPipelineContext(scope: Construct): PipelineContext {
+  const raw = Object.fromEntries(
+    Object.keys(contextSchema.shape).map((key) => [key, scope.node.tryGetContext(key)]),
+  );
+  const parsed = contextSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid cdk context: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** The CloudFormation stack name of a stage: `Batchflow-<stage>`. */
+export function pipelineStackName(stage: string): string {
+  return `Batchflow-${stage}`;
+}
