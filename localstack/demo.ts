@@ -5,7 +5,7 @@ import type { Target } from '../lib/cli/target.ts';
 import { uploadFile, waitForJob } from '../lib/cli/upload.ts';
 import { parseDatasetDefinition } from '../lib/datasets/definition.ts';
 import { queryRollups } from '../lib/query/queryRollups.ts';
-import { putDataset } from '../lib/store/datasets.ts';
+import { clearDatasetRollups, putDataset } from '../lib/store/datasets.ts';
 import { connectDb } from '../lib/store/db.ts';
 import { localDir } from './paths.ts';
 import { salesDataset, writeSalesCsv } from './sampleData.ts';
@@ -34,6 +34,8 @@ let failed = false;
 try {
   const dataset = parseDatasetDefinition(salesDataset);
   await putDataset(db, dataset);
+  // The embedded Postgres keeps its data between runs: start the demo's aggregates from zero.
+  await clearDatasetRollups(db, dataset.name);
   say(`dataset "${dataset.name}": ${dataset.dimensions.join(', ')} × ${dataset.metrics.join(', ')} every ${dataset.granularity}`);
 
   mkdirSync(join(localDir, 'demo'), { recursive: true });

@@ -29,8 +29,13 @@ export function prng(seed: number): () => number {
 /**
  * Writes `records` sales rows as CSV (`ts,region,product,amount,quantity`, ~45 bytes a row) spread
  * over `days` days from 2024-01-01: log-normal amounts, integer quantities, 1% empty amounts.
+ * `order: 'time'` (the default) writes them as exports and event logs usually are, in time order
+ * with a few seconds of jitter; `'random'` scatters timestamps over the whole span.
  */
-export async function writeSalesCsv(path: string, options: { records: number; products?: number; days?: number; seed?: number }): Promise<number> {
+export async function writeSalesCsv(
+  path: string,
+  options: { records: number; products?: number; days?: number; seed?: number; order?: 'time' | 'random' },
+): Promise<number> {
   const random = prng(options.seed ?? 42);
   const products = options.products ?? 20;
   const spanMs = (options.days ?? 7) * 86_400_000;
@@ -39,7 +44,8 @@ export async function writeSalesCsv(path: string, options: { records: number; pr
   let chunk = 'ts,region,product,amount,quantity\n';
   let bytes = 0;
   for (let i = 0; i < options.records; i++) {
-    const ts = new Date(t0 + Math.floor(random() * spanMs)).toISOString();
+    const offset = options.order === 'random' ? random() * spanMs : Math.min(spanMs - 1, (i * spanMs) / options.records + random() * 5000);
+    const ts = new Date(t0 + Math.floor(offset)).toISOString();
     const region = REGIONS[Math.floor(random() * REGIONS.length)];
     const product = `p${Math.floor(random() * products)}`;
     // exp of a sum of uniforms ≈ log-normal, median ~ e^4 ≈ 55.

@@ -21,3 +21,9 @@ export async function listDatasets(db: Db): Promise<DatasetDefinition[]> {
   const rows = await db.sql`select definition from ${db.table('datasets')} order by name`;
   return rows.map((r) => parseDatasetDefinition(r.definition));
 }
+
+/** Deletes a dataset's aggregates (not its definition or job history): a fresh start for demos. */
+export async function clearDatasetRollups(db: Db, name: string): Promise<number> {
+  const result = await db.sql`delete from ${db.table('rollups')} where dataset = ${name}`;
+  return result.count;
+}

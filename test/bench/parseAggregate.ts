@@ -1,0 +1,34 @@
+import { createReadStream } from 'node:fs';
+import type { DatasetDefinition } from '../../lib/datasets/definition.ts';
+import { parseCsvHeader } from '../../lib/parse/header.ts';
+import { createRecordReader } from '../../lib/parse/reader.ts';
+import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
+
+/**
+ * The processor's pure work on one core — read a CSV, parse, validate, aggregate into rollup
+ * cells — without S3 or Postgres, exactly as processPartition composes it.
+ */
+export async function parseAndAggregate(file: string, dataset: DatasetDefinition): Promise<{ records: number; rejected: number; cells: number; ms: number }> {
+  const started = performance.now();
+  const aggregator = createRollupAggregator(dataset);
+  let reader: ReturnType<typeof createRecordReader> | undefined;
+  let head = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    if (!reader) {
+      head = Buffer.concat([head, chunk as Buffer]);
+      const header = parseCsvHeader(head, false);
+      if (!header) continue;
+      reader = createRecordReader(
+        { ...dataset, columns: header.columns },
+        { accept: aggregator.add, reject: () => {} },
+        { baseOffset: header.dataStart, maxRecordBytes: 1 << 20 },
+      );
+      reader.push(head.subarray(header.dataStart));
+      continue;
+    }
+    reader.push(chunk as Buffer);
+  }
+  const stats = reader!.end();
+  const cells = aggregator.cells().length;
+  return { records: stats.records, rejected: stats.rejected, cells, ms: performance.now() - started };
+}

@@ -1,0 +1,41 @@
+// Child process of the benchmark: process a file as a processor container would — partition after
+// partition (planned as the splitter plans them, ends aligned with findRecordStart), a fresh
+// aggregator for each, its cells built and released — and print the peak RSS.
+import { createReadStream, openSync, readSync, readFileSync, statSync } from 'node:fs';
+import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
+import { parseCsvHeader } from '../../lib/parse/header.ts';
+import { createRecordReader } from '../../lib/parse/reader.ts';
+import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
+import { findRecordStart } from '../../lib/split/boundary.ts';
+import { planByteRanges } from '../../lib/split/plan.ts';
+import { topology } from '../../lib/topology.ts';
+import { salesDataset } from '../../localstack/sampleData.ts';
+
+const file = process.argv[2];
+const dataset = parseDatasetDefinition(salesDataset);
+const size = statSync(file).size;
+const fd = openSync(file, 'r');
+const read = async (start: number, end: number) => {
+  const buf = Buffer.alloc(end - start);
+  readSync(fd, buf, 0, buf.length, start);
+  return buf;
+};
+const header = parseCsvHeader(await read(0, Math.min(size, 65536)), size <= 65536)!;
+const { partitionBytes, maxRecordBytes } = topology.ingest;
+const plans = planByteRanges({ key: file, objectSize: size, dataStart: header.dataStart, partitionBytes, maxRecordBytes });
+let records = 0;
+let cells = 0;
+for (const p of plans) {
+  const options = { format: 'csv', objectSize: size, dataStart: header.dataStart, maxRecordBytes } as const;
+  const start = await findRecordStart(read, p.rangeStart, options);
+  const end = await findRecordStart(read, p.rangeEnd, options);
+  const aggregator = createRollupAggregator(dataset);
+  const reader = createRecordReader({ ...dataset, columns: header.columns }, { accept: aggregator.add, reject: () => {} }, { baseOffset: start, maxRecordBytes });
+  if (end > start) for await (const chunk of createReadStream(file, { start, end: end - 1, highWaterMark: 1 << 20 })) reader.push(chunk as Buffer);
+  records += reader.end().records;
+  cells += aggregator.cells().length;
+}
+// VmHWM: this process's peak resident set (getrusage's maxrss would include the parent's peak, which
+// Linux carries across exec).
+const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+console.log(JSON.stringify({ records, partitions: plans.length, cells, peakRssBytes: hwm }));
