@@ -64,7 +64,7 @@ export const topology = {
      * The longest record accepted. Record boundaries inside a byte range are found by reading at
      * most this far (see lib/split/boundary.ts), so it also bounds the extra bytes a partition reads.
      */
-    maxRecordBytes: 1024 * 1024,
+    maxRecordBytes: 256 * 1024,
   },
 } as const;
 

@@ -1,0 +1,489 @@
+/**
+ * A streaming, byte-level RFC 4180 scanner: push chunks of bytes, get each record's field positions.
+ * Fields are separated by `,`, records by LF or CRLF; a quoted field may hold `,`, CR, LF and `""`
+ * (one quote). Spaces are data. Blank lines are skipped but still counted as lines. Malformed input
+ * never throws: the record is reported with a CsvProblem and scanning resumes at its end.
+ *
+ * Between chunks only the unfinished record's bytes are kept, and only up to maxRecordBytes: a longer
+ * record is followed to its end without its bytes (just its first ones, for the reject's raw text).
+ */
+
+/** What is wrong with a record; the scanner reports the first problem, `none` for a good record. */
+export const CsvProblem = {
+  none: 0,
+  /** A `"` inside an unquoted field, e.g. `ab"c`. */
+  strayQuote: 1,
+  /** A closing quote followed by something other than `,`, CR, LF or the end, e.g. `"ab"c`. */
+  textAfterQuote: 2,
+  /** The input ended inside a quoted field. */
+  unterminated: 3,
+  /** The record, line end included, is longer than maxRecordBytes. */
+  tooLong: 4,
+} as const;
+export type CsvProblem = (typeof CsvProblem)[keyof typeof CsvProblem];
+
+/** How a field was written: `quotedEscaped` fields hold `""` pairs that stand for one quote. */
+export const FieldQuoting = { unquoted: 0, quoted: 1, quotedEscaped: 2 } as const;
+export type FieldQuoting = (typeof FieldQuoting)[keyof typeof FieldQuoting];
+
+/** One record, as handed to the scanner's callback. The object and its arrays are reused. */
+export interface CsvRecord {
+  /** Holds the record at [start, end), line end excluded; for a tooLong record only its first bytes. */
+  bytes: Buffer;
+  start: number;
+  end: number;
+  /** Position of the record's first byte in the pushed stream (0 = first byte pushed). */
+  offset: number;
+  /** Bytes from the record's start to the next record's start (its line end included). */
+  size: number;
+  /** Physical line (1-based) the record starts on. */
+  line: number;
+  /** Fields found; only the first `storedFields` have positions. */
+  fieldCount: number;
+  /** Field i is bytes [starts[i], ends[i]) of `bytes`: a quoted field without its quotes. */
+  starts: Int32Array;
+  ends: Int32Array;
+  /** FieldQuoting of each stored field. */
+  quoting: Uint8Array;
+  problem: CsvProblem;
+  /** The field the problem is in (strayQuote, textAfterQuote, unterminated). */
+  problemField: number;
+}
+
+export interface CsvScannerOptions {
+  /** How many fields per record to keep positions for (Infinity: all); more are only counted. */
+  readonly storedFields: number;
+  /** The longest record (line end included) whose bytes are kept; a longer one is `tooLong`. */
+  readonly maxRecordBytes: number;
+}
+
+export interface CsvScanner {
+  /** Scans a chunk, calling back for every record it completes. */
+  push(chunk: Uint8Array): void;
+  /** Ends the input, calling back for a last record without a line end. */
+  end(): void;
+  /** Line ends (LF bytes) consumed so far, quoted ones included. */
+  readonly lines: number;
+  /** Bytes pushed so far. */
+  readonly bytes: number;
+}
+
+const LF = 10;
+const CR = 13;
+const QUOTE = 34;
+const COMMA = 44;
+
+const FIELD_START = 0;
+const UNQUOTED = 1;
+const QUOTED = 2;
+/** Just after a quote inside a quoted field: an escape (`""`) or the closing quote. */
+const QUOTE_SEEN = 3;
+/** After a closing quote and a CR: only LF may follow. */
+const CLOSED_CR = 4;
+
+// A character is at most 4 bytes: this many keep MAX_RAW_CHARS (1000) characters of a tooLong record.
+const RAW_PREFIX_BYTES = 4000;
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** Wraps a Uint8Array as a Buffer without copying. */
+export function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/**
+ * Creates a scanner that calls `onRecord` for every record (blank lines excepted), good or not.
+ *
+ * @example
+ * const scanner = createCsvScanner({ storedFields: 2, maxRecordBytes: 1 << 20 }, (r) =>
+ *   console.log(r.bytes.toString('utf8', r.starts[1], r.ends[1])));
+ * scanner.push(Buffer.from('a,"b,c"\r\nd,'));
+ * scanner.push(Buffer.from('e\n')); // logs "b,c", then "e"
+ * scanner.end();
+ */
+export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: CsvRecord) => void): CsvScanner {
+  const { maxRecordBytes } = options;
+  const growable = !Number.isFinite(options.storedFields);
+  let capacity = growable ? 16 : options.storedFields;
+  let starts: Int32Array = new Int32Array(capacity);
+  let ends: Int32Array = new Int32Array(capacity);
+  let quoting: Uint8Array = new Uint8Array(capacity);
+  const record: CsvRecord = {
+    bytes: EMPTY,
+    start: 0,
+    end: 0,
+    offset: 0,
+    size: 0,
+    line: 1,
+    fieldCount: 0,
+    starts,
+    ends,
+    quoting,
+    problem: CsvProblem.none,
+    problemField: 0,
+  };
+
+  // The bytes being scanned: a pushed chunk, or `carry` holding an unfinished record and its sequel.
+  let buf = EMPTY;
+  let bufLength = 0;
+  /** Stream position of buf[0]. */
+  let bufBase = 0;
+  let carry = EMPTY;
+  let carryLength = 0;
+  let consumed = 0;
+  let lines = 0;
+
+  let state = FIELD_START;
+  let recordStart = 0;
+  let recordLine = 1;
+  let fieldStart = 0;
+  let fieldCount = 0;
+  let escaped = 0;
+  let problem: CsvProblem = CsvProblem.none;
+  let problemField = 0;
+  /** The record in progress is longer than maxRecordBytes: only its state is followed. */
+  let spilled = false;
+  let spillOffset = 0;
+  /** The first RAW_PREFIX_BYTES bytes from the spilled record's start (maybe past its end). */
+  const spillPrefix = Buffer.alloc(RAW_PREFIX_BYTES);
+  let spillLength = 0;
+
+  /** Doubles the field arrays (header scanning keeps every field). */
+  function grow(): [number, Int32Array, Int32Array, Uint8Array] {
+    capacity *= 2;
+    const grownStarts = new Int32Array(capacity);
+    const grownEnds = new Int32Array(capacity);
+    const grownQuoting = new Uint8Array(capacity);
+    grownStarts.set(starts);
+    grownEnds.set(ends);
+    grownQuoting.set(quoting);
+    record.starts = starts = grownStarts;
+    record.ends = ends = grownEnds;
+    record.quoting = quoting = grownQuoting;
+    return [capacity, starts, ends, quoting];
+  }
+
+  /** Keeps field i's position (end of input: outside the hot loop). */
+  function store(i: number, start: number, end: number, how: number): void {
+    if (spilled) return;
+    if (i >= capacity && growable) grow();
+    if (i >= capacity) return;
+    starts[i] = start;
+    ends[i] = end;
+    quoting[i] = how;
+  }
+
+  /** Reports the record in progress, which ends at `contentEnd` (line end excluded) and `next`. */
+  function finish(count: number, contentEnd: number, next: number): void {
+    fieldCount = count;
+    const offset = spilled ? spillOffset : bufBase + recordStart;
+    const size = bufBase + next - offset;
+    record.offset = offset;
+    record.size = size;
+    record.line = recordLine;
+    record.fieldCount = fieldCount;
+    if (spilled) {
+      record.bytes = spillPrefix;
+      record.start = 0;
+      record.end = Math.min(spillLength, bufBase + contentEnd - spillOffset);
+    } else {
+      record.bytes = buf;
+      record.start = recordStart;
+      record.end = contentEnd;
+    }
+    record.problem =
+      problem === CsvProblem.unterminated ? problem : size > maxRecordBytes ? CsvProblem.tooLong : problem;
+    record.problemField = problemField;
+    onRecord(record);
+    recordStart = next;
+    recordLine = lines + 1;
+    fieldCount = 0;
+    problem = CsvProblem.none;
+    spilled = false;
+  }
+
+  /**
+   * Runs the state machine over buf[pos, bufLength). Constants are literals here: Node 20 loads a
+   * module-scope const from its context, with a hole check, on every use (measured: 90 → 65 ns a
+   * record on a 5-column file).
+   */
+  function scan(pos: number): void {
+    const b = buf;
+    const n = bufLength;
+    let st = state;
+    let fs = fieldStart;
+    let fc = fieldCount;
+    let esc = escaped;
+    // Field positions go straight into the arrays while the record's bytes are kept.
+    let keep = spilled ? 0 : capacity;
+    let fieldStarts = starts;
+    let fieldEnds = ends;
+    let fieldQuoting = quoting;
+    while (pos < n) {
+      if (st === 0 /* FIELD_START */) {
+        fs = pos;
+        if (b[pos] === 34 /* " */) {
+          st = 2 /* QUOTED */;
+          esc = 0;
+          pos++;
+          continue;
+        }
+        st = 1 /* UNQUOTED */;
+      }
+      if (st === 1 /* UNQUOTED */) {
+        let c = 0;
+        while (pos < n) {
+          c = b[pos];
+          if (c === 44 /* , */ || c === 10 /* LF */ || c === 34 /* " */) break;
+          pos++;
+        }
+        if (pos === n) break;
+        if (c === 44 /* , */) {
+          if (fc >= keep && growable && !spilled) [keep, fieldStarts, fieldEnds, fieldQuoting] = grow();
+          if (fc < keep) {
+            fieldStarts[fc] = fs;
+            fieldEnds[fc] = pos;
+            fieldQuoting[fc] = 0 /* unquoted */;
+          }
+          fc++;
+          fs = ++pos;
+          // The next field is most often unquoted too: stay in this loop.
+          if (pos < n && b[pos] !== 34 /* " */) continue;
+          st = 0 /* FIELD_START */;
+          continue;
+        }
+        if (c === 34 /* " */) {
+          strayQuote(fc);
+          pos++;
+          continue;
+        }
+        const fe = pos > fs && b[pos - 1] === 13 /* CR */ ? pos - 1 : pos;
+        lines++;
+        pos++;
+        st = 0 /* FIELD_START */;
+        if (fc === 0 && fe === fs && !spilled) {
+          // A blank line: no record, but a line.
+          recordStart = pos;
+          recordLine = lines + 1;
+          continue;
+        }
+        if (fc >= keep && growable && !spilled) [keep, fieldStarts, fieldEnds, fieldQuoting] = grow();
+        if (fc < keep) {
+          fieldStarts[fc] = fs;
+          fieldEnds[fc] = fe;
+          fieldQuoting[fc] = 0 /* unquoted */;
+        }
+        finish(fc + 1, fe, pos);
+        fc = 0;
+        keep = capacity;
+        continue;
+      }
+      if (st === 2 /* QUOTED */) {
+        let c = 0;
+        while (pos < n) {
+          c = b[pos];
+          if (c === 34 /* " */) break;
+          if (c === 10 /* LF */) lines++;
+          pos++;
+        }
+        if (pos === n) break;
+        pos++;
+        st = 3 /* QUOTE_SEEN */;
+        if (pos === n) break;
+      }
+      if (st === 3 /* QUOTE_SEEN */) {
+        const c = b[pos];
+        if (c === 34 /* " */) {
+          esc = 1;
+          st = 2 /* QUOTED */;
+          pos++;
+          continue;
+        }
+        if (c === 13 /* CR */) {
+          st = 4 /* CLOSED_CR */;
+          pos++;
+          continue;
+        }
+        if (c !== 44 /* , */ && c !== 10 /* LF */) {
+          textAfterQuote(fc);
+          st = 1 /* UNQUOTED */;
+          continue;
+        }
+        if (fc >= keep && growable && !spilled) [keep, fieldStarts, fieldEnds, fieldQuoting] = grow();
+        if (fc < keep) {
+          fieldStarts[fc] = fs + 1;
+          fieldEnds[fc] = pos - 1;
+          fieldQuoting[fc] = 1 /* quoted */ + esc;
+        }
+        fc++;
+        pos++;
+        st = 0 /* FIELD_START */;
+        if (c === 10 /* LF */) {
+          lines++;
+          finish(fc, pos - 1, pos);
+          fc = 0;
+          keep = capacity;
+        }
+        continue;
+      }
+      // 4 /* CLOSED_CR */
+      if (b[pos] !== 10 /* LF */) {
+        textAfterQuote(fc);
+        st = 1 /* UNQUOTED */;
+        continue;
+      }
+      if (fc >= keep && growable && !spilled) [keep, fieldStarts, fieldEnds, fieldQuoting] = grow();
+      if (fc < keep) {
+        fieldStarts[fc] = fs + 1;
+        fieldEnds[fc] = pos - 2;
+        fieldQuoting[fc] = 1 /* quoted */ + esc;
+      }
+      lines++;
+      pos++;
+      st = 0 /* FIELD_START */;
+      finish(fc + 1, pos - 2, pos);
+      fc = 0;
+      keep = capacity;
+    }
+    state = st;
+    fieldStart = fs;
+    fieldCount = fc;
+    escaped = esc;
+  }
+
+  function strayQuote(field: number): void {
+    if (problem !== CsvProblem.none) return;
+    problem = CsvProblem.strayQuote;
+    problemField = field;
+  }
+
+  function textAfterQuote(field: number): void {
+    if (problem !== CsvProblem.none) return;
+    problem = CsvProblem.textAfterQuote;
+    problemField = field;
+  }
+
+  /** After scanning buf to its end: keep the unfinished record's bytes, or only follow it if too long. */
+  function keepUnfinished(): void {
+    const unfinished = bufLength - recordStart;
+    if (spilled || unfinished === 0) {
+      carryLength = 0;
+      return;
+    }
+    if (unfinished > maxRecordBytes) {
+      spilled = true;
+      spillOffset = bufBase + recordStart;
+      spillLength = buf.copy(spillPrefix, 0, recordStart, bufLength);
+      carryLength = 0;
+      return;
+    }
+    if (buf === carry) {
+      if (recordStart > 0) carry.copyWithin(0, recordStart, bufLength);
+    } else {
+      if (carry.length < unfinished) carry = Buffer.allocUnsafe(Math.max(unfinished, 2 * carry.length, 1024));
+      buf.copy(carry, 0, recordStart, bufLength);
+    }
+    const shift = recordStart;
+    for (let i = 0; i < Math.min(fieldCount, capacity); i++) {
+      starts[i] -= shift;
+      ends[i] -= shift;
+    }
+    fieldStart -= shift;
+    bufBase += shift;
+    recordStart = 0;
+    carryLength = unfinished;
+  }
+
+  /** Appends bytes to the carried record, growing the carry geometrically. */
+  function append(data: Buffer, from: number, to: number): void {
+    const needed = carryLength + (to - from);
+    if (carry.length < needed) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * carry.length));
+      carry.copy(grown, 0, 0, carryLength);
+      carry = grown;
+    }
+    data.copy(carry, carryLength, from, to);
+    carryLength = needed;
+  }
+
+  return {
+    push(chunk) {
+      const data = asBuffer(chunk);
+      const chunkBase = consumed;
+      consumed += data.length;
+      let from = 0;
+      // Finish the carried record first, one line at a time, so only its own bytes are copied.
+      while (carryLength > 0 && from < data.length) {
+        const lf = data.indexOf(LF, from);
+        const to = lf < 0 ? data.length : lf + 1;
+        const scanFrom = carryLength;
+        append(data, from, to);
+        buf = carry;
+        bufLength = carryLength;
+        scan(scanFrom);
+        keepUnfinished();
+        if (carryLength === 0) bufBase = chunkBase + to;
+        from = to;
+      }
+      if (from === data.length) return;
+      if (spilled && spillLength < RAW_PREFIX_BYTES) spillLength += data.copy(spillPrefix, spillLength, from);
+      buf = data;
+      bufLength = data.length;
+      bufBase = chunkBase;
+      if (!spilled) recordStart = from;
+      scan(from);
+      keepUnfinished();
+      if (carryLength === 0) {
+        buf = EMPTY;
+        bufLength = 0;
+        bufBase = consumed;
+        recordStart = 0;
+      }
+    },
+
+    end() {
+      buf = carryLength > 0 ? carry : EMPTY;
+      bufLength = carryLength;
+      if (!spilled && carryLength === 0) {
+        bufBase = consumed;
+        recordStart = 0;
+      }
+      const n = bufLength;
+      if (spilled || n > 0) {
+        const fc = fieldCount;
+        if (state === FIELD_START) {
+          store(fc, n, n, FieldQuoting.unquoted);
+          finish(fc + 1, n, n);
+        } else if (state === UNQUOTED) {
+          const fe = n > fieldStart && buf[n - 1] === CR ? n - 1 : n;
+          // Unless it is a blank last line.
+          if (fc > 0 || fe > fieldStart || spilled) {
+            store(fc, fieldStart, fe, FieldQuoting.unquoted);
+            finish(fc + 1, fe, n);
+          }
+        } else if (state === QUOTED) {
+          problem = CsvProblem.unterminated;
+          problemField = fc;
+          store(fc, fieldStart, n, FieldQuoting.quoted);
+          finish(fc + 1, n, n);
+        } else if (state === QUOTE_SEEN) {
+          store(fc, fieldStart + 1, n - 1, FieldQuoting.quoted + escaped);
+          finish(fc + 1, n, n);
+        } else {
+          store(fc, fieldStart + 1, n - 2, FieldQuoting.quoted + escaped);
+          finish(fc + 1, n - 1, n);
+        }
+      }
+      state = FIELD_START;
+      carryLength = 0;
+      buf = EMPTY;
+      bufLength = 0;
+    },
+
+    get lines() {
+      return lines;
+    },
+    get bytes() {
+      return consumed;
+    },
+  };
+}

@@ -1,0 +1,178 @@
+import type { ReaderOptions, RecordReader } from './reader.ts';
+import { asBuffer } from './csv.ts';
+import type { RecordLayout, RecordSink } from './sink.ts';
+import { epochToMs, parseDecimalText, parseTimestampText, rawText, showValue } from './values.ts';
+
+/**
+ * NDJSON records: one JSON object per line (LF or CRLF), blank lines skipped. Time is a string
+ * (iso, or an epoch as text) or a number (epoch per timeFormat); dimensions are strings, numbers or
+ * booleans (null or missing: ''); metrics are numbers or numeric strings (null, missing or '': NaN).
+ */
+
+const LF = 10;
+const CR = 13;
+const BOM = [0xef, 0xbb, 0xbf] as const;
+// A character is at most 4 bytes: enough for MAX_RAW_CHARS (1000) characters of a too long line.
+const RAW_PREFIX_BYTES = 4000;
+
+/**
+ * A RecordReader for NDJSON (see createRecordReader). A line longer than maxRecordBytes is rejected
+ * without being buffered; at the object's start (baseOffset 0) a UTF-8 BOM is skipped.
+ */
+export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, options: ReaderOptions): RecordReader {
+  const { timeColumn, timeFormat } = layout;
+  const { maxRecordBytes } = options;
+  const dimensionNames = layout.dimensions.map((d) => `field ${JSON.stringify(d)}`);
+  const metricNames = layout.metrics.map((m) => `field ${JSON.stringify(m)}`);
+  const dims: string[] = layout.dimensions.map(() => '');
+  const metrics = new Float64Array(layout.metrics.length);
+  const timeName = `field ${JSON.stringify(timeColumn)}`;
+  let accepted = 0;
+  let rejected = 0;
+  let lines = 0;
+  let consumed = 0;
+  // An unfinished line, or (spilled) the first bytes of one too long to keep.
+  let carry = Buffer.alloc(0);
+  let carryLength = 0;
+  let spilled = false;
+  let lineOffset = 0;
+  /** The time of the line readRecord last read. */
+  let timeMs = NaN;
+
+  function reject(line: number, offset: number, reason: string, raw: string): void {
+    rejected++;
+    sink.reject({ line, offset: options.baseOffset + offset, reason, raw });
+  }
+
+  /** Handles one line, bytes [start, end) of `bytes` without its LF, starting at stream position `offset`. */
+  function handleLine(bytes: Buffer, start: number, end: number, offset: number, size: number): void {
+    const line = lines + 1;
+    if (end > start && bytes[end - 1] === CR) end--;
+    if (start === end) return;
+    if (size > maxRecordBytes) return reject(line, offset, `record exceeds ${maxRecordBytes} bytes`, rawText(bytes, start, end));
+    if (offset === 0 && options.baseOffset === 0 && BOM.every((b, i) => bytes[start + i] === b)) start += BOM.length;
+    const text = bytes.toString('utf8', start, end);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      return reject(line, offset, `invalid JSON: ${(error as Error).message}`, rawText(bytes, start, end));
+    }
+    const reason = readRecord(value);
+    if (reason !== undefined) return reject(line, offset, reason, rawText(bytes, start, end));
+    accepted++;
+    sink.accept(timeMs, dims, metrics);
+  }
+
+  /** Sets timeMs, dims and metrics from a parsed line; returns why it cannot, if it cannot. */
+  function readRecord(value: unknown): string | undefined {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      return `expected a JSON object, found ${show(value)}`;
+    }
+    const record = value as Record<string, unknown>;
+    const time = field(record, timeColumn);
+    if (time === undefined || time === null || time === '') {
+      return `missing time: ${timeName} is ${time === undefined ? 'missing' : time === null ? 'null' : 'empty'}`;
+    }
+    timeMs = NaN;
+    if (typeof time === 'string') timeMs = parseTimestampText(time, timeFormat);
+    else if (typeof time === 'number' && timeFormat !== 'iso') timeMs = epochToMs(time, timeFormat);
+    if (timeMs !== timeMs) return `${timeName}: ${show(time)} is not a valid ${timeFormat} timestamp`;
+
+    for (let m = 0; m < metrics.length; m++) {
+      const v = field(record, layout.metrics[m]);
+      if (v === undefined || v === null || v === '') {
+        metrics[m] = NaN;
+        continue;
+      }
+      const metric = typeof v === 'number' ? (Number.isFinite(v) ? v : NaN) : typeof v === 'string' ? parseDecimalText(v) : NaN;
+      if (metric !== metric) return `${metricNames[m]}: ${show(v)} is not a number`;
+      metrics[m] = metric;
+    }
+    for (let d = 0; d < dims.length; d++) {
+      const v = field(record, layout.dimensions[d]);
+      if (typeof v === 'string') dims[d] = v;
+      else if (typeof v === 'number' || typeof v === 'boolean') dims[d] = String(v);
+      else if (v === undefined || v === null) dims[d] = '';
+      else return `${dimensionNames[d]}: ${show(v)} is not a dimension value (expected a string, number or boolean)`;
+    }
+    return undefined;
+  }
+
+  /** Keeps bytes of the unfinished line; once it is too long, only its first RAW_PREFIX_BYTES. */
+  function append(bytes: Buffer, start: number, end: number): void {
+    if (!spilled && carryLength + end - start > maxRecordBytes) {
+      spilled = true;
+      carryLength = Math.min(carryLength, RAW_PREFIX_BYTES);
+    }
+    if (spilled) end = Math.min(end, start + RAW_PREFIX_BYTES - carryLength);
+    if (end <= start) return;
+    const needed = carryLength + end - start;
+    if (carry.length < needed) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * carry.length, 1024));
+      carry.copy(grown, 0, 0, carryLength);
+      carry = grown;
+    }
+    bytes.copy(carry, carryLength, start, end);
+    carryLength = needed;
+  }
+
+  /** Ends the carried line at stream position `next` (after its LF, or the end). */
+  function finishCarried(next: number): void {
+    const size = next - lineOffset;
+    if (spilled) {
+      const raw = rawText(carry, 0, carryLength);
+      reject(lines + 1, lineOffset, `record exceeds ${maxRecordBytes} bytes`, raw);
+    } else {
+      handleLine(carry, 0, carryLength, lineOffset, size);
+    }
+    carryLength = 0;
+    spilled = false;
+  }
+
+  return {
+    push(chunk) {
+      const data = asBuffer(chunk);
+      const base = consumed;
+      consumed += data.length;
+      let from = 0;
+      if (carryLength > 0 || spilled) {
+        const lf = data.indexOf(LF);
+        if (lf < 0) {
+          append(data, 0, data.length);
+          return;
+        }
+        append(data, 0, lf);
+        finishCarried(base + lf + 1);
+        lines++;
+        from = lf + 1;
+      }
+      for (let lf = data.indexOf(LF, from); lf >= 0; lf = data.indexOf(LF, from)) {
+        handleLine(data, from, lf, base + from, lf + 1 - from);
+        lines++;
+        from = lf + 1;
+      }
+      if (from < data.length) {
+        lineOffset = base + from;
+        append(data, from, data.length);
+      }
+    },
+    end() {
+      if (carryLength > 0 || spilled) finishCarried(consumed);
+      return { records: accepted + rejected, rejected, lines, bytes: consumed };
+    },
+  };
+}
+
+/** An own property: `constructor` or `toString` in a record must not come from Object.prototype. */
+function field(record: Record<string, unknown>, name: string): unknown {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
+}
+
+/** A JSON value as a reason quotes it, cut like showValue. */
+function show(value: unknown): string {
+  if (typeof value === 'string') return showValue(value);
+  // JSON.stringify would write a non-finite number (1e400 parses to Infinity) as null.
+  const text = value === undefined || typeof value === 'number' ? String(value) : JSON.stringify(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

@@ -1,0 +1,142 @@
+import { CsvProblem, FieldQuoting, createCsvScanner, type CsvRecord } from './csv.ts';
+import { HeaderError, missingColumns } from './header.ts';
+import { createNdjsonReader } from './ndjson.ts';
+import type { RecordLayout, RecordSink } from './sink.ts';
+import { createDimensionDecoder, parseDecimal, parseTimestamp, rawText, showValue } from './values.ts';
+
+/** Where a range sits in its object, and how long a record may be. */
+export interface ReaderOptions {
+  /** Absolute position of the range's first byte in the object (or staged part). */
+  readonly baseOffset: number;
+  /** The longest record accepted, line end included; a longer one is rejected unbuffered. */
+  readonly maxRecordBytes: number;
+}
+
+/** What a reader consumed: records = accepted + rejected; lines = LF bytes (physical lines). */
+export interface ReaderStats {
+  readonly records: number;
+  readonly rejected: number;
+  readonly lines: number;
+  readonly bytes: number;
+}
+
+/** Turns a byte range, pushed in chunks, into calls on a RecordSink. */
+export interface RecordReader {
+  /** Parses a chunk; records may span chunks. */
+  push(chunk: Uint8Array): void;
+  /** Ends the range (a last record needs no line end) and returns the counts. */
+  end(): ReaderStats;
+}
+
+/**
+ * A reader for a range of records in the layout's format (for CSV: a range of data records, after
+ * the header). Each record reaches the sink exactly once, accepted or rejected with its line
+ * (counted from the range's start), offset (baseOffset + its position) and a reason naming the field
+ * and the value. Throws HeaderError when a CSV layout needs columns its header lacks.
+ *
+ * @example
+ * const reader = createRecordReader(layout, sink, { baseOffset: part.start, maxRecordBytes: 1 << 20 });
+ * for await (const chunk of body) reader.push(chunk);
+ * const { records, rejected } = reader.end();
+ */
+export function createRecordReader(layout: RecordLayout, sink: RecordSink, options: ReaderOptions): RecordReader {
+  return layout.format === 'csv' ? createCsvReader(layout, sink, options) : createNdjsonReader(layout, sink, options);
+}
+
+function createCsvReader(layout: RecordLayout, sink: RecordSink, options: ReaderOptions): RecordReader {
+  const missing = missingColumns(layout);
+  if (missing.length > 0) {
+    throw new HeaderError(`the header lacks column(s) ${missing.map((c) => JSON.stringify(c)).join(', ')}`);
+  }
+  const { columns, timeFormat } = layout;
+  const fieldCount = columns.length;
+  const timeField = columns.indexOf(layout.timeColumn);
+  const dimensionFields = layout.dimensions.map((d) => columns.indexOf(d));
+  const metricFields = layout.metrics.map((m) => columns.indexOf(m));
+  const dims: string[] = layout.dimensions.map(() => '');
+  const metrics = new Float64Array(metricFields.length);
+  const decode = createDimensionDecoder();
+  const names = columns.map((c) => `field ${JSON.stringify(c)}`);
+  let accepted = 0;
+  let rejected = 0;
+
+  function reject(record: CsvRecord, reason: string): void {
+    rejected++;
+    sink.reject({
+      line: record.line,
+      offset: options.baseOffset + record.offset,
+      reason,
+      raw: rawText(record.bytes, record.start, record.end),
+    });
+  }
+
+  /** Field i's value: its text with `""` read as `"`. */
+  function text(record: CsvRecord, i: number): string {
+    const value = record.bytes.toString('utf8', record.starts[i], record.ends[i]);
+    return record.quoting[i] === FieldQuoting.quotedEscaped ? value.replaceAll('""', '"') : value;
+  }
+
+  /** A field as written, quotes included (problem fields keep their positions from the opening quote). */
+  function written(record: CsvRecord, i: number): string {
+    return showValue(record.bytes.toString('utf8', record.starts[i], record.ends[i]));
+  }
+
+  function problemReason(record: CsvRecord): string {
+    const i = record.problemField;
+    if (record.problem === CsvProblem.tooLong) return `record exceeds ${options.maxRecordBytes} bytes`;
+    if (record.problem === CsvProblem.unterminated) {
+      const name = i < fieldCount ? names[i] : `field ${i + 1}`;
+      return `${name}: unterminated quoted field ${i < fieldCount ? written(record, i) : ''}`.trimEnd();
+    }
+    // A problem past the header's columns: the count says more than the field.
+    if (i >= fieldCount) return `expected ${fieldCount} fields, found ${record.fieldCount}`;
+    return record.problem === CsvProblem.strayQuote
+      ? `${names[i]}: ${written(record, i)} has a quote inside an unquoted field`
+      : `${names[i]}: ${written(record, i)} has text after its closing quote`;
+  }
+
+  const scanner = createCsvScanner({ storedFields: fieldCount, maxRecordBytes: options.maxRecordBytes }, (record) => {
+    if (record.problem !== 0 /* CsvProblem.none */) return reject(record, problemReason(record));
+    if (record.fieldCount !== fieldCount) {
+      return reject(record, `expected ${fieldCount} fields, found ${record.fieldCount}`);
+    }
+    const bytes = record.bytes;
+    const starts = record.starts;
+    const ends = record.ends;
+    const timeStart = starts[timeField];
+    const timeEnd = ends[timeField];
+    if (timeStart === timeEnd) return reject(record, `missing time: ${names[timeField]} is empty`);
+    const timeMs = parseTimestamp(bytes, timeStart, timeEnd, timeFormat);
+    if (timeMs !== timeMs) {
+      return reject(record, `${names[timeField]}: ${showValue(text(record, timeField))} is not a valid ${timeFormat} timestamp`);
+    }
+    for (let m = 0; m < metricFields.length; m++) {
+      const i = metricFields[m];
+      const start = starts[i];
+      const end = ends[i];
+      if (start === end) {
+        metrics[m] = NaN;
+        continue;
+      }
+      const value = parseDecimal(bytes, start, end);
+      if (value !== value) return reject(record, `${names[i]}: ${showValue(text(record, i))} is not a number`);
+      metrics[m] = value;
+    }
+    for (let d = 0; d < dimensionFields.length; d++) {
+      const i = dimensionFields[d];
+      dims[d] = record.quoting[i] === 2 /* FieldQuoting.quotedEscaped */ ? text(record, i) : decode(bytes, starts[i], ends[i]);
+    }
+    accepted++;
+    sink.accept(timeMs, dims, metrics);
+  });
+
+  return {
+    push(chunk) {
+      scanner.push(chunk);
+    },
+    end() {
+      scanner.end();
+      return { records: accepted + rejected, rejected, lines: scanner.lines, bytes: scanner.bytes };
+    },
+  };
+}

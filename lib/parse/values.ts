@@ -1,0 +1,293 @@
+import { MAX_RAW_CHARS, type RecordLayout } from './sink.ts';
+
+/**
+ * Field values parsed straight from bytes: numbers, timestamps and dimension strings. The hot path
+ * of the processor runs through here once per field, so nothing below creates a string unless it
+ * must: a failure is NaN, not an exception or a message.
+ */
+
+export type TimeFormat = RecordLayout['timeFormat'];
+
+// Byte values are written as literals in the functions below: Node 20 loads a module-scope const
+// from its context, with a hole check, on every use, which cost a third of the CSV scanner's time.
+
+// 10^0..10^22 are exact doubles, so m / 10^k and m * 10^k with an exact m are correctly rounded
+// (one IEEE operation on exact operands): the classic Clinger fast path.
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+// Date's own range: ±100,000,000 days around the epoch.
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * The decimal number in bytes [start, end) times 10^shift, exactly as `Number(text + 'e' + shift)`
+ * would give it; NaN unless the text is `[+-]digits[.digits][(e|E)[+-]digits]` (or `.digits`) with
+ * a finite value. `Number` alone would also take `0x10`, `Infinity` and surrounding spaces.
+ *
+ * @example
+ * parseDecimal(Buffer.from('155.26'), 0, 6); // → 155.26
+ * parseDecimal(Buffer.from('1.5'), 0, 3, 3); // → 1500 (seconds → milliseconds, exactly)
+ */
+export function parseDecimal(bytes: Uint8Array, start: number, end: number, shift = 0): number {
+  let i = start;
+  let negative = false;
+  if (i < end) {
+    const c = bytes[i];
+    if (c === 45 /* - */ || c === 43 /* + */) {
+      negative = c === 45 /* - */;
+      i++;
+    }
+  }
+  let mantissa = 0;
+  let significant = 0;
+  let digits = 0;
+  let fractionDigits = 0;
+  for (; i < end; i++) {
+    const d = bytes[i] - 48 /* 0 */;
+    if (d < 0 || d > 9) break;
+    digits++;
+    if (significant > 0 || d !== 0) {
+      significant++;
+      mantissa = mantissa * 10 + d;
+    }
+  }
+  if (i < end && bytes[i] === 46 /* . */) {
+    for (i++; i < end; i++) {
+      const d = bytes[i] - 48 /* 0 */;
+      if (d < 0 || d > 9) break;
+      digits++;
+      fractionDigits++;
+      if (significant > 0 || d !== 0) {
+        significant++;
+        mantissa = mantissa * 10 + d;
+      }
+    }
+  }
+  if (digits === 0) return NaN;
+  const mantissaEnd = i;
+  let exponent = 0;
+  if (i < end && (bytes[i] === 101 /* e */ || bytes[i] === 69 /* E */)) {
+    i++;
+    let exponentNegative = false;
+    if (i < end && (bytes[i] === 45 /* - */ || bytes[i] === 43 /* + */)) {
+      exponentNegative = bytes[i] === 45 /* - */;
+      i++;
+    }
+    const exponentStart = i;
+    for (; i < end; i++) {
+      const d = bytes[i] - 48 /* 0 */;
+      if (d < 0 || d > 9) break;
+      // Past 1e9 the value is 0 or Infinity anyway; stopping there keeps the integer exact.
+      if (exponent < 1e9) exponent = exponent * 10 + d;
+    }
+    if (i === exponentStart) return NaN;
+    if (exponentNegative) exponent = -exponent;
+  }
+  if (i !== end) return NaN;
+
+  const scale = exponent + shift - fractionDigits;
+  let value: number;
+  if (significant <= 15 && scale >= -22 && scale <= 22) {
+    const pow10 = POW10;
+    value = scale < 0 ? mantissa / pow10[-scale] : mantissa * pow10[scale];
+    if (negative) value = -value;
+  } else {
+    // More digits than a double holds exactly: let the engine's correctly rounded conversion do it.
+    value = Number(`${latin1(bytes, start, mantissaEnd)}e${exponent + shift}`);
+  }
+  return Number.isFinite(value) ? value : NaN;
+}
+
+/**
+ * A timestamp in bytes [start, end) as epoch milliseconds, or NaN when it is not valid in `format`.
+ * 'iso': `YYYY-MM-DD`, or that followed by `T` or a space, `HH:MM[:SS[.fraction]]` and an optional
+ * `Z`, `±HH:MM` or `±HHMM` (no zone: UTC). `t` and `z` may be lower-case (RFC 3339 §5.6); digits
+ * past milliseconds are dropped, as Date.parse does. 'epoch_s' (may be fractional) and 'epoch_ms':
+ * a decimal number as parseDecimal reads it.
+ *
+ * @example
+ * parseTimestamp(Buffer.from('2024-01-16T09:59:11.242Z'), 0, 24, 'iso'); // → 1705399151242
+ */
+export function parseTimestamp(bytes: Uint8Array, start: number, end: number, format: TimeFormat): number {
+  const ms =
+    format === 'iso'
+      ? parseIso(bytes, start, end)
+      : parseDecimal(bytes, start, end, format === 'epoch_s' ? 3 : 0);
+  return ms >= -8.64e15 && ms <= 8.64e15 /* MAX_TIME_MS */ ? ms : NaN;
+}
+
+function parseIso(b: Uint8Array, start: number, end: number): number {
+  if (end - start < 10 || b[start + 4] !== 45 /* - */ || b[start + 7] !== 45 /* - */) return NaN;
+  const century = digits2(b, start);
+  const yearOfCentury = digits2(b, start + 2);
+  const year = century * 100 + yearOfCentury;
+  const month = digits2(b, start + 5);
+  const day = digits2(b, start + 8);
+  if (century < 0 || yearOfCentury < 0 || month < 1 || month > 12) return NaN;
+  if (day < 1 || day > daysInMonth(year, month)) return NaN;
+  let ms = daysFromCivil(year, month, day) * 86_400_000;
+  let p = start + 10;
+  if (p === end) return ms;
+
+  const separator = b[p];
+  if ((separator !== 84 /* T */ && separator !== 116 /* t */ && separator !== 32 /* space */) || end - p < 6) return NaN;
+  if (b[p + 3] !== 58 /* : */) return NaN;
+  const hour = digits2(b, p + 1);
+  const minute = digits2(b, p + 4);
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
+  ms += hour * 3_600_000 + minute * 60_000;
+  p += 6;
+  if (p < end && b[p] === 58 /* : */) {
+    if (end - p < 3) return NaN;
+    const second = digits2(b, p + 1);
+    if (second < 0 || second > 59) return NaN;
+    ms += second * 1000;
+    p += 3;
+    if (p < end && b[p] === 46 /* . */) {
+      p++;
+      const fractionStart = p;
+      let fraction = 0;
+      for (; p < end; p++) {
+        const d = b[p] - 48 /* 0 */;
+        if (d < 0 || d > 9) break;
+        if (p - fractionStart < 3) fraction = fraction * 10 + d;
+      }
+      const fractionDigits = p - fractionStart;
+      if (fractionDigits === 0) return NaN;
+      ms += fractionDigits >= 3 ? fraction : fractionDigits === 2 ? fraction * 10 : fraction * 100;
+    }
+  }
+  if (p === end) return ms;
+
+  const zone = b[p];
+  if (zone === 90 /* Z */ || zone === 122 /* z */) return p + 1 === end ? ms : NaN;
+  if (zone !== 43 /* + */ && zone !== 45 /* - */) return NaN;
+  let offsetMinutes: number;
+  const offsetHour = end - p >= 3 ? digits2(b, p + 1) : -1;
+  if (end - p === 6 && b[p + 3] === 58 /* : */) offsetMinutes = digits2(b, p + 4);
+  else if (end - p === 5) offsetMinutes = digits2(b, p + 3);
+  else return NaN;
+  if (offsetHour < 0 || offsetHour > 23 || offsetMinutes < 0 || offsetMinutes > 59) return NaN;
+  const offset = (offsetHour * 60 + offsetMinutes) * 60_000;
+  return zone === 43 /* + */ ? ms - offset : ms + offset;
+}
+
+/** Two ASCII digits at i as a number, or -1. The caller has checked that i + 1 < end. */
+function digits2(b: Uint8Array, i: number): number {
+  const high = b[i] - 48 /* 0 */;
+  const low = b[i + 1] - 48 /* 0 */;
+  return high >= 0 && high <= 9 && low >= 0 && low <= 9 ? high * 10 + low : -1;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date: Hinnant's days_from_civil, which (unlike
+// Date.UTC) takes years 0-99 literally and costs a few integer operations.
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const monthFromMarch = month > 2 ? month - 3 : month + 9;
+  const dayOfYear = (((153 * monthFromMarch + 2) / 5) | 0) + day - 1;
+  const dayOfEra = yearOfEra * 365 + ((yearOfEra / 4) | 0) - ((yearOfEra / 100) | 0) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
+/**
+ * An epoch number (e.g. from JSON) as epoch ms, or NaN outside Date's range. Fractional seconds are
+ * scaled in decimal, as parseTimestamp scales their text: 1700000000.123 → 1700000000123 exactly.
+ */
+export function epochToMs(value: number, format: 'epoch_s' | 'epoch_ms'): number {
+  const ms =
+    format === 'epoch_ms' ? value : Number.isInteger(value) ? value * 1000 : parseDecimalText(String(value), 3);
+  return ms >= -MAX_TIME_MS && ms <= MAX_TIME_MS ? ms : NaN;
+}
+
+/** parseDecimal of a string (e.g. a JSON string value); NaN when it is not a finite decimal number. */
+export function parseDecimalText(text: string, shift = 0): number {
+  const bytes = encode(text);
+  return parseDecimal(bytes, 0, encodedLength, shift);
+}
+
+/** parseTimestamp of a string (e.g. a JSON string value); NaN when it is not valid in `format`. */
+export function parseTimestampText(text: string, format: TimeFormat): number {
+  const bytes = encode(text);
+  return parseTimestamp(bytes, 0, encodedLength, format);
+}
+
+// UTF-8 needs at most 3 bytes per UTF-16 unit; non-ASCII bytes then fail every grammar above.
+const scratch = Buffer.alloc(3 * 256);
+let encodedLength = 0;
+
+/** Text as UTF-8 (length in encodedLength): in `scratch` when short, as numbers and times are. */
+function encode(text: string): Buffer {
+  if (text.length > 256) {
+    const bytes = Buffer.from(text, 'utf8');
+    encodedLength = bytes.length;
+    return bytes;
+  }
+  encodedLength = scratch.write(text, 0, 'utf8');
+  return scratch;
+}
+
+/** Decodes dimension values, remembering recent short ones so a repeated value costs no allocation. */
+export type DimensionDecoder = (bytes: Buffer, start: number, end: number) => string;
+
+const CACHE_SLOTS = 4096;
+const CACHE_KEY_BYTES = 32;
+
+/**
+ * A DimensionDecoder with a fixed-size cache (4096 values of up to 32 bytes, ~140 KiB): dimension
+ * values repeat (regions, products), and Buffer#toString costs far more than hashing a few bytes.
+ * A colliding value overwrites the slot, so memory stays flat whatever the cardinality.
+ */
+export function createDimensionDecoder(): DimensionDecoder {
+  const keys = new Uint8Array(CACHE_SLOTS * CACHE_KEY_BYTES);
+  const lengths = new Int32Array(CACHE_SLOTS).fill(-1);
+  const values: string[] = new Array<string>(CACHE_SLOTS).fill('');
+  return (bytes, start, end) => {
+    const length = end - start;
+    if (length === 0) return '';
+    if (length > 32 /* CACHE_KEY_BYTES */) return bytes.toString('utf8', start, end);
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+    const slot = (hash ^ (hash >>> 15)) & 4095; /* CACHE_SLOTS - 1 */
+    const key = slot * 32; /* CACHE_KEY_BYTES */
+    if (lengths[slot] === length) {
+      let i = 0;
+      while (i < length && keys[key + i] === bytes[start + i]) i++;
+      if (i === length) return values[slot];
+    }
+    const value = bytes.toString('utf8', start, end);
+    keys.set(bytes.subarray(start, end), key);
+    lengths[slot] = length;
+    values[slot] = value;
+    return value;
+  };
+}
+
+/** A record's raw text for a RejectedRecord: UTF-8 of bytes [start, end), cut to MAX_RAW_CHARS. */
+export function rawText(bytes: Buffer, start: number, end: number): string {
+  // A character is at most 4 bytes, so this many bytes always hold MAX_RAW_CHARS characters.
+  const text = bytes.toString('utf8', start, Math.min(end, start + 4 * MAX_RAW_CHARS));
+  return truncate(text, MAX_RAW_CHARS);
+}
+
+const MAX_SHOWN_CHARS = 200;
+
+/** A field value as a reject reason quotes it: JSON-quoted, cut to 200 characters. */
+export function showValue(text: string): string {
+  return JSON.stringify(text.length > MAX_SHOWN_CHARS ? `${truncate(text, MAX_SHOWN_CHARS)}…` : text);
+}
+
+/** The first `max` UTF-16 units of text, without a dangling half of a surrogate pair. */
+function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+}

@@ -1,0 +1,235 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CsvProblem, FieldQuoting, createCsvScanner, type CsvRecord } from '../../../lib/parse/csv.ts';
+import { chunked, csvText, referenceParse } from './csvText.ts';
+
+interface Scanned {
+  fields: string[];
+  problem: CsvProblem;
+  problemField: number;
+  line: number;
+  offset: number;
+  size: number;
+  raw: string;
+  rawBytes: number;
+}
+
+/** Scans chunks and decodes every record's fields (`""` read as `"`). */
+function scan(chunks: readonly Uint8Array[], maxRecordBytes = 1 << 20): { records: Scanned[]; lines: number; bytes: number } {
+  const records: Scanned[] = [];
+  const scanner = createCsvScanner({ storedFields: Infinity, maxRecordBytes }, (r: CsvRecord) => {
+    const fields: string[] = [];
+    if (r.problem !== CsvProblem.tooLong) {
+      for (let i = 0; i < r.fieldCount; i++) {
+        const text = r.bytes.toString('utf8', r.starts[i], r.ends[i]);
+        fields.push(r.quoting[i] === FieldQuoting.quotedEscaped ? text.replaceAll('""', '"') : text);
+      }
+    }
+    records.push({
+      fields,
+      problem: r.problem,
+      problemField: r.problemField,
+      line: r.line,
+      offset: r.offset,
+      size: r.size,
+      raw: r.bytes.toString('utf8', r.start, r.end),
+      rawBytes: r.end - r.start,
+    });
+  });
+  for (const chunk of chunks) scanner.push(chunk);
+  scanner.end();
+  return { records, lines: scanner.lines, bytes: scanner.bytes };
+}
+
+const fieldsOf = (result: { records: Scanned[] }) => result.records.map((r) => r.fields);
+const bytesOf = (text: string) => Buffer.from(text, 'utf8');
+
+const EDGE_CASES = [
+  'a,b\nc,d\n',
+  'a,"b,c"\n',
+  '"a\nb",c\n',
+  '"a\r\nb",c\r\n',
+  '"say ""hi""",x\n',
+  '"""",""""""\n',
+  ',,\n',
+  '"",""\n',
+  'a,b\r\nc,d\r\n',
+  'a,b\nc,d',
+  'a,"b"',
+  'a,b\r\nc,"d"\r\n',
+  ' a , b \n',
+  'é,€,😀\n"ü,😀",x\n',
+  'a,b\n\nc,d\n\n\n',
+  'a,b\r\n\r\nc,d\r\n',
+  '\n\na,b\n',
+  'a,\n',
+  'a,""\r\n',
+  'a\rb,c\n',
+  'x',
+];
+
+describe('createCsvScanner', () => {
+  it('reads generated valid CSV as csv-parse does, whole, byte by byte and in random chunks', () => {
+    fc.assert(
+      fc.property(
+        csvText({ columns: 3 }),
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }),
+        ({ text }, sizes) => {
+          // Prepare
+          const bytes = bytesOf(text);
+          const expected = referenceParse(text);
+
+          // Act
+          const whole = scan([bytes]);
+          const byteByByte = scan(chunked(bytes, [1]));
+          const random = scan(chunked(bytes, sizes));
+
+          // Assess
+          expect(fieldsOf(whole)).toEqual(expected);
+          expect(fieldsOf(byteByByte)).toEqual(expected);
+          expect(fieldsOf(random)).toEqual(expected);
+          expect(whole.records.every((r) => r.problem === CsvProblem.none)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each(EDGE_CASES)('reads %j as csv-parse does, split at every byte', (text) => {
+    // Prepare
+    const bytes = bytesOf(text);
+    const expected = referenceParse(text);
+
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      // Act
+      const result = scan([bytes.subarray(0, cut), bytes.subarray(cut)]);
+
+      // Assess
+      expect(fieldsOf(result)).toEqual(expected);
+    }
+  });
+
+  it('counts every LF as a line, quoted and blank ones too, and gives each record its first line', () => {
+    // Prepare
+    const text = 'a,b\n\n"x\ny",c\r\n\r\nd,e';
+
+    // Act
+    const result = scan(chunked(bytesOf(text), [3]));
+
+    // Assess
+    expect(result.lines).toBe(text.split('\n').length - 1);
+    expect(result.records.map((r) => r.line)).toEqual([1, 3, 6]);
+    expect(result.bytes).toBe(bytesOf(text).length);
+  });
+
+  it('gives each record its stream offset and size, so records and blank lines tile the input', () => {
+    fc.assert(
+      fc.property(csvText({ columns: 2 }), fc.integer({ min: 1, max: 7 }), ({ text }, size) => {
+        // Prepare
+        const bytes = bytesOf(text);
+
+        // Act
+        const { records } = scan(chunked(bytes, [size]));
+
+        // Assess: the bytes between records are blank lines only.
+        let at = 0;
+        for (const record of records) {
+          expect(bytes.subarray(at, record.offset).toString('latin1')).toMatch(/^(\r?\n)*$/);
+          expect(bytes.subarray(record.offset, record.offset + record.rawBytes).toString()).toBe(record.raw);
+          at = record.offset + record.size;
+        }
+        expect(bytes.subarray(at).toString('latin1')).toMatch(/^(\r?\n)*\r?$/);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it.each([
+    ['a quote inside an unquoted field', 'ab"c,d\nx,y\n', CsvProblem.strayQuote, 0],
+    ['a quote ending an unquoted field', 'a,b"\nx,y\n', CsvProblem.strayQuote, 1],
+    ['text after a closing quote', '"ab"c,d\nx,y\n', CsvProblem.textAfterQuote, 0],
+    ['a space after a closing quote', 'a,"b" \nx,y\n', CsvProblem.textAfterQuote, 1],
+    ['a CR and text after a closing quote', 'a,"b"\rc\nx,y\n', CsvProblem.textAfterQuote, 1],
+  ] as const)('reports %s, resumes at the record end and reads the next record', (_, text, problem, field) => {
+    for (const chunks of [[bytesOf(text)], chunked(bytesOf(text), [1])]) {
+      // Act
+      const { records } = scan(chunks);
+
+      // Assess
+      expect(records).toHaveLength(2);
+      expect(records[0]).toMatchObject({ problem, problemField: field, line: 1, raw: text.slice(0, text.indexOf('\n')) });
+      expect(records[1]).toMatchObject({ fields: ['x', 'y'], problem: CsvProblem.none, line: 2 });
+    }
+  });
+
+  it('rejects the trailing fragment of input that ends inside a quoted field', () => {
+    // Prepare
+    const text = 'a,b\nc,"d\ne,f\n';
+
+    // Act
+    const { records } = scan(chunked(bytesOf(text), [2]));
+
+    // Assess
+    expect(records).toHaveLength(2);
+    expect(records[1]).toMatchObject({ problem: CsvProblem.unterminated, problemField: 1, line: 2, raw: 'c,"d\ne,f\n' });
+  });
+
+  it('flags a record longer than maxRecordBytes, within one chunk or across many, and reads on', () => {
+    // Prepare
+    const long = `${'x'.repeat(50)},"${'y\n'.repeat(30)}"`;
+    const text = `a,b\n${long}\nc,d\n`;
+    const maxRecordBytes = 20;
+
+    for (const sizes of [[text.length], [1], [7]]) {
+      // Act
+      const { records, lines } = scan(chunked(bytesOf(text), sizes), maxRecordBytes);
+
+      // Assess
+      expect(records.map((r) => r.problem)).toEqual([CsvProblem.none, CsvProblem.tooLong, CsvProblem.none]);
+      expect(records[1]).toMatchObject({ line: 2, offset: 4, size: long.length + 1 });
+      expect(records[1].raw.startsWith('x'.repeat(20))).toBe(true);
+      expect(records[2]).toMatchObject({ fields: ['c', 'd'], line: 33 });
+      expect(lines).toBe(33);
+    }
+  });
+
+  it('keeps at most the first 4000 bytes of a record too long to buffer', () => {
+    // Prepare
+    const text = `${'z'.repeat(1 << 20)}\nok\n`;
+
+    // Act
+    const { records } = scan(chunked(bytesOf(text), [65_536]), 1000);
+
+    // Assess
+    expect(records[0].problem).toBe(CsvProblem.tooLong);
+    expect(records[0].rawBytes).toBe(4000);
+    expect(records[0].size).toBe((1 << 20) + 1);
+    expect(records[1].fields).toEqual(['ok']);
+  });
+
+  it('accepts a record of exactly maxRecordBytes, line end included', () => {
+    // Prepare
+    const text = 'abc,de\r\nabc,def\r\n';
+
+    // Act
+    const { records } = scan([bytesOf(text)], 8);
+
+    // Assess
+    expect(records.map((r) => r.problem)).toEqual([CsvProblem.none, CsvProblem.tooLong]);
+  });
+
+  it('keeps only storedFields positions but counts every field', () => {
+    // Prepare
+    const seen: number[][] = [];
+    const scanner = createCsvScanner({ storedFields: 2, maxRecordBytes: 100 }, (r) => {
+      seen.push([r.fieldCount, r.ends[1] - r.starts[1]]);
+    });
+
+    // Act
+    scanner.push(bytesOf('a,bb,c,d\n'));
+    scanner.end();
+
+    // Assess
+    expect(seen).toEqual([[4, 2]]);
+  });
+});

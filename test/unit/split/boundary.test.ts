@@ -1,0 +1,335 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { findRecordStart, type BoundaryOptions } from '../../../lib/split/boundary.ts';
+import { csvText, referenceParse } from '../parse/csvText.ts';
+
+const bytesOf = (text: string) => Buffer.from(text, 'utf8');
+
+/** A read over an in-memory object that records its calls and refuses ranges outside the object. */
+function reader(bytes: Uint8Array) {
+  const calls: [number, number][] = [];
+  const read = async (start: number, end: number) => {
+    if (start < 0 || end > bytes.length || start >= end) throw new Error(`bad range [${start}, ${end})`);
+    calls.push([start, end]);
+    return bytes.subarray(start, end);
+  };
+  return { read, calls };
+}
+
+/**
+ * The record starts of valid CSV by the definition, computed by quote parity from dataStart (for
+ * valid CSV, "outside quotes" is an even number of quotes so far): dataStart and every position
+ * after an LF outside quotes.
+ */
+function csvRecordStarts(bytes: Uint8Array, dataStart: number): number[] {
+  const starts = [dataStart];
+  let quotes = 0;
+  for (let i = dataStart; i < bytes.length; i++) {
+    if (bytes[i] === 0x22) quotes++;
+    else if (bytes[i] === 0x0a && quotes % 2 === 0) starts.push(i + 1);
+  }
+  return starts;
+}
+
+function lineStarts(bytes: Uint8Array, dataStart: number): number[] {
+  const starts = [dataStart];
+  for (let i = dataStart; i < bytes.length; i++) if (bytes[i] === 0x0a) starts.push(i + 1);
+  return starts;
+}
+
+/** The first record start ≥ at, from a list of them. */
+const firstAtOrAfter = (starts: number[], at: number, dataStart: number, size: number) =>
+  at <= dataStart ? dataStart : (starts.find((s) => s >= at) ?? size);
+
+/** The longest record, line end included: maxRecordBytes must be at least this. */
+function longestRecord(starts: number[], size: number): number {
+  return Math.max(1, ...starts.map((s, i) => (starts[i + 1] ?? size) - s));
+}
+
+const HEADER = 'ts,"na""me",amount\r\n';
+
+describe('findRecordStart (CSV)', () => {
+  it('finds the first record start at or after every offset of generated files with quoted fields', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        csvText({ columns: 3, anchored: true }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 1, max: 64 }),
+        async ({ text }, slack, windowBytes) => {
+          // Prepare
+          const bytes = bytesOf(HEADER + text);
+          const dataStart = bytesOf(HEADER).length;
+          const starts = csvRecordStarts(bytes, dataStart);
+          const options: BoundaryOptions = {
+            format: 'csv',
+            objectSize: bytes.length,
+            dataStart,
+            maxRecordBytes: longestRecord(starts, bytes.length) + slack,
+            windowBytes,
+          };
+          const { read, calls } = reader(bytes);
+
+          for (let at = 0; at <= bytes.length + 1; at++) {
+            // Act
+            calls.length = 0;
+            const start = await findRecordStart(read, at, options);
+
+            // Assess
+            expect(start).toBe(firstAtOrAfter(starts, at, dataStart, bytes.length));
+            // Only bytes from at − 1 on are read: both neighbours of a boundary compute the same.
+            expect(calls.every(([from]) => from >= at - 1)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('finds every record start of generated files without quotes, reading maxRecordBytes at most', async () => {
+    await fc.assert(
+      fc.asyncProperty(csvText({ columns: 3, plain: true }), fc.integer({ min: 1, max: 16 }), async ({ text }, windowBytes) => {
+        // Prepare
+        const bytes = bytesOf(text);
+        const starts = csvRecordStarts(bytes, 0);
+        const options: BoundaryOptions = {
+          format: 'csv',
+          objectSize: bytes.length,
+          dataStart: 0,
+          maxRecordBytes: longestRecord(starts, bytes.length),
+          windowBytes,
+        };
+        const { read, calls } = reader(bytes);
+
+        for (let at = 0; at <= bytes.length; at++) {
+          // Act
+          calls.length = 0;
+          const start = await findRecordStart(read, at, options);
+
+          // Assess
+          expect(start).toBe(firstAtOrAfter(starts, at, 0, bytes.length));
+          const bytesRead = calls.reduce((sum, [from, to]) => sum + to - from, 0);
+          expect(bytesRead).toBeLessThanOrEqual(options.maxRecordBytes);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('cuts generated files at random offsets into partitions that parse to the whole file\'s records', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        csvText({ columns: 4, anchored: true, maxRecords: 40 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }),
+        async ({ text }, fractions) => {
+          // Prepare
+          const bytes = bytesOf(HEADER + text);
+          const dataStart = bytesOf(HEADER).length;
+          const starts = csvRecordStarts(bytes, dataStart);
+          const options: BoundaryOptions = {
+            format: 'csv',
+            objectSize: bytes.length,
+            dataStart,
+            maxRecordBytes: longestRecord(starts, bytes.length),
+          };
+          const cuts = [...new Set(fractions.map((f) => Math.floor(f * bytes.length)))].sort((a, b) => a - b);
+          const points = [dataStart, ...cuts, bytes.length];
+          const { read, calls } = reader(bytes);
+
+          // Act
+          const boundaries = await Promise.all(points.map((at) => findRecordStart(read, at, options)));
+          const partitions = boundaries.slice(0, -1).map((from, i) => bytes.subarray(from, boundaries[i + 1]).toString());
+
+          // Assess
+          expect(boundaries[0]).toBe(dataStart);
+          expect(boundaries.at(-1)).toBe(bytes.length);
+          expect(partitions.join('')).toBe(text);
+          expect(partitions.flatMap(referenceParse)).toEqual(referenceParse(text));
+          // One read per boundary: the default window holds these files whole.
+          expect(calls.length).toBeLessThanOrEqual(points.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('stays within [at, at + 2·maxRecordBytes] whatever the window size, on arbitrary quoted (even malformed) bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.stringMatching(/^[a",\r\n]{1,120}$/),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 16 }),
+        async (text, maxRecordBytes, windowBytes) => {
+          // Prepare
+          const bytes = bytesOf(text);
+          const { read } = reader(bytes);
+          const options: BoundaryOptions = { format: 'csv', objectSize: bytes.length, dataStart: 0, maxRecordBytes, windowBytes };
+
+          for (let at = 0; at <= bytes.length; at++) {
+            // Act
+            const start = await findRecordStart(read, at, options);
+            const again = await findRecordStart(read, at, { ...options, windowBytes: windowBytes + 7 });
+
+            // Assess
+            expect(start).toBeGreaterThanOrEqual(at);
+            expect(start).toBeLessThanOrEqual(Math.min(bytes.length, at + 2 * maxRecordBytes));
+            expect(again).toBe(start);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('resolves the state from the first run that only one hypothesis explains', async () => {
+    // Prepare: the cut is inside the quoted "x\ny"; the runs around `d` and `x` prove it.
+    const text = 'a,b\nc,"d,e\n","x\ny",z\nf,g\n';
+    const bytes = bytesOf(text);
+    const { read } = reader(bytes);
+    const options: BoundaryOptions = { format: 'csv', objectSize: bytes.length, dataStart: 0, maxRecordBytes: 20 };
+
+    // Act
+    const inside = await findRecordStart(read, text.indexOf('\ny"') + 1, options);
+    const atRecordStart = await findRecordStart(read, text.indexOf('c,'), options);
+
+    // Assess
+    expect(inside).toBe(text.indexOf('f,g'));
+    expect(atRecordStart).toBe(text.indexOf('c,'));
+  });
+
+  it('rules a hypothesis out when no record would end within maxRecordBytes under it', async () => {
+    // Prepare: only `""` runs, which both hypotheses explain; "inside" never reaches a record end.
+    const text = `${'1,"",2\n'.repeat(10)}`;
+    const bytes = bytesOf(text);
+    const { read } = reader(bytes);
+
+    // Act
+    const start = await findRecordStart(read, 9, { format: 'csv', objectSize: bytes.length, dataStart: 0, maxRecordBytes: 7 });
+
+    // Assess
+    expect(start).toBe(14);
+  });
+
+  it('chooses "outside" when both hypotheses survive maxRecordBytes of ambiguous runs (the documented rule)', async () => {
+    // Prepare: every quoted field is a bare line break; a cut just after one cannot be placed.
+    const text = '"\n",a\n'.repeat(6);
+    const bytes = bytesOf(text);
+    const { read } = reader(bytes);
+    const inQuotedLineBreak = 2;
+
+    // Act
+    const start = await findRecordStart(read, inQuotedLineBreak, { format: 'csv', objectSize: bytes.length, dataStart: 0, maxRecordBytes: 6 });
+
+    // Assess: the rule takes byte 1 for an LF outside quotes.
+    expect(start).toBe(2);
+  });
+
+  it('reads one window per boundary in ordinary quoted data, and a few growing windows without quotes', async () => {
+    // Prepare
+    const line = (i: number) => `2024-01-16T09:59:${String(i % 60).padStart(2, '0')}.242Z,north,"p${i % 50}",155.26,3\n`;
+    const plainLine = (i: number) => line(i).replaceAll('"', '');
+    const quoted = bytesOf(Array.from({ length: 20_000 }, (_, i) => line(i)).join(''));
+    const plain = bytesOf(Array.from({ length: 40_000 }, (_, i) => plainLine(i)).join(''));
+    const options = (bytes: Buffer): BoundaryOptions => ({ format: 'csv', objectSize: bytes.length, dataStart: 0, maxRecordBytes: 1 << 20 });
+    const quotedRead = reader(quoted);
+    const plainRead = reader(plain);
+
+    // Act
+    const quotedStart = await findRecordStart(quotedRead.read, 500_001, options(quoted));
+    const plainStart = await findRecordStart(plainRead.read, 500_001, options(plain));
+
+    // Assess
+    expect(quotedStart).toBe(quoted.indexOf(0x0a, 500_000) + 1);
+    expect(quotedRead.calls).toHaveLength(1);
+    expect(plainStart).toBe(plain.indexOf(0x0a, 500_000) + 1);
+    expect(plainRead.calls.map(([from, to]) => to - from)).toEqual([65_536, 262_144, (1 << 20) - 65_536 - 262_144]);
+  });
+
+  it('returns dataStart before the data and objectSize at its end', async () => {
+    // Prepare
+    const bytes = bytesOf('h\na\nb');
+    const { read, calls } = reader(bytes);
+    const options: BoundaryOptions = { format: 'csv', objectSize: bytes.length, dataStart: 2, maxRecordBytes: 10 };
+
+    // Act
+    const results = await Promise.all([0, 2, 5, 9].map((at) => findRecordStart(read, at, options)));
+
+    // Assess
+    expect(results).toEqual([2, 2, 5, 5]);
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('findRecordStart (NDJSON)', () => {
+  const line = fc
+    .record({ text: fc.string({ unit: 'grapheme', maxLength: 10 }), n: fc.double({ noNaN: true, noDefaultInfinity: true }) })
+    .map((value) => JSON.stringify(value));
+  const ndjson = fc
+    .tuple(fc.array(line, { minLength: 1, maxLength: 15 }), fc.array(fc.constantFrom('\n', '\r\n', '\n\n'), { minLength: 15, maxLength: 15 }))
+    .map(([lines, ends]) => lines.map((l, i) => l + ends[i]).join(''));
+
+  it('finds the start of the next line at or after every offset', async () => {
+    await fc.assert(
+      fc.asyncProperty(ndjson, fc.integer({ min: 1, max: 32 }), async (text, windowBytes) => {
+        // Prepare
+        const bytes = bytesOf(text);
+        const starts = lineStarts(bytes, 0);
+        const options: BoundaryOptions = {
+          format: 'ndjson',
+          objectSize: bytes.length,
+          dataStart: 0,
+          maxRecordBytes: longestRecord(starts, bytes.length),
+          windowBytes,
+        };
+        const { read } = reader(bytes);
+
+        for (let at = 0; at <= bytes.length; at++) {
+          // Act
+          const start = await findRecordStart(read, at, options);
+
+          // Assess
+          expect(start).toBe(firstAtOrAfter(starts, at, 0, bytes.length));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('cuts generated files into partitions whose lines are the whole file\'s lines', async () => {
+    await fc.assert(
+      fc.asyncProperty(ndjson, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 }), async (text, fractions) => {
+        // Prepare
+        const bytes = bytesOf(text);
+        const options: BoundaryOptions = {
+          format: 'ndjson',
+          objectSize: bytes.length,
+          dataStart: 0,
+          maxRecordBytes: longestRecord(lineStarts(bytes, 0), bytes.length),
+        };
+        const points = [0, ...fractions.map((f) => Math.floor(f * bytes.length)).sort((a, b) => a - b), bytes.length];
+        const { read } = reader(bytes);
+        const objects = (t: string) => t.split(/\r?\n/).filter((l) => l !== '').map((l) => JSON.parse(l) as unknown);
+
+        // Act
+        const boundaries = await Promise.all(points.map((at) => findRecordStart(read, at, options)));
+        const partitions = boundaries.slice(0, -1).map((from, i) => bytes.subarray(from, boundaries[i + 1]).toString());
+
+        // Assess
+        expect(partitions.join('')).toBe(text);
+        expect(partitions.flatMap(objects)).toEqual(objects(text));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('gives up at at + 2·maxRecordBytes − 1 on a line longer than that', async () => {
+    // Prepare
+    const bytes = bytesOf(`${'x'.repeat(100)}\n`);
+    const { read } = reader(bytes);
+
+    // Act
+    const start = await findRecordStart(read, 10, { format: 'ndjson', objectSize: bytes.length, dataStart: 0, maxRecordBytes: 20 });
+
+    // Assess
+    expect(start).toBe(10 - 1 + 40);
+  });
+});
