@@ -9,6 +9,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Pure and fast: run first, so a broken core fails the run early.
+          sequence: { groupOrder: 0 },
           testTimeout: 60_000,
         },
       },
@@ -16,6 +18,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
           globalSetup: ['test/integration/globalSetup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
