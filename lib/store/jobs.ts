@@ -295,8 +295,9 @@ export async function listRejects(db: Db, jobId: number, limit = 1000): Promise<
       from ${db.table('batch_partitions')} where job_id = ${jobId}
     )
     select r.job_id as "jobId", j.dataset,
+           -- sum() of bigint is numeric, which postgres.js returns as a string: cast back.
            case when coalesce(o.pending_before, 0) > 0 then null
-                else j.header_lines + coalesce(o.lines_before, 0) + r.line_in_partition end as line,
+                else (j.header_lines + coalesce(o.lines_before, 0) + r.line_in_partition)::bigint end as line,
            r.byte_offset as "byteOffset", r.reason, r.raw
     from ${db.table('rejected_records')} r
     join ${db.table('batch_jobs')} j on j.job_id = r.job_id

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listRejects } from '../../../lib/store/jobs.ts';
+import { compareQueries } from './expected.ts';
+import { registerDataset, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';
+import { generateNdjson } from './records.ts';
+
+let p: Pipeline;
+
+beforeAll(async () => {
+  p = await startPipeline('ndjson');
+});
+
+afterAll(async () => {
+  await p?.stop();
+});
+
+describe('an NDJSON upload', () => {
+  it('answers every rollup at every granularity as the generated records do, and accounts for every bad line', async () => {
+    // Prepare
+    const def = await registerDataset(p, {
+      name: 'events',
+      format: 'ndjson',
+      timeColumn: 'ts',
+      timeFormat: 'epoch_s',
+      granularity: '1-hour',
+      dimensions: ['region', 'store'],
+      metrics: ['amount', 'qty'],
+    });
+    const file = generateNdjson({ records: 1200, seed: 7, badRows: 10 });
+    const key = 'uploads/events/day-1.ndjson';
+
+    // Act
+    await upload(p, key, file.bytes);
+    const job = await waitForJob(p, key);
+    const rejects = await listRejects(p.db, job.jobId);
+    const { problems, rows } = await compareQueries(p.db, def, file.good, def.rollups);
+
+    // Assess
+    expect(def.rollups).toEqual([['region'], ['store'], []]);
+    expect(job).toMatchObject({ status: 'completed_with_rejects', format: 'ndjson', reason: null });
+    expect(job.partitionsTotal).toBeGreaterThanOrEqual(5);
+    expect(job.partitionsDone).toBe(job.partitionsTotal);
+    expect(job.recordsRejected).toBe(file.bad.length);
+    expect(job.recordsAggregated).toBe(file.good.length);
+    expect(job.recordsRead).toBe(job.recordsAggregated + job.recordsRejected);
+    expect(rejects.map((r) => ({ line: r.line, byteOffset: r.byteOffset, raw: r.raw }))).toEqual(
+      file.bad.map((b) => ({ line: b.line, byteOffset: b.offset, raw: b.raw })),
+    );
+    expect(rejects.map((r) => r.reason)).toEqual(file.bad.map((b) => expect.stringContaining(b.reasonNames)));
+    expect(problems).toEqual([]);
+    expect(rows).toBeGreaterThan(500);
+  });
+});

@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import {
+  CreateBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutBucketNotificationConfigurationCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { inject } from 'vitest';
+import { createS3Client, createSqsClient } from '../../../lib/adapters/aws.ts';
+import { s3ObjectStore } from '../../../lib/adapters/objectStore.ts';
+import { parsePartitionMessage, sqsPartitionQueue, type PartitionMessage } from '../../../lib/adapters/partitionQueue.ts';
+import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
+import type { ProcessContext } from '../../../lib/process/processPartition.ts';
+import { splitObject, type SplitOutcome } from '../../../lib/split/splitObject.ts';
+import { putDataset } from '../../../lib/store/datasets.ts';
+import { connectDb, type Db } from '../../../lib/store/db.ts';
+import { findJobByObject, type Job } from '../../../lib/store/jobs.ts';
+import { resourceName } from '../../../lib/topology.ts';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../localstack/stack.ts';
+import { queueDepth, uniqueStage, waitFor } from '../localstack/support.ts';
+
+/**
+ * The pipeline under test: the local stack (real moto, real Postgres, the real handlers in worker
+ * threads) in a stage and a schema of its own, with clients to drive it and read its results.
+ */
+
+/** Small partitions, so files of a few hundred KB make tens of them (≥ 2 × MAX_RECORD_BYTES + 1). */
+export const PARTITION_BYTES = 8192;
+export const MAX_RECORD_BYTES = 2048;
+
+export interface Pipeline {
+  readonly stack: LocalStack;
+  readonly stage: string;
+  readonly schema: string;
+  readonly bucket: string;
+  readonly db: Db;
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly endpoint: string;
+  readonly databaseUrl: string;
+  /** Stops the stack, drops the schema, closes the clients. */
+  stop(): Promise<void>;
+}
+
+/** Starts the stack for one test file, named after it. */
+export async function startPipeline(name: string, options: Pick<LocalStackOptions, 'queueOverrides'> = {}): Promise<Pipeline> {
+  const endpoint = inject('awsEndpoint');
+  const region = inject('awsRegion');
+  const databaseUrl = inject('databaseUrl');
+  const stage = uniqueStage(`it-${name}`);
+  const schema = `it_pipeline_${name.replaceAll('-', '_')}_${randomBytes(3).toString('hex')}`;
+  const stack = await startLocalStack({
+    stage,
+    endpoint,
+    databaseUrl,
+    databaseSchema: schema,
+    environment: {
+      PARTITION_BYTES: String(PARTITION_BYTES),
+      MAX_RECORD_BYTES: String(MAX_RECORD_BYTES),
+      // The functions log each partition at INFO; warnings and errors still show.
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    },
+    ...options,
+  });
+  const db = connectDb({ url: databaseUrl, schema, max: 4 });
+  const s3 = createS3Client({ endpoint, region });
+  const sqs = createSqsClient({ endpoint, region });
+  return {
+    stack,
+    stage,
+    schema,
+    bucket: stack.state.bucket,
+    db,
+    s3,
+    sqs,
+    endpoint,
+    databaseUrl,
+    async stop() {
+      await stack.stop({ drainTimeoutMs: 10_000 });
+      await db.sql`drop schema if exists ${db.sql(schema)} cascade`;
+      await db.close();
+      s3.destroy();
+      sqs.destroy();
+    },
+  };
+}
+
+/** Validates and registers a dataset; returns it as the pipeline reads it. */
+export async function registerDataset(p: Pipeline, definition: Record<string, unknown>): Promise<DatasetDefinition> {
+  const def = parseDatasetDefinition(definition);
+  await putDataset(p.db, def);
+  return def;
+}
+
+/** The CSV dataset of records.ts's generateCsv: every single-dimension rollup, the pair and the total. */
+export const salesCsv = (name: string) => ({
+  name,
+  format: 'csv',
+  timeColumn: 'ts',
+  timeFormat: 'iso',
+  granularity: '1-hour',
+  dimensions: ['region', 'product'],
+  metrics: ['amount', 'qty'],
+  rollups: [['region'], ['product'], ['region', 'product'], []],
+});
+
+/** Uploads an object. */
+export async function upload(p: Pipeline, key: string, body: Uint8Array, bucket = p.bucket): Promise<void> {
+  await p.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+}
+
+const FINISHED = new Set(['completed', 'completed_with_rejects', 'failed']);
+
+/** The job of an object once it has finished (completed, with rejects, or failed). */
+export async function waitForJob(p: Pipeline, key: string, bucket = p.bucket, timeoutMs = 90_000): Promise<Job> {
+  return waitFor(
+    async () => {
+      const job = await findJobByObject(p.db, bucket, key);
+      return job && FINISHED.has(job.status) ? job : undefined;
+    },
+    timeoutMs,
+    `the job of ${key} to finish`,
+  );
+}
+
+/** Waits until a queue holds no message, visible or in flight (every delivery was handled). */
+export async function waitForEmptyQueue(p: Pipeline, queueUrl: string, timeoutMs = 60_000): Promise<void> {
+  await waitFor(async () => (await queueDepth(p.sqs, queueUrl)) === 0, timeoutMs, `${queueUrl} to drain`);
+}
+
+/** A local function's counters (the local Lambda service's). */
+export function functionStats(p: Pipeline, fn: 'splitter' | 'processor') {
+  return p.stack.lambda.stats[`batchflow-${p.stage}-${fn}`];
+}
+
+/** Sends message bodies to a queue, 10 per batch. */
+export async function sendBodies(p: Pipeline, queueUrl: string, bodies: readonly string[]): Promise<void> {
+  for (let i = 0; i < bodies.length; i += 10) {
+    const entries = bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body }));
+    const { Failed } = await p.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    if (Failed?.length) throw new Error(`send failed: ${JSON.stringify(Failed)}`);
+  }
+}
+
+/** Rows of a table of the pipeline's schema for one dataset or job, e.g. to prove nothing was merged. */
+export async function countRows(p: Pipeline, table: 'rollups' | 'batch_partitions' | 'batch_jobs', where: { dataset?: string; jobId?: number; key?: string }): Promise<number> {
+  const { sql } = p.db;
+  const conditions = [
+    where.dataset !== undefined ? sql`dataset = ${where.dataset}` : sql`true`,
+    where.jobId !== undefined ? sql`job_id = ${where.jobId}` : sql`true`,
+    where.key !== undefined ? sql`key = ${where.key}` : sql`true`,
+  ];
+  const [row] = await sql`
+    select count(*)::int as n from ${p.db.table(table)}
+    where ${conditions[0]} and ${conditions[1]} and ${conditions[2]}`;
+  return row.n as number;
+}
+
+/** Keys under a prefix of a bucket. */
+export async function listKeys(p: Pipeline, prefix: string, bucket = p.bucket): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const out = await p.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    keys.push(...(out.Contents ?? []).map((o) => o.Key!));
+    token = out.NextContinuationToken;
+  } while (token);
+  return keys;
+}
+
+/**
+ * A bucket and queues outside the stack's wiring, for tests that drive the pipeline's functions
+ * themselves: objects here raise no notification the stack sees (unless `notify` wires the bucket
+ * to `notifications`, a queue only the test reads), and partition messages sent to `partitions`
+ * reach no processor but the test's own calls.
+ */
+export interface Held {
+  readonly bucket: string;
+  readonly partitions: string;
+  readonly notifications: string;
+}
+
+/** Creates the held bucket and queues of a pipeline. */
+export async function createHeld(p: Pipeline, options: { notify?: boolean } = {}): Promise<Held> {
+  const bucket = resourceName(p.stage, 'Held');
+  await p.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const queue = async (id: string) => {
+    const { QueueUrl } = await p.sqs.send(new CreateQueueCommand({ QueueName: resourceName(p.stage, id), Attributes: { VisibilityTimeout: '600' } }));
+    return QueueUrl!;
+  };
+  const [partitions, notifications] = await Promise.all([queue('HeldPartitions'), queue('HeldNotifications')]);
+  if (options.notify) {
+    const { Attributes } = await p.sqs.send(new GetQueueAttributesCommand({ QueueUrl: notifications, AttributeNames: ['QueueArn'] }));
+    await p.s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: bucket,
+        NotificationConfiguration: {
+          QueueConfigurations: [
+            { QueueArn: Attributes!.QueueArn!, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } } },
+          ],
+        },
+      }),
+    );
+  }
+  return { bucket, partitions, notifications };
+}
+
+/** Receives `count` distinct messages of a held queue (kept in flight, so each is received once). */
+export async function receiveBodies(p: Pipeline, queueUrl: string, count: number, accept: (body: string) => boolean = () => true): Promise<string[]> {
+  const bodies = new Map<string, string>();
+  return waitFor(
+    async () => {
+      const { Messages } = await p.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600 }),
+      );
+      for (const m of Messages ?? []) if (accept(m.Body!)) bodies.set(m.MessageId!, m.Body!);
+      return bodies.size >= count ? [...bodies.values()] : undefined;
+    },
+    30_000,
+    `${count} messages on ${queueUrl}`,
+  );
+}
+
+/** The contexts the functions build at cold start, here over the test's own clients and pool. */
+export function processContext(p: Pipeline, db: Db = p.db): ProcessContext {
+  return { db, objects: s3ObjectStore(p.s3), maxRecordBytes: MAX_RECORD_BYTES };
+}
+
+/**
+ * Uploads an object to the held bucket and splits it with the real splitObject, its partition
+ * messages going to the held partitions queue; returns the outcome and those messages.
+ */
+export async function splitHeld(p: Pipeline, held: Held, key: string, body: Uint8Array): Promise<{ outcome: SplitOutcome; messages: PartitionMessage[] }> {
+  await upload(p, key, body, held.bucket);
+  const head = await p.s3.send(new HeadObjectCommand({ Bucket: held.bucket, Key: key }));
+  const outcome = await splitObject(
+    {
+      db: p.db,
+      objects: s3ObjectStore(p.s3),
+      queue: sqsPartitionQueue(p.sqs, held.partitions),
+      partitionBytes: PARTITION_BYTES,
+      maxRecordBytes: MAX_RECORD_BYTES,
+    },
+    { bucket: held.bucket, key, size: head.ContentLength!, objectVersion: head.ETag!.replaceAll('"', '') },
+  );
+  const bodies = await receiveBodies(p, held.partitions, outcome.partitions);
+  return { outcome, messages: bodies.map(parsePartitionMessage).sort((a, b) => a.idx - b.idx) };
+}
+
+/** A pool of its own (one connection), as each processor instance has. */
+export function ownPool(p: Pipeline): Db {
+  return connectDb({ url: p.databaseUrl, schema: p.schema, max: 1 });
+}
