@@ -12,7 +12,6 @@ import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { topology } from '../../lib/topology.ts';
 import { localDir, projectRoot } from '../../localstack/paths.ts';
 import { salesDataset, writeSalesCsv } from '../../localstack/sampleData.ts';
-import { parseAndAggregate } from './parseAggregate.ts';
 
 const HEAP_CAP_MB = 128;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -20,6 +19,12 @@ const RECORDS = Number(process.env.BENCH_RECORDS ?? 5_000_000);
 const dataset = parseDatasetDefinition(salesDataset);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** Runs a bench script in a fresh Node process (no heap left over from other runs) and reads its JSON line. */
+function child<T>(script: string, file: string, nodeFlags: string[] = []): T {
+  const out = execFileSync(process.execPath, [...nodeFlags, '--import', 'tsx', join(projectRoot, 'test/bench', script), file], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as T;
+}
 
 async function sample(records: number, order: 'time' | 'random' = 'time'): Promise<string> {
   const dir = join(localDir, 'bench');
@@ -52,11 +57,10 @@ async function compare(order: 'time' | 'random'): Promise<{ ours: number; duck: 
   let ourCells = 0;
   let duckRows = 0;
   for (let run = 0; run < RUNS; run++) {
-    const r = await parseAndAggregate(file, dataset);
+    const r = child<{ records: number; cells: number; ms: number }>('throughput.ts', file);
     if (r.records !== RECORDS) throw new Error(`expected ${RECORDS} records, got ${r.records}`);
     ours.push(r.ms);
     ourCells = r.cells;
-    globalThis.gc?.();
     const t = performance.now();
     duckRows = (await conn.runAndReadAll(duckQuery(file))).getRows().length;
     theirs.push(performance.now() - t);
@@ -82,8 +86,7 @@ void shuffled;
 // Peak RSS of the processor's work in a fresh process, for 1M and 5M records.
 for (const records of [1_000_000, 5_000_000]) {
   // V8 grows its heap lazily up to its default limit; capped, the peak shows what the work needs.
-  const out = execFileSync(process.execPath, [`--max-old-space-size=${HEAP_CAP_MB}`, '--import', 'tsx', join(projectRoot, 'test/bench/peakRss.ts'), await sample(records, 'time')], { encoding: 'utf8' });
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { records: number; partitions: number; peakRssBytes: number };
+  const r = child<{ records: number; partitions: number; peakRssBytes: number }>('peakRss.ts', await sample(records, 'time'), [`--max-old-space-size=${HEAP_CAP_MB}`]);
   console.log(`processor peak RSS, ${fmt(r.records)} records (${r.partitions} partitions of ${topology.ingest.partitionBytes / 2 ** 20} MiB, one after another, V8 heap capped at ${HEAP_CAP_MB} MiB): ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
 }
 console.log(`ratio vs DuckDB per core: ${(ordered.ours / ordered.duck).toFixed(2)}`);

@@ -5,6 +5,8 @@
  * reason must name). Seeded, so a failing run reproduces.
  */
 
+import { prng } from '../../../localstack/sampleData.ts';
+
 /** A record as the tests compute aggregates from it: dimension values by name, metrics by name (undefined: missing). */
 export interface FlatRecord {
   readonly timeMs: number;
@@ -29,18 +31,6 @@ export interface GeneratedFile {
   /** Good records as the generator wrote them. */
   readonly good: readonly FlatRecord[];
   readonly bad: readonly BadRow[];
-}
-
-/** mulberry32: a small seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const pick = <T>(random: () => number, values: readonly T[]): T => values[Math.floor(random() * values.length)];
@@ -103,7 +93,7 @@ export interface CsvOptions {
  * metric, an impossible or unreadable timestamp, an empty time.
  */
 export function generateCsv(options: CsvOptions): GeneratedFile {
-  const random = seededRandom(options.seed);
+  const random = prng(options.seed);
   const lineEnd = options.lineEnd ?? '\r\n';
   const hot = options.cells === 'hot';
   const total = options.records + (options.badRows ?? 0);
@@ -205,7 +195,7 @@ export interface NdjsonOptions {
  * an array, a non-numeric amount, a missing time, a time that is not a number.
  */
 export function generateNdjson(options: NdjsonOptions): GeneratedFile {
-  const random = seededRandom(options.seed);
+  const random = prng(options.seed);
   const total = options.records + (options.badRows ?? 0);
   const badAt = new Set<number>();
   while (badAt.size < (options.badRows ?? 0)) badAt.add(Math.floor(random() * total));
