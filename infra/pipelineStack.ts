@@ -1,5 +1,6 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { BlockPublicAccess, Bucket, BucketEncryption, EventType } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -37,12 +38,20 @@ export interface PipelineStackProps extends StackProps {
   readonly databaseSchema?: string;
 }
 
-/** The batchflow pipeline: upload bucket → ingest queue → splitter → partition queue → processor. */
+/**
+ * The batchflow pipeline: upload bucket → ingest queue → splitter → partition queue → processor,
+ * and the analytics function that job schedules invoke.
+ */
 export class PipelineStack extends Stack {
   public readonly bucket: Bucket;
   public readonly queues: Readonly<Record<QueueName, Queue>>;
   public readonly functions: Readonly<Record<FunctionName, BatchflowFunction>>;
   public readonly databaseSecret: ISecret | undefined;
+  /** Runs analytics jobs; each enabled job's schedule (in `scheduleGroup`) invokes it. */
+  public readonly analytics: BatchflowFunction;
+  public readonly scheduleGroup: CfnScheduleGroup;
+  /** The role EventBridge Scheduler assumes to invoke the analytics function. */
+  public readonly schedulerRole: Role;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -63,6 +72,20 @@ export class PipelineStack extends Stack {
       }),
       processor: this.createFunction('processor', removalPolicy, database),
     };
+    this.analytics = new BatchflowFunction(this, topology.scheduled.analytics.id, {
+      name: 'analytics',
+      environment: database,
+      removalPolicy,
+    });
+    this.scheduleGroup = new CfnScheduleGroup(this, 'JobSchedules', { name: `${topology.scheduled.analytics.scheduleGroup}-${props.stage}` });
+    this.schedulerRole = new Role(this, 'SchedulerRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        // Only schedules of this account may assume it (confused-deputy protection).
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description: 'EventBridge Scheduler invokes the batchflow analytics function',
+    });
+    this.analytics.function.grantInvoke(this.schedulerRole);
     this.grantAccess();
     this.addOutputs();
   }
@@ -142,6 +165,7 @@ export class PipelineStack extends Stack {
     this.allowObjects(processor, ['s3:GetObject'], stagingPrefix);
     this.databaseSecret?.grantRead(splitter.function);
     this.databaseSecret?.grantRead(processor.function);
+    this.databaseSecret?.grantRead(this.analytics.function);
   }
 
   private allowObjects(fn: BatchflowFunction, actions: string[], prefix: string): void {
@@ -155,6 +179,10 @@ export class PipelineStack extends Stack {
     for (const name of Object.keys(this.queues) as QueueName[]) {
       new CfnOutput(this, `${topology.queues[name].id}Url`, { value: this.queues[name].queueUrl });
     }
+    // What `batchflow jobs put` needs to create a job's schedule on AWS.
+    new CfnOutput(this, 'AnalyticsFunctionArn', { value: this.analytics.function.functionArn });
+    new CfnOutput(this, 'ScheduleGroupName', { value: this.scheduleGroup.ref });
+    new CfnOutput(this, 'SchedulerRoleArn', { value: this.schedulerRole.roleArn });
   }
 }
 

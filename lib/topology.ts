@@ -57,6 +57,19 @@ export const topology = {
       maxConcurrency: 8,
     },
   },
+  /** Functions driven by schedules (EventBridge Scheduler on AWS, the local runtime's scheduler locally). */
+  scheduled: {
+    /** Runs an analytics job for a schedule's fire time; the payload names the job. */
+    analytics: {
+      id: 'Analytics',
+      entry: 'functions/analytics.ts',
+      memoryMb: 512,
+      timeoutSeconds: 300,
+      maxConcurrency: 2,
+      /** The EventBridge Scheduler group that holds one schedule per enabled job. */
+      scheduleGroup: 'batchflow-jobs',
+    },
+  },
   ingest: {
     /** Target size of one byte-range partition (the tuner adjusts it). */
     partitionBytes: 8 * 1024 * 1024,
@@ -70,7 +83,15 @@ export const topology = {
 
 export type Topology = typeof topology;
 export type QueueName = keyof Topology['queues'];
+/** A queue-driven function. */
 export type FunctionName = keyof Topology['functions'];
+/** A schedule-driven function. */
+export type ScheduledFunctionName = keyof Topology['scheduled'];
+
+/** Entry, memory and timeout of any function, queue- or schedule-driven. */
+export function functionSpec(name: FunctionName | ScheduledFunctionName): { id: string; entry: string; memoryMb: number; timeoutSeconds: number } {
+  return name in topology.functions ? topology.functions[name as FunctionName] : topology.scheduled[name as ScheduledFunctionName];
+}
 
 /** The local physical name of a resource: `batchflow-<stage>-<kebab logical name>`. */
 export function resourceName(stage: string, logicalId: string): string {

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connectDb } from '../lib/store/db.ts';
 import { migrate } from '../lib/store/migrate.ts';
-import { resourceName, topology, type FunctionName } from '../lib/topology.ts';
+import { resourceName, topology, type FunctionName, type ScheduledFunctionName } from '../lib/topology.ts';
+import { startLocalScheduler, type LocalScheduler } from './scheduler.ts';
 import { startLambdaService, type LambdaService, type LocalFunction } from './lambdaService.ts';
 import type { MappingSettingsSource } from './mappings.ts';
 import { ensureAwsEndpoint } from './moto.ts';
@@ -22,7 +23,9 @@ export interface LocalStackOptions {
   /** PGlite's data directory when no database URL is given. @default `.batchflow/pgdata` */
   readonly pgliteDataDir?: string;
   /** Handler modules in place of topology's entries (tests run fixtures). */
-  readonly entries?: Partial<Record<FunctionName, URL>>;
+  readonly entries?: Partial<Record<FunctionName | ScheduledFunctionName, URL>>;
+  /** How often the local scheduler looks for due job schedules. @default 5_000 */
+  readonly schedulerTickMs?: number;
   /** Per-queue changes to topology's settings (tests shorten the visibility timeout). */
   readonly queueOverrides?: ProvisionOptions['queueOverrides'];
   /** @default topology's batchSize and maxConcurrency */
@@ -40,6 +43,7 @@ export interface LocalStack {
   readonly state: LocalState;
   readonly provisioned: Provisioned;
   readonly lambda: LambdaService;
+  readonly scheduler: LocalScheduler;
   /** Stops polling, drains invocations in flight, stops the workers, then PGlite and moto if started here. */
   stop(options?: { readonly drainTimeoutMs?: number }): Promise<void>;
 }
@@ -116,6 +120,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const lambda = await startLambdaService({ functions, endpoint: aws.endpoint, region: aws.region, mappings: options.mappings, log });
     let drainTimeoutMs: number | undefined;
     stops.push(() => lambda.stop({ drainTimeoutMs }));
+    const scheduler = startLocalScheduler({
+      stage,
+      databaseUrl: pg.url,
+      databaseSchema: schema,
+      region: aws.region,
+      entry: options.entries?.analytics ?? new URL(`../${topology.scheduled.analytics.entry}`, import.meta.url),
+      environment,
+      tickMs: options.schedulerTickMs,
+      log,
+    });
+    stops.push(() => scheduler.stop());
 
     const state: LocalState = {
       stage,
@@ -141,6 +156,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       state,
       provisioned,
       lambda,
+      scheduler,
       async stop(stopOptions = {}) {
         drainTimeoutMs = stopOptions.drainTimeoutMs;
         await stopAll();

@@ -7,7 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { topology, type FunctionName } from '../../lib/topology.ts';
+import { functionSpec, topology, type FunctionName, type ScheduledFunctionName } from '../../lib/topology.ts';
 
 /** The repository root: topology entries and package-lock.json are relative to it. */
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -20,8 +20,8 @@ const esmRequireBanner =
   "import { createRequire as batchflowCreateRequire } from 'node:module'; const require = batchflowCreateRequire(import.meta.url);";
 
 export interface BatchflowFunctionProps {
-  /** The function's key in `topology.functions`: its entry, memory, timeout and mapping settings. */
-  readonly name: FunctionName;
+  /** The function's key in `topology.functions` or `topology.scheduled`: its entry, memory, timeout (and mapping settings). */
+  readonly name: FunctionName | ScheduledFunctionName;
   /**
    * The queue that drives the function, consumed with the batch settings of its topology entry.
    * @default - no event source
@@ -70,11 +70,11 @@ export class BatchflowFunction extends Construct {
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.function = this.createFunction(props);
-    this.eventSource = props.source ? this.consume(props.name, props.source) : undefined;
+    this.eventSource = props.source ? this.consume(props.name as FunctionName, props.source) : undefined;
   }
 
   private createFunction(props: BatchflowFunctionProps): NodejsFunction {
-    const spec = topology.functions[props.name];
+    const spec = functionSpec(props.name);
     return new NodejsFunction(this, 'Function', {
       entry: join(projectRoot, spec.entry),
       projectRoot,

@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 /**
@@ -30,6 +31,14 @@ export function createS3Client(options: AwsClientOptions = {}): S3Client {
 /** An SQS client. */
 export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
   return new SQSClient({
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.region ? { region: options.region } : {}),
+  });
+}
+
+/** An EventBridge Scheduler client. */
+export function createSchedulerClient(options: AwsClientOptions = {}): SchedulerClient {
+  return new SchedulerClient({
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : {}),
   });

@@ -7,6 +7,7 @@ import { connectDb, type Db } from '../store/db.ts';
 import { getDataset, listDatasets, putDataset } from '../store/datasets.ts';
 import { getJob, listJobs, listRejects } from '../store/jobs.ts';
 import { migrate } from '../store/migrate.ts';
+import { addAnalyticsCommands } from './analyticsCommands.ts';
 import { describeJob, describeRejects, describeRows, table } from './report.ts';
 import { CliError, resolveTarget, type Target } from './target.ts';
 import { summarize, uploadFile, waitForJob } from './upload.ts';
@@ -111,7 +112,7 @@ program
 
 program
   .command('status [jobId]')
-  .description('ingestion jobs: the recent ones, or one in detail')
+  .description('ingestion jobs (one per uploaded object): the recent ones, or one in detail')
   .option('--json', 'print JSON')
   .option('--limit <n>', 'how many recent jobs', positiveInt, 20)
   .action(async (jobId: string | undefined, opts: { json?: boolean; limit: number }) => {
@@ -137,6 +138,8 @@ program
     const rejects = await withDb((db) => listRejects(db, positiveInt(jobId), opts.limit));
     print(!!opts.json, rejects, () => describeRejects(rejects));
   });
+
+addAnalyticsCommands(program, withDb, isoDate);
 
 program.addOption(new Option('--verbose', 'print stack traces').hideHelp());
 

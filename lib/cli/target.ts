@@ -1,4 +1,5 @@
 import { readLocalState } from '../../localstack/state.ts';
+import type { JobScheduleSettings } from '../adapters/jobSchedules.ts';
 import { BatchflowError } from '../errors.ts';
 
 /** Where the CLI's commands go: an AWS endpoint (undefined = AWS itself), a bucket and Postgres. */
@@ -9,6 +10,8 @@ export interface Target {
   readonly databaseUrl: string;
   readonly databaseSchema: string;
   readonly source: 'environment' | 'local stack';
+  /** A deployed stack's job-schedule settings; absent locally, where the runtime fires schedules. */
+  readonly schedules?: JobScheduleSettings;
 }
 
 /** A CLI problem the user can fix; printed without a stack trace. */
@@ -17,8 +20,9 @@ export class CliError extends BatchflowError {
 }
 
 /**
- * Resolves the target once: explicit environment (DATABASE_URL, BATCHFLOW_BUCKET, AWS_ENDPOINT_URL
- * — a deployed stack) wins; otherwise the running local stack's `.batchflow/local.json`, so
+ * Resolves the target once: explicit environment (DATABASE_URL, BATCHFLOW_BUCKET, AWS_ENDPOINT_URL,
+ * and for job schedules BATCHFLOW_SCHEDULE_GROUP, BATCHFLOW_SCHEDULER_ROLE_ARN,
+ * BATCHFLOW_ANALYTICS_FUNCTION_ARN — a deployed stack's outputs) wins; otherwise the running local stack's `.batchflow/local.json`, so
  * `npm run local` in one terminal and `batchflow ...` in another need no flags.
  */
 export function resolveTarget(env: NodeJS.ProcessEnv = process.env): Target {
@@ -30,6 +34,15 @@ export function resolveTarget(env: NodeJS.ProcessEnv = process.env): Target {
       databaseUrl: env.DATABASE_URL,
       databaseSchema: env.DATABASE_SCHEMA ?? 'batchflow',
       source: 'environment',
+      ...(env.BATCHFLOW_SCHEDULE_GROUP && env.BATCHFLOW_SCHEDULER_ROLE_ARN && env.BATCHFLOW_ANALYTICS_FUNCTION_ARN
+        ? {
+            schedules: {
+              groupName: env.BATCHFLOW_SCHEDULE_GROUP,
+              roleArn: env.BATCHFLOW_SCHEDULER_ROLE_ARN,
+              functionArn: env.BATCHFLOW_ANALYTICS_FUNCTION_ARN,
+            },
+          }
+        : {}),
     };
   }
   const local = readLocalState();

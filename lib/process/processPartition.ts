@@ -3,7 +3,8 @@ import type { PartitionMessage } from '../adapters/partitionQueue.ts';
 import type { DatasetDefinition } from '../datasets/definition.ts';
 import { createRecordReader } from '../parse/reader.ts';
 import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
-import { createRollupAggregator } from '../rollup/aggregator.ts';
+import { createRollupAggregator, type RollupCell } from '../rollup/aggregator.ts';
+import { parseGranularity } from '../rollup/granularity.ts';
 import { findRecordStart } from '../split/boundary.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
@@ -69,7 +70,15 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
     readMs,
     parseMs,
   };
-  const { merged, mergeMs } = await completePartition(ctx.db, { jobId, idx, dataset: dataset.name, cells, rejects, stats });
+  const { merged, mergeMs } = await completePartition(ctx.db, {
+    jobId,
+    idx,
+    dataset: dataset.name,
+    cells,
+    rejects,
+    stats,
+    dataRange: timeRangeOf(cells, parseGranularity(dataset.granularity).ms),
+  });
   return merged ? { jobId, idx, status: 'merged', stats: { ...stats, mergeMs } } : { jobId, idx, status: 'duplicate' };
 }
 
@@ -85,6 +94,18 @@ async function alignedRange(ctx: ProcessContext, job: Job, p: Partition): Promis
   } as const;
   const [start, end] = await Promise.all([findRecordStart(read, p.rangeStart, options), findRecordStart(read, p.rangeEnd, options)]);
   return { start, end: Math.max(start, end) };
+}
+
+/** The time the cells cover, [first bucket start, last bucket end), or null for no cells. */
+function timeRangeOf(cells: readonly RollupCell[], granularityMs: number): { from: Date; to: Date } | null {
+  if (cells.length === 0) return null;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const c of cells) {
+    if (c.bucketStart < min) min = c.bucketStart;
+    if (c.bucketStart > max) max = c.bucketStart;
+  }
+  return { from: new Date(min), to: new Date(max + granularityMs) };
 }
 
 function layoutOf(job: Job, dataset: DatasetDefinition): RecordLayout {

@@ -18,7 +18,11 @@ export type TableName =
   | 'batch_jobs'
   | 'batch_partitions'
   | 'rejected_records'
-  | 'rollups';
+  | 'rollups'
+  | 'analytics_jobs'
+  | 'analytics_windows'
+  | 'analytics_results'
+  | 'analytics_runs';
 
 export interface DbOptions {
   readonly url: string;

@@ -1,6 +1,7 @@
 import type { RejectedRecord } from '../parse/sink.ts';
 import type { RollupCell } from '../rollup/aggregator.ts';
 import type { Db, Tx } from './db.ts';
+import { markWindowsStale } from './analytics.ts';
 import { mergeRollupCells } from './rollups.ts';
 
 export type JobStatus = 'splitting' | 'processing' | 'completed' | 'completed_with_rejects' | 'failed';
@@ -196,9 +197,10 @@ export async function getPartition(db: Db, jobId: number, idx: number): Promise<
 /**
  * Merges one partition's results exactly once: in a single transaction, locks the partition row,
  * skips if it is already completed (a redelivered or concurrently duplicated message), merges the
- * cells, stores the rejects, marks the partition completed and adds its counts to the job —
- * finishing the job when it was the last partition. Lock order: partition row, rollup rows (sorted),
- * job row; the same in every transaction, hence no deadlock.
+ * cells, stores the rejects, marks stale the analytics windows the data touches (late data), marks
+ * the partition completed and adds its counts to the job — finishing the job when it was the last
+ * partition. Lock order: partition row, rollup rows (sorted), analytics windows (sorted), job row;
+ * the same in every transaction, hence no deadlock.
  */
 export async function completePartition(
   db: Db,
@@ -209,6 +211,8 @@ export async function completePartition(
     cells: RollupCell[];
     rejects: readonly RejectedRecord[];
     stats: Omit<PartitionStats, 'mergeMs'>;
+    /** The time range the cells cover, [from, to): analytics windows it overlaps become stale. */
+    dataRange: { from: Date; to: Date } | null;
   },
 ): Promise<{ merged: boolean; mergeMs: number }> {
   const started = performance.now();
@@ -221,6 +225,7 @@ export async function completePartition(
 
     await mergeRollupCells(tx, db, input.dataset, input.cells);
     await insertRejects(tx, db, input.jobId, input.idx, input.rejects);
+    if (input.dataRange) await markWindowsStale(tx, db, input.dataset, input.dataRange.from, input.dataRange.to);
     const mergeMs = performance.now() - started;
     const s = input.stats;
     await tx`
@@ -228,7 +233,7 @@ export async function completePartition(
         status = 'completed', completed_at = now(), records_read = ${s.recordsRead},
         records_aggregated = ${s.recordsAggregated}, records_rejected = ${s.recordsRejected},
         lines = ${s.lines}, bytes_read = ${s.bytesRead}, read_ms = ${s.readMs}, parse_ms = ${s.parseMs},
-        merge_ms = ${mergeMs}
+        merge_ms = ${mergeMs}, data_min = ${input.dataRange?.from ?? null}, data_max = ${input.dataRange?.to ?? null}
       where job_id = ${input.jobId} and idx = ${input.idx}`;
     await tx`
       update ${db.table('batch_jobs')} set

@@ -1,4 +1,5 @@
 import type { RollupCell } from '../rollup/aggregator.ts';
+import type postgres from 'postgres';
 import type { Db, Tx } from './db.ts';
 
 /** Cells per INSERT: bounds the JSON parameter (~a few MB) while keeping statements few. */
@@ -98,37 +99,80 @@ export interface MergedCell {
 }
 
 /**
- * Reads a rollup re-bucketed to `strideMs` (a multiple of the base granularity), merging in SQL:
- * counts and sums add, mean is the count-weighted mean, M2 = Σ M2ᵢ + Σ nᵢ(meanᵢ − mean)² (the
- * k-way form of Chan's formula: no cancellation), sketches add bin by bin. Buckets whose start lies
- * in [from, to) are returned.
+ * Merges the cells selected by `cells` (columns: the `keys`, count, sum, min, max, mean, m2,
+ * sketch) per key: counts and sums add, mean is the count-weighted mean, M2 = Σ M2ᵢ +
+ * Σ nᵢ(meanᵢ − mean)² (the k-way form of Chan's formula: no cancellation), sketches add bin by bin.
+ */
+function mergeCells(db: Db, cells: postgres.PendingQuery<postgres.Row[]>, keys: postgres.PendingQuery<postgres.Row[]>) {
+  const { sql } = db;
+  return sql`
+    with cells as (${cells}), weighted as (
+      select *, coalesce(sum(mean * count) over w / nullif(sum(count) over w, 0), 0) as group_mean
+      from cells window w as (partition by ${keys})
+    )
+    select ${keys}, sum(count)::float8 as count, sum(sum) as sum, min(min) as min, max(max) as max,
+           group_mean as mean, sum(m2 + count * (mean - group_mean) ^ 2) as m2,
+           ${sql(`${db.schema}.sketch_union`)}(sketch) as sketch
+    from weighted
+    group by ${keys}, group_mean`;
+}
+
+/**
+ * Reads a rollup re-bucketed to `strideMs` (a multiple of the base granularity), merged in SQL.
+ * Buckets whose start lies in [from, to) are returned.
  */
 export async function readRollup(
   db: Db,
   q: { dataset: string; rollup: string; metrics: readonly string[]; strideMs: number; originIso: string; from?: Date; to?: Date },
 ): Promise<MergedCell[]> {
   const { sql } = db;
-  const stride = sql`make_interval(secs => ${q.strideMs / 1000})`;
-  const origin = sql`${q.originIso}::timestamptz`;
-  const from = q.from ? sql`and bucket_start >= date_bin(${stride}, ${q.from}::timestamptz, ${origin})` : sql``;
+  const bucket = sql`date_bin(make_interval(secs => ${q.strideMs / 1000}), bucket_start, ${q.originIso}::timestamptz)`;
+  const from = q.from ? sql`and ${bucket} >= ${q.from}::timestamptz` : sql``;
   const to = q.to ? sql`and bucket_start < ${q.to}::timestamptz` : sql``;
-  const coarseFrom = q.from ? sql`and b >= ${q.from}::timestamptz` : sql``;
-  return sql<MergedCell[]>`
-    with cells as (
-      select date_bin(${stride}, bucket_start, ${origin}) as b, dims, metric, count, sum, min, max, mean, m2, sketch
-      from ${db.table('rollups')}
-      where dataset = ${q.dataset} and rollup = ${q.rollup} and metric = any(${q.metrics as string[]}::text[]) ${from} ${to}
-    ), weighted as (
-      select *, coalesce(sum(mean * count) over w / nullif(sum(count) over w, 0), 0) as group_mean
-      from cells where true ${coarseFrom}
-      window w as (partition by b, dims, metric)
-    )
-    select b as "bucketStart", dims, metric, sum(count)::float8 as count, sum(sum) as sum, min(min) as min, max(max) as max,
-           group_mean as mean, sum(m2 + count * (mean - group_mean) ^ 2) as m2,
-           ${sql(`${db.schema}.sketch_union`)}(sketch) as sketch
-    from weighted
-    group by b, dims, metric, group_mean
+  const cells = sql`
+    select ${bucket} as b, dims, metric, count, sum, min, max, mean, m2, sketch
+    from ${db.table('rollups')}
+    where dataset = ${q.dataset} and rollup = ${q.rollup} and metric = any(${q.metrics as string[]}::text[]) ${from} ${to}`;
+  const rows = await sql`
+    select b as "bucketStart", dims, metric, count, sum, min, max, mean, m2, sketch
+    from (${mergeCells(db, cells, sql`b, dims, metric`)}) merged
     order by b, dims collate "C", metric collate "C"`;
+  return rows as unknown as MergedCell[];
+}
+
+/** One entity's merged statistics for one metric over a time window. */
+export type WindowCell = Omit<MergedCell, 'bucketStart' | 'dims'> & { readonly entity: string };
+
+/**
+ * Merges a rollup over the window [start, end), per value of the dimension at `entityIndex`
+ * (0-based in the rollup's dims; null: one total), keeping only cells that satisfy `where` (a
+ * fragment over `dims`, built by the filter parser — never from raw user text).
+ */
+export async function readWindow(
+  db: Db,
+  q: {
+    dataset: string;
+    rollup: string;
+    metrics: readonly string[];
+    start: Date;
+    end: Date;
+    entityIndex: number | null;
+    where?: postgres.PendingQuery<postgres.Row[]>;
+  },
+): Promise<WindowCell[]> {
+  const { sql } = db;
+  // Postgres arrays are 1-based; the index is an integer of our own, passed as a parameter.
+  const entity = q.entityIndex === null ? sql`''::text` : sql`dims[${q.entityIndex + 1}::int]`;
+  const cells = sql`
+    select ${entity} as entity, metric, count, sum, min, max, mean, m2, sketch
+    from ${db.table('rollups')}
+    where dataset = ${q.dataset} and rollup = ${q.rollup} and metric = any(${q.metrics as string[]}::text[])
+      and bucket_start >= ${q.start}::timestamptz and bucket_start < ${q.end}::timestamptz
+      and (${q.where ?? sql`true`})`;
+  const rows = await sql`
+    select * from (${mergeCells(db, cells, sql`entity, metric`)}) merged
+    order by entity collate "C", metric collate "C"`;
+  return rows as unknown as WindowCell[];
 }
 
 /** The rollups a dataset has data for. */

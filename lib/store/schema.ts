@@ -133,4 +133,63 @@ create aggregate ${s}.sketch_union(jsonb) (
 `;
     },
   },
+  {
+    version: 2,
+    description: 'analytics jobs, their windows, results and runs; data time range per partition',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+create table ${s}.analytics_jobs (
+  name text primary key,
+  definition jsonb not null,
+  dataset text not null,
+  enabled boolean not null,
+  -- The end of the newest window computed: catch-up starts here.
+  last_window_end timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+-- Every window a job has computed; late data marks the windows it touches stale.
+create table ${s}.analytics_windows (
+  job text not null references ${s}.analytics_jobs (name) on delete cascade,
+  window_start timestamptz not null,
+  window_end timestamptz not null,
+  computed_at timestamptz,
+  stale boolean not null default false,
+  primary key (job, window_start)
+);
+
+create table ${s}.analytics_results (
+  job text not null references ${s}.analytics_jobs (name) on delete cascade,
+  window_start timestamptz not null,
+  window_end timestamptz not null,
+  entity text not null,
+  metric text not null,
+  aggregation text not null,
+  value double precision,
+  primary key (job, window_start, entity, metric, aggregation)
+);
+
+create table ${s}.analytics_runs (
+  run_id bigint generated always as identity primary key,
+  job text not null,
+  trigger text not null,
+  fire_time timestamptz not null,
+  window_start timestamptz,
+  window_end timestamptz,
+  started_at timestamptz not null,
+  finished_at timestamptz,
+  rows int,
+  duration_ms double precision,
+  status text not null check (status in ('running', 'succeeded', 'failed')),
+  error text
+);
+create index on ${s}.analytics_runs (job, run_id);
+
+alter table ${s}.batch_partitions add column data_min timestamptz, add column data_max timestamptz;
+`;
+    },
+  },
 ];
+

@@ -19,6 +19,8 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../../cdk.json', import.meta
 const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:batchflow/database-AbC123';
 const queueNames = Object.keys(topology.queues) as QueueName[];
 const functionNames = Object.keys(topology.functions) as FunctionName[];
+/** Queue-driven and schedule-driven functions together. */
+const allFunctionCount = functionNames.length + Object.keys(topology.scheduled).length;
 
 /** A fresh app and stack with cdk.json's flags, configured as deployed unless props say otherwise. */
 function synthesize(props: Partial<PipelineStackProps> = {}): { stack: PipelineStack; template: Template } {
@@ -327,7 +329,7 @@ describe('PipelineStack', () => {
     ).toEqual({ Ref: logicalId(stack, stack.queues.partitions) });
   });
 
-  it('gives both functions the database secret ARN and schema and read access to that secret only', () => {
+  it('gives every function the database secret ARN and schema and read access to that secret only', () => {
     // Prepare
     const { stack, template } = synthesize({ databaseSecretArn: secretArn, databaseSchema: 'analytics' });
 
@@ -342,7 +344,7 @@ describe('PipelineStack', () => {
           Variables: Match.objectLike({ DATABASE_SECRET_ARN: secretArn, DATABASE_SCHEMA: 'analytics' }),
         },
       },
-      functionNames.length,
+      allFunctionCount,
     );
     for (const grant of grants) {
       expect(grant).toContain(pair('secretsmanager:GetSecretValue', secretArn));
@@ -401,8 +403,38 @@ describe('PipelineStack', () => {
     ].map((r) => r.DeletionPolicy);
 
     // Assess
-    expect(retained).toEqual(Array(1 + functionNames.length).fill('Retain'));
+    expect(retained).toEqual(Array(1 + allFunctionCount).fill('Retain'));
     template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('lets EventBridge Scheduler of this account invoke the analytics function and nothing else', () => {
+    // Prepare
+    const { stack, template } = synthesize();
+
+    // Act
+    const schedulerGrants = allowed(template, logicalId(stack, stack.schedulerRole));
+    const analyticsGrants = [...allowed(template, logicalId(stack, stack.analytics.function.role!))];
+    const analyticsArn = { 'Fn::GetAtt': [logicalId(stack, stack.analytics.function), 'Arn'] };
+
+    // Assess
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ],
+      },
+    });
+    expect([...schedulerGrants].every((p) => p.startsWith('lambda:InvokeFunction '))).toBe(true);
+    expect(schedulerGrants).toContain(pair('lambda:InvokeFunction', analyticsArn));
+    // The analytics function reads the database secret and touches no bucket or queue.
+    expect(analyticsGrants.filter((p) => /^(s3|sqs):/.test(p))).toEqual([]);
+    template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: `${topology.scheduled.analytics.scheduleGroup}-dev` });
+    template.hasOutput('ScheduleGroupName', {});
+    template.hasOutput('SchedulerRoleArn', {});
+    template.hasOutput('AnalyticsFunctionArn', {});
   });
 
   it('outputs the bucket name and the queue URLs', () => {

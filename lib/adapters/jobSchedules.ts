@@ -1,0 +1,68 @@
+import {
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  ResourceNotFoundException,
+  type SchedulerClient,
+  UpdateScheduleCommand,
+  type CreateScheduleCommandInput,
+} from '@aws-sdk/client-scheduler';
+import type { JobDefinition } from '../analytics/jobDefinition.ts';
+import { parseSchedule, toEventBridgeScheduleExpression } from '../analytics/schedule.ts';
+
+/** Where job schedules live and what they invoke (the stack's outputs). */
+export interface JobScheduleSettings {
+  readonly groupName: string;
+  readonly roleArn: string;
+  readonly functionArn: string;
+}
+
+/** Keeps one EventBridge Scheduler schedule per job. */
+export interface JobSchedules {
+  /** Creates or updates the job's schedule (disabled jobs keep a DISABLED schedule). */
+  put(job: JobDefinition): Promise<void>;
+  /** Deletes the job's schedule; a missing one is fine. */
+  remove(name: string): Promise<void>;
+}
+
+/**
+ * JobSchedules over EventBridge Scheduler, which evaluates cron expressions in the schedule's time
+ * zone — so a job at 8 AM America/New_York fires at 8 AM local time across DST. The payload carries
+ * the scheduled time, so a retried invocation still computes the window it was scheduled for.
+ */
+export function schedulerJobSchedules(client: SchedulerClient, settings: JobScheduleSettings): JobSchedules {
+  const input = (job: JobDefinition): CreateScheduleCommandInput => {
+    const { expression, timezone } = toEventBridgeScheduleExpression(parseSchedule(job.schedule, job.timezone));
+    return {
+      Name: job.name,
+      GroupName: settings.groupName,
+      ScheduleExpression: expression,
+      ScheduleExpressionTimezone: timezone,
+      State: job.enabled ? 'ENABLED' : 'DISABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Description: `batchflow analytics job ${job.name} (${job.dataset}, ${job.granularity})`,
+      Target: {
+        Arn: settings.functionArn,
+        RoleArn: settings.roleArn,
+        Input: JSON.stringify({ job: job.name, scheduledTime: '<aws.scheduler.scheduled-time>' }),
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+      },
+    };
+  };
+  return {
+    async put(job) {
+      try {
+        await client.send(new UpdateScheduleCommand(input(job)));
+      } catch (err) {
+        if (!(err instanceof ResourceNotFoundException) && (err as Error).name !== 'ResourceNotFoundException') throw err;
+        await client.send(new CreateScheduleCommand(input(job)));
+      }
+    },
+    async remove(name) {
+      try {
+        await client.send(new DeleteScheduleCommand({ Name: name, GroupName: settings.groupName }));
+      } catch (err) {
+        if ((err as Error).name !== 'ResourceNotFoundException') throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { JobDefinitionError, parseJobDefinition } from '../analytics/jobDefinition.ts';
+import { planJob } from '../analytics/plan.ts';
+import { runAnalyticsJob } from '../analytics/runJob.ts';
+import { parseSchedule } from '../analytics/schedule.ts';
+import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob, type ResultRow } from '../store/analytics.ts';
+import { getDataset } from '../store/datasets.ts';
+import type { Db } from '../store/db.ts';
+import { table } from './report.ts';
+import { CliError, type Target } from './target.ts';
+import { createSchedulerClient } from '../adapters/aws.ts';
+import { schedulerJobSchedules, type JobSchedules } from '../adapters/jobSchedules.ts';
+
+type WithDb = <T>(fn: (db: Db, target: Target) => Promise<T>) => Promise<T>;
+type IsoDate = (flag: string) => (value: string) => Date;
+
+/** The results row shape `results --json` and `jobs run --json` print. */
+function resultJson(r: ResultRow) {
+  return {
+    job: r.job,
+    windowStart: r.windowStart.toISOString(),
+    windowEnd: r.windowEnd.toISOString(),
+    entity: r.entity,
+    metric: r.metric,
+    aggregation: r.aggregation,
+    value: r.value,
+  };
+}
+
+/** A deployed stack's schedules (EventBridge Scheduler); none locally, where the runtime fires jobs. */
+function schedulesOf(target: Target): JobSchedules | undefined {
+  if (!target.schedules) return undefined;
+  return schedulerJobSchedules(createSchedulerClient({ endpoint: target.endpoint, region: target.region }), target.schedules);
+}
+
+/** Adds `jobs put|list|delete|run` and `results` to the CLI. */
+export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: IsoDate): void {
+  const print = (json: boolean, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value, null, 2) : text());
+  const jobs = program.command('jobs').description('scheduled analytics jobs');
+
+  jobs
+    .command('put <file>')
+    .description('create or replace an analytics job from a JSON definition')
+    .action(async (file: string) => {
+      let input: unknown;
+      try {
+        input = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (err) {
+        throw new CliError(`${file}: ${(err as Error).message}`);
+      }
+      await withDb(async (db, target) => {
+        try {
+          const job = parseJobDefinition(input);
+          try {
+            parseSchedule(job.schedule, job.timezone);
+          } catch (err) {
+            throw new JobDefinitionError([`schedule: ${(err as Error).message}`]);
+          }
+          const dataset = await getDataset(db, job.dataset);
+          if (!dataset) throw new JobDefinitionError([`dataset: no dataset named "${job.dataset}"`]);
+          const plan = planJob(job, dataset);
+          await putAnalyticsJob(db, job);
+          await schedulesOf(target)?.put(job);
+          console.log(`job "${job.name}" saved: ${job.schedule} (${job.timezone}), ${job.granularity} windows, answered from rollup [${plan.rollup.join(',')}]`);
+        } catch (err) {
+          if (err instanceof JobDefinitionError) throw new CliError(`${file}: ${err.message}`);
+          throw err;
+        }
+      });
+    });
+
+  jobs
+    .command('list')
+    .option('--json', 'print JSON')
+    .description('list analytics jobs')
+    .action(async (opts: { json?: boolean }) => {
+      const all = await withDb((db) => listAnalyticsJobs(db));
+      print(!!opts.json, all, () =>
+        table(
+          all.map(({ definition: j, lastWindowEnd }) => ({
+            name: j.name,
+            enabled: j.enabled ? 'yes' : 'no',
+            schedule: `${j.schedule}${j.timezone !== 'UTC' ? ` ${j.timezone}` : ''}`,
+            dataset: j.dataset,
+            entity: j.entity ?? '(total)',
+            granularity: j.granularity,
+            delay: `${j.delayHours}h`,
+            filter: j.filter ?? '',
+            computedUntil: lastWindowEnd?.toISOString() ?? '',
+          })),
+        ),
+      );
+    });
+
+  jobs
+    .command('delete <name>')
+    .description('delete a job with its results')
+    .action(async (name: string) => {
+      const deleted = await withDb(async (db, target) => {
+        await schedulesOf(target)?.remove(name);
+        return deleteAnalyticsJob(db, name);
+      });
+      if (!deleted) throw new CliError(`no analytics job named "${name}"`);
+      console.log(`job "${name}" deleted`);
+    });
+
+  jobs
+    .command('run <name>')
+    .description('run a job as if its schedule fired at --at (default now) and print what it wrote')
+    .option('--at <iso>', 'the fire time', isoDate('--at'))
+    .option('--json', 'print the rows written as JSON')
+    .action(async (name: string, opts: { at?: Date; json?: boolean }) => {
+      const outcome = await withDb((db) => runAnalyticsJob(db, name, opts.at ?? new Date(), 'manual'));
+      print(!!opts.json, outcome.rows.map(resultJson), () =>
+        [
+          `job "${name}": ${outcome.windows.length} window(s) ${outcome.windows.map((w) => `[${w.start.toISOString()}, ${w.end.toISOString()})`).join(' ')}, ${outcome.rows.length} rows in ${Math.round(outcome.durationMs)} ms`,
+          table(outcome.rows.map(resultJson)),
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('results')
+    .description("an analytics job's results")
+    .requiredOption('--job <name>')
+    .option('--from <iso>', 'first window start (inclusive)', isoDate('--from'))
+    .option('--to <iso>', 'window starts before this', isoDate('--to'))
+    .option('--json', 'print a JSON array')
+    .action(async (opts: { job: string; from?: Date; to?: Date; json?: boolean }) => {
+      const rows = await withDb((db) => listResults(db, opts.job, opts));
+      print(!!opts.json, rows.map(resultJson), () => table(rows.map(resultJson)));
+    });
+}

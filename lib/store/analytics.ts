@@ -1,0 +1,145 @@
+import { parseJobDefinition, type JobDefinition } from '../analytics/jobDefinition.ts';
+import type { Db, Tx } from './db.ts';
+
+/** A stored job and where its computation stands. */
+export interface StoredJob {
+  readonly definition: JobDefinition;
+  readonly lastWindowEnd: Date | null;
+}
+
+/** A window [start, end) of a job. */
+export interface JobWindow {
+  readonly start: Date;
+  readonly end: Date;
+}
+
+/** One results row. */
+export interface ResultRow {
+  readonly job: string;
+  readonly windowStart: Date;
+  readonly windowEnd: Date;
+  readonly entity: string;
+  readonly metric: string;
+  readonly aggregation: string;
+  readonly value: number | null;
+}
+
+/** Creates or replaces a job definition (its computed windows and results stay). */
+export async function putAnalyticsJob(db: Db, job: JobDefinition): Promise<void> {
+  const { sql } = db;
+  await sql`
+    insert into ${db.table('analytics_jobs')} (name, definition, dataset, enabled)
+    values (${job.name}, ${sql.json(job as never)}, ${job.dataset}, ${job.enabled})
+    on conflict (name) do update set definition = excluded.definition, dataset = excluded.dataset,
+      enabled = excluded.enabled, updated_at = now()`;
+}
+
+/** A job by name. */
+export async function getAnalyticsJob(db: Db, name: string): Promise<StoredJob | undefined> {
+  const [row] = await db.sql`select definition, last_window_end from ${db.table('analytics_jobs')} where name = ${name}`;
+  return row ? { definition: parseJobDefinition(row.definition), lastWindowEnd: row.last_window_end } : undefined;
+}
+
+/** Every job, by name. */
+export async function listAnalyticsJobs(db: Db): Promise<StoredJob[]> {
+  const rows = await db.sql`select definition, last_window_end from ${db.table('analytics_jobs')} order by name`;
+  return rows.map((r) => ({ definition: parseJobDefinition(r.definition), lastWindowEnd: r.last_window_end }));
+}
+
+/** Deletes a job with its windows and results; false when there was none. */
+export async function deleteAnalyticsJob(db: Db, name: string): Promise<boolean> {
+  const result = await db.sql`delete from ${db.table('analytics_jobs')} where name = ${name}`;
+  return result.count > 0;
+}
+
+/**
+ * Takes the job's stale windows (late data touched them after they were computed), oldest first,
+ * clearing the mark first: data merged while they are recomputed marks them again.
+ */
+export async function claimStaleWindows(db: Db, job: string): Promise<JobWindow[]> {
+  return db.sql<JobWindow[]>`
+    update ${db.table('analytics_windows')} set stale = false
+    where job = ${job} and stale
+    returning window_start as start, window_end as "end"`.then((rows) => [...rows].sort((a, b) => a.start.getTime() - b.start.getTime()));
+}
+
+/**
+ * Replaces a window's results in one transaction (so a re-run is idempotent), records the window as
+ * computed and advances the job's catch-up mark.
+ */
+export async function replaceWindowResults(db: Db, job: string, window: JobWindow, rows: readonly Omit<ResultRow, 'job' | 'windowStart' | 'windowEnd'>[]): Promise<void> {
+  await db.sql.begin(async (tx) => {
+    await tx`delete from ${db.table('analytics_results')} where job = ${job} and window_start = ${window.start}`;
+    if (rows.length > 0) {
+      const values = rows.map((r) => ({
+        job,
+        window_start: window.start,
+        window_end: window.end,
+        entity: r.entity,
+        metric: r.metric,
+        aggregation: r.aggregation,
+        value: r.value,
+      }));
+      for (let i = 0; i < values.length; i += 5000) await tx`insert into ${db.table('analytics_results')} ${tx(values.slice(i, i + 5000))}`;
+    }
+    await tx`
+      insert into ${db.table('analytics_windows')} (job, window_start, window_end, computed_at, stale)
+      values (${job}, ${window.start}, ${window.end}, now(), false)
+      on conflict (job, window_start) do update set computed_at = now(), window_end = excluded.window_end`;
+    await tx`
+      update ${db.table('analytics_jobs')} set last_window_end = greatest(last_window_end, ${window.end}::timestamptz)
+      where name = ${job}`;
+  });
+}
+
+/** Opens a run-log entry. */
+export async function startRun(db: Db, run: { job: string; trigger: string; fireTime: Date }): Promise<number> {
+  const [row] = await db.sql`
+    insert into ${db.table('analytics_runs')} (job, trigger, fire_time, started_at, status)
+    values (${run.job}, ${run.trigger}, ${run.fireTime}, now(), 'running') returning run_id`;
+  return row.run_id as number;
+}
+
+/** Closes a run-log entry. */
+export async function finishRun(
+  db: Db,
+  runId: number,
+  outcome: { status: 'succeeded' | 'failed'; rows: number; durationMs: number; windows: readonly JobWindow[]; error?: string },
+): Promise<void> {
+  const first = outcome.windows[0];
+  const last = outcome.windows.at(-1);
+  await db.sql`
+    update ${db.table('analytics_runs')} set finished_at = now(), status = ${outcome.status}, rows = ${outcome.rows},
+      duration_ms = ${outcome.durationMs}, error = ${outcome.error ?? null},
+      window_start = ${first?.start ?? null}, window_end = ${last?.end ?? null}
+    where run_id = ${runId}`;
+}
+
+/** Results of a job, in window order. */
+export async function listResults(db: Db, job: string, range: { from?: Date; to?: Date } = {}): Promise<ResultRow[]> {
+  const { sql } = db;
+  return sql<ResultRow[]>`
+    select job, window_start as "windowStart", window_end as "windowEnd", entity, metric, aggregation, value
+    from ${db.table('analytics_results')}
+    where job = ${job}
+      ${range.from ? sql`and window_start >= ${range.from}` : sql``}
+      ${range.to ? sql`and window_start < ${range.to}` : sql``}
+    order by window_start, entity collate "C", metric collate "C", aggregation`;
+}
+
+/**
+ * Marks stale the computed windows of the dataset's jobs that [from, to) overlaps: late data
+ * changed them. Rows are locked in key order (deadlock-free with concurrent processors).
+ */
+export async function markWindowsStale(tx: Tx, db: Db, dataset: string, from: Date, to: Date): Promise<void> {
+  await tx`
+    with touched as (
+      select w.job, w.window_start from ${db.table('analytics_windows')} w
+      join ${db.table('analytics_jobs')} j on j.name = w.job
+      where j.dataset = ${dataset} and w.window_start < ${to} and w.window_end > ${from} and not w.stale
+      order by w.job, w.window_start
+      for update of w
+    )
+    update ${db.table('analytics_windows')} w set stale = true
+    from touched t where w.job = t.job and w.window_start = t.window_start`;
+}
