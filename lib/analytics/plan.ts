@@ -39,7 +39,8 @@ export function planJob(job: JobDefinition, dataset: DatasetDefinition): JobPlan
         if (!dataset.dimensions.includes(d)) problems.push(`filter: "${d}" is not a dimension of "${dataset.name}"`);
       }
     } catch (err) {
-      problems.push(`filter: ${(err as Error).message}`);
+      // FilterError messages already start with "filter:".
+      problems.push((err as Error).message);
     }
   }
   const granularity = parseGranularity(job.granularity);

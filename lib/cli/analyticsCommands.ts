@@ -52,8 +52,9 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
       await withDb(async (db, target) => {
         try {
           const job = parseJobDefinition(input);
+          let schedule;
           try {
-            parseSchedule(job.schedule, job.timezone);
+            schedule = parseSchedule(job.schedule, job.timezone);
           } catch (err) {
             throw new JobDefinitionError([`schedule: ${(err as Error).message}`]);
           }
@@ -62,7 +63,7 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
           const plan = planJob(job, dataset);
           await putAnalyticsJob(db, job);
           await schedulesOf(target)?.put(job);
-          console.log(`job "${job.name}" saved: ${job.schedule} (${job.timezone}), ${job.granularity} windows, answered from rollup [${plan.rollup.join(',')}]`);
+          console.log(`job "${job.name}" saved: ${job.schedule} = ${schedule.cron} in ${schedule.timezone}, ${job.granularity} windows, answered from rollup [${plan.rollup.join(',')}]`);
         } catch (err) {
           if (err instanceof JobDefinitionError) throw new CliError(`${file}: ${err.message}`);
           throw err;
