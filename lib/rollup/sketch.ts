@@ -65,10 +65,14 @@ function valueOf(bucket: number): number {
   return 0;
 }
 
+/** The largest |bucket| `sketchBucket` returns: buckets lie in [−SKETCH_MAX_BUCKET, SKETCH_MAX_BUCKET]. */
+export const SKETCH_MAX_BUCKET = MAX_KEY + KEY_BIAS;
+
 // Names of the serialised keys by bucket, made once: cells() names every bucket of every sketch.
 const bucketNames = new Map<number, string>();
 
-function bucketName(bucket: number): string {
+/** The serialised key of a bucket from `sketchBucket`: "p<k>", "n<k>" or "z". */
+export function sketchBucketName(bucket: number): string {
   let name = bucketNames.get(bucket);
   if (name === undefined) {
     name = bucket > 0 ? `p${bucket - KEY_BIAS}` : bucket < 0 ? `n${-bucket - KEY_BIAS}` : 'z';
@@ -170,7 +174,7 @@ export class DDSketch {
     // set of keys, and adding them to an ordinary `{}` builds a hidden class per set (measured:
     // cells() 1.6x slower). The prototype is restored after, so it behaves as any plain object.
     const json: SketchJson = Object.create(null);
-    for (const bucket of this.sortedBuckets()) json[bucketName(bucket)] = this.countOf(bucket);
+    for (const bucket of this.sortedBuckets()) json[sketchBucketName(bucket)] = this.countOf(bucket);
     return Object.setPrototypeOf(json, Object.prototype);
   }
 
