@@ -1,6 +1,7 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { Trigger } from 'aws-cdk-lib/triggers';
 import { BlockPublicAccess, Bucket, BucketEncryption, EventType } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -52,6 +53,8 @@ export class PipelineStack extends Stack {
   public readonly scheduleGroup: CfnScheduleGroup;
   /** The role EventBridge Scheduler assumes to invoke the analytics function. */
   public readonly schedulerRole: Role;
+  /** Makes the job schedules match the jobs table; run on deploy when a database is configured. */
+  public readonly syncSchedules: BatchflowFunction;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -86,6 +89,7 @@ export class PipelineStack extends Stack {
       description: 'EventBridge Scheduler invokes the batchflow analytics function',
     });
     this.analytics.function.grantInvoke(this.schedulerRole);
+    this.syncSchedules = this.createScheduleSync(removalPolicy, database);
     this.grantAccess();
     this.addOutputs();
   }
@@ -139,6 +143,42 @@ export class PipelineStack extends Stack {
       environment,
       removalPolicy,
     });
+  }
+
+  /**
+   * The function that keeps one schedule per job, with exactly the Scheduler rights that needs, run
+   * by a trigger after each deploy that changes it (the CLI syncs a job's schedule when it changes).
+   */
+  private createScheduleSync(removalPolicy: RemovalPolicy, database: Record<string, string>): BatchflowFunction {
+    const sync = new BatchflowFunction(this, topology.deploy.syncSchedules.id, {
+      name: 'syncSchedules',
+      removalPolicy,
+      environment: {
+        ...database,
+        SCHEDULE_GROUP: this.scheduleGroup.ref,
+        SCHEDULER_ROLE_ARN: this.schedulerRole.roleArn,
+        ANALYTICS_FUNCTION_ARN: this.analytics.function.functionArn,
+      },
+    });
+    sync.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+        resources: [this.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.scheduleGroup.ref}/*` })],
+      }),
+    );
+    // ListSchedules has no resource-level permissions.
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridgescheduler.html
+    sync.function.addToRolePolicy(new PolicyStatement({ actions: ['scheduler:ListSchedules'], resources: ['*'] }));
+    this.schedulerRole.grantPassRole(sync.function.grantPrincipal);
+    if (this.databaseSecret) {
+      this.databaseSecret.grantRead(sync.function);
+      new Trigger(this, 'SyncSchedulesOnDeploy', {
+        handler: sync.function,
+        executeAfter: [this.analytics, this.schedulerRole, this.scheduleGroup],
+        executeOnHandlerChange: true,
+      });
+    }
+    return sync;
   }
 
   /** Where the functions find the database: the secret's ARN, never its value. */

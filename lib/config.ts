@@ -19,6 +19,8 @@ export interface Config {
   readonly partitionQueueUrl: string | undefined;
   readonly partitionBytes: number;
   readonly maxRecordBytes: number;
+  /** Where job schedules live (the schedule-sync function only). */
+  readonly jobSchedules: { groupName: string; roleArn: string; functionArn: string } | undefined;
 }
 
 const positiveInt = z.coerce.number().int().positive();
@@ -35,6 +37,9 @@ const envSchema = z
   PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL').optional(),
   PARTITION_BYTES: positiveInt.default(topology.ingest.partitionBytes),
   MAX_RECORD_BYTES: positiveInt.default(topology.ingest.maxRecordBytes),
+  SCHEDULE_GROUP: z.string().min(1).optional(),
+  SCHEDULER_ROLE_ARN: z.string().startsWith('arn:', 'SCHEDULER_ROLE_ARN must be an ARN').optional(),
+  ANALYTICS_FUNCTION_ARN: z.string().startsWith('arn:', 'ANALYTICS_FUNCTION_ARN must be an ARN').optional(),
   })
   .refine((e) => e.DATABASE_URL || e.DATABASE_SECRET_ARN, {
     message: 'set DATABASE_URL (postgres://user@host:port/db) or DATABASE_SECRET_ARN',
@@ -62,5 +67,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     partitionQueueUrl: e.PARTITION_QUEUE_URL,
     partitionBytes: e.PARTITION_BYTES,
     maxRecordBytes: e.MAX_RECORD_BYTES,
+    jobSchedules:
+      e.SCHEDULE_GROUP && e.SCHEDULER_ROLE_ARN && e.ANALYTICS_FUNCTION_ARN
+        ? { groupName: e.SCHEDULE_GROUP, roleArn: e.SCHEDULER_ROLE_ARN, functionArn: e.ANALYTICS_FUNCTION_ARN }
+        : undefined,
   };
 }

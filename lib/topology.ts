@@ -70,6 +70,16 @@ export const topology = {
       scheduleGroup: 'batchflow-jobs',
     },
   },
+  /** Functions the stack runs on deploy. */
+  deploy: {
+    /** Makes the job schedules match the jobs table (lib/analytics/syncSchedules.ts). */
+    syncSchedules: {
+      id: 'SyncSchedules',
+      entry: 'functions/syncSchedules.ts',
+      memoryMb: 256,
+      timeoutSeconds: 120,
+    },
+  },
   ingest: {
     /** Target size of one byte-range partition (the tuner adjusts it). */
     partitionBytes: 8 * 1024 * 1024,
@@ -88,9 +98,14 @@ export type FunctionName = keyof Topology['functions'];
 /** A schedule-driven function. */
 export type ScheduledFunctionName = keyof Topology['scheduled'];
 
-/** Entry, memory and timeout of any function, queue- or schedule-driven. */
-export function functionSpec(name: FunctionName | ScheduledFunctionName): { id: string; entry: string; memoryMb: number; timeoutSeconds: number } {
-  return name in topology.functions ? topology.functions[name as FunctionName] : topology.scheduled[name as ScheduledFunctionName];
+/** A function the stack runs on deploy. */
+export type DeployFunctionName = keyof Topology['deploy'];
+export type AnyFunctionName = FunctionName | ScheduledFunctionName | DeployFunctionName;
+
+/** Entry, memory and timeout of any function, whatever drives it. */
+export function functionSpec(name: AnyFunctionName): { id: string; entry: string; memoryMb: number; timeoutSeconds: number } {
+  const all = { ...topology.functions, ...topology.scheduled, ...topology.deploy };
+  return all[name];
 }
 
 /** The local physical name of a resource: `batchflow-<stage>-<kebab logical name>`. */

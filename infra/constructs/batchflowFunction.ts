@@ -7,7 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { functionSpec, topology, type FunctionName, type ScheduledFunctionName } from '../../lib/topology.ts';
+import { functionSpec, topology, type AnyFunctionName, type FunctionName } from '../../lib/topology.ts';
 
 /** The repository root: topology entries and package-lock.json are relative to it. */
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -20,8 +20,8 @@ const esmRequireBanner =
   "import { createRequire as batchflowCreateRequire } from 'node:module'; const require = batchflowCreateRequire(import.meta.url);";
 
 export interface BatchflowFunctionProps {
-  /** The function's key in `topology.functions` or `topology.scheduled`: its entry, memory, timeout (and mapping settings). */
-  readonly name: FunctionName | ScheduledFunctionName;
+  /** The function's key in `topology.functions`, `.scheduled` or `.deploy`: its entry, memory, timeout (and mapping settings). */
+  readonly name: AnyFunctionName;
   /**
    * The queue that drives the function, consumed with the batch settings of its topology entry.
    * @default - no event source

@@ -1,6 +1,7 @@
 import {
   CreateScheduleCommand,
   DeleteScheduleCommand,
+  ListSchedulesCommand,
   ResourceNotFoundException,
   type SchedulerClient,
   UpdateScheduleCommand,
@@ -22,6 +23,8 @@ export interface JobSchedules {
   put(job: JobDefinition): Promise<void>;
   /** Deletes the job's schedule; a missing one is fine. */
   remove(name: string): Promise<void>;
+  /** Names of every schedule in the group. */
+  list(): Promise<string[]>;
 }
 
 /**
@@ -63,6 +66,16 @@ export function schedulerJobSchedules(client: SchedulerClient, settings: JobSche
       } catch (err) {
         if ((err as Error).name !== 'ResourceNotFoundException') throw err;
       }
+    },
+    async list() {
+      const names: string[] = [];
+      let NextToken: string | undefined;
+      do {
+        const page = await client.send(new ListSchedulesCommand({ GroupName: settings.groupName, NextToken }));
+        for (const s of page.Schedules ?? []) if (s.Name) names.push(s.Name);
+        NextToken = page.NextToken;
+      } while (NextToken);
+      return names;
     },
   };
 }

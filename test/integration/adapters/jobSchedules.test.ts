@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { createSchedulerClient } from '../../../lib/adapters/aws.ts';
 import { schedulerJobSchedules } from '../../../lib/adapters/jobSchedules.ts';
 import { parseJobDefinition } from '../../../lib/analytics/jobDefinition.ts';
+import { syncSchedules } from '../../../lib/analytics/syncSchedules.ts';
 
 const client = createSchedulerClient({ endpoint: inject('awsEndpoint'), region: inject('awsRegion') });
 const settings = {
@@ -50,5 +51,28 @@ describe('job schedules on EventBridge Scheduler', () => {
     expect(updated.ScheduleExpressionTimezone).toBe('Europe/Paris');
     expect(updated.State).toBe('DISABLED');
     await expect(get()).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});
+
+describe('syncSchedules', () => {
+  it('puts a schedule for every job and deletes the schedules of jobs that are gone', async () => {
+    // Prepare
+    const group = `batchflow-sync-${randomBytes(3).toString('hex')}`;
+    await client.send(new CreateScheduleGroupCommand({ Name: group }));
+    const schedules = schedulerJobSchedules(client, { ...settings, groupName: group });
+    await schedules.put(job({ name: 'deleted-job' }));
+    await schedules.put(job({ name: 'kept-job', schedule: 'EVERYHOUR' }));
+    const jobs = [job({ name: 'kept-job', schedule: 'EVERYWEEK' }), job({ name: 'new-job', enabled: false })];
+
+    // Act
+    const outcome = await syncSchedules(jobs, schedules);
+    const again = await syncSchedules(jobs, schedules);
+    const kept = await client.send(new GetScheduleCommand({ Name: 'kept-job', GroupName: group }));
+
+    // Assess
+    expect((await schedules.list()).sort()).toEqual(['kept-job', 'new-job']);
+    expect(outcome).toEqual({ put: ['kept-job', 'new-job'], deleted: ['deleted-job'] });
+    expect(again.deleted).toEqual([]);
+    expect(kept.ScheduleExpression).toBe('cron(0 0 ? * SUN *)');
   });
 });

@@ -19,8 +19,8 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../../cdk.json', import.meta
 const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:batchflow/database-AbC123';
 const queueNames = Object.keys(topology.queues) as QueueName[];
 const functionNames = Object.keys(topology.functions) as FunctionName[];
-/** Queue-driven and schedule-driven functions together. */
-const allFunctionCount = functionNames.length + Object.keys(topology.scheduled).length;
+/** Every batchflow function: queue-, schedule- and deploy-driven. */
+const allFunctionCount = functionNames.length + Object.keys(topology.scheduled).length + Object.keys(topology.deploy).length;
 
 /** A fresh app and stack with cdk.json's flags, configured as deployed unless props say otherwise. */
 function synthesize(props: Partial<PipelineStackProps> = {}): { stack: PipelineStack; template: Template } {
@@ -435,6 +435,26 @@ describe('PipelineStack', () => {
     template.hasOutput('ScheduleGroupName', {});
     template.hasOutput('SchedulerRoleArn', {});
     template.hasOutput('AnalyticsFunctionArn', {});
+  });
+
+  it('syncs job schedules after deploy with Scheduler rights on its own group and role only', () => {
+    // Prepare
+    const { stack, template } = synthesize();
+
+    // Act
+    const grants = [...allowed(template, logicalId(stack, stack.syncSchedules.function.role!))];
+    const schedulerGrants = grants.filter((p) => p.startsWith('scheduler:'));
+    const passRole = grants.filter((p) => p.startsWith('iam:'));
+
+    // Assess
+    expect(schedulerGrants.filter((p) => p.endsWith('"*"'))).toEqual(['scheduler:ListSchedules "*"']);
+    for (const p of schedulerGrants.filter((g) => !g.startsWith('scheduler:ListSchedules'))) {
+      expect(p).toContain(':schedule/');
+      expect(p).toContain(stack.getLogicalId(stack.scheduleGroup));
+    }
+    expect(passRole).toEqual([pair('iam:PassRole', { 'Fn::GetAtt': [logicalId(stack, stack.schedulerRole), 'Arn'] })]);
+    expect(grants.filter((p) => /^(s3|sqs|lambda):/.test(p))).toEqual([]);
+    template.resourceCountIs('Custom::Trigger', 1);
   });
 
   it('outputs the bucket name and the queue URLs', () => {

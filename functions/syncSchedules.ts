@@ -1,0 +1,26 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { createSchedulerClient } from '../lib/adapters/aws.ts';
+import { openDatabase } from '../lib/adapters/database.ts';
+import { schedulerJobSchedules } from '../lib/adapters/jobSchedules.ts';
+import { syncSchedules } from '../lib/analytics/syncSchedules.ts';
+import { loadConfig } from '../lib/config.ts';
+import { listAnalyticsJobs } from '../lib/store/analytics.ts';
+
+// Cold start: config, clients and the pool are built once per container.
+const logger = new Logger({ serviceName: 'batchflow-sync-schedules' });
+const config = loadConfig();
+if (!config.jobSchedules) throw new Error('SCHEDULE_GROUP, SCHEDULER_ROLE_ARN and ANALYTICS_FUNCTION_ARN are required');
+const db = await openDatabase(config);
+const schedules = schedulerJobSchedules(createSchedulerClient(), config.jobSchedules);
+
+/** Run by the stack after every deploy: one EventBridge Scheduler schedule per job, none for deleted jobs. */
+export const handler = middy()
+  .use(injectLambdaContext(logger))
+  .handler(async () => {
+    const jobs = (await listAnalyticsJobs(db)).map((j) => j.definition);
+    const outcome = await syncSchedules(jobs, schedules);
+    logger.info('schedules synced', { ...outcome });
+    return outcome;
+  });
