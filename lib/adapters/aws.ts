@@ -1,3 +1,6 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -39,6 +42,30 @@ export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
 /** An EventBridge Scheduler client. */
 export function createSchedulerClient(options: AwsClientOptions = {}): SchedulerClient {
   return new SchedulerClient({
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.region ? { region: options.region } : {}),
+  });
+}
+
+/** A Lambda client (event source mappings and function concurrency: the tuner's levers). */
+export function createLambdaClient(options: AwsClientOptions = {}): LambdaClient {
+  return new LambdaClient({
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.region ? { region: options.region } : {}),
+  });
+}
+
+/** A CloudWatch client (GetMetricData for the tuner; PutMetricData for the local runtime). */
+export function createCloudWatchClient(options: AwsClientOptions = {}): CloudWatchClient {
+  return new CloudWatchClient({
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.region ? { region: options.region } : {}),
+  });
+}
+
+/** An IAM client (the local provisioning creates the functions' execution role). */
+export function createIamClient(options: AwsClientOptions = {}): IAMClient {
+  return new IAMClient({
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : {}),
   });
