@@ -1,5 +1,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import { createSqsClient } from '../lib/adapters/aws.ts';
+import { createCloudWatchClient, createSqsClient } from '../lib/adapters/aws.ts';
+import { startAwsMetrics, type AwsMetrics, type FunctionActivity, type MeteredFunction } from './awsMetrics.ts';
+import { emfToMetricData } from './emf.ts';
 import { normaliseSettings, SQS_MAX_RECEIVE, topologyMappings, type MappingSettings, type MappingSettingsSource } from './mappings.ts';
 import { readBatchResponse, toSqsEvent } from './sqsEvent.ts';
 import { createWorkerPool, type WorkerPool } from './workerPool.ts';
@@ -28,6 +30,12 @@ export interface LambdaServiceOptions {
   readonly mappings?: MappingSettingsSource;
   /** How often the mapping settings are read again. @default 5_000 */
   readonly settingsRefreshMs?: number;
+  /**
+   * How often the AWS-side metrics (AWS/Lambda, AWS/SQS) and the functions' EMF metrics are
+   * published to the endpoint's CloudWatch (see awsMetrics.ts); 0 publishes nothing and leaves the
+   * functions' stdout alone. @default 10_000
+   */
+  readonly metricsIntervalMs?: number;
   /** Long-poll wait per receive (SQS allows 0-20). @default 20 */
   readonly waitTimeSeconds?: number;
   /** One line per notable event (failures, settings changes). @default no output */
@@ -49,6 +57,8 @@ export interface FunctionStats {
 
 export interface LambdaService {
   readonly stats: Readonly<Record<string, Readonly<FunctionStats>>>;
+  /** Publishes the metrics gathered so far now (tests; the timer does it otherwise). */
+  flushMetrics(): Promise<void>;
   /**
    * Stops receiving, waits up to `drainTimeoutMs` for invocations in flight (then abandons them:
    * their messages return after the visibility timeout), and stops the workers.
@@ -74,12 +84,26 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
   const log = options.log ?? (() => {});
   const mappings = options.mappings ?? topologyMappings;
   const sqs = createSqsClient({ endpoint: options.endpoint, region: options.region });
+  const metricsIntervalMs = options.metricsIntervalMs ?? 10_000;
+  const cloudWatch = metricsIntervalMs > 0 ? createCloudWatchClient({ endpoint: options.endpoint, region: options.region }) : undefined;
+  let metrics: AwsMetrics | undefined;
+  // What CloudWatch Logs does on AWS with the EMF lines a function prints; locally they are kept
+  // off the console, where one line per partition would drown everything else.
+  const onStdoutLine = cloudWatch
+    ? (line: string) => {
+        const groups = emfToMetricData(line);
+        if (groups.length === 0) return false;
+        metrics?.add(groups);
+        return true;
+      }
+    : undefined;
   const abort = new AbortController();
   const running = options.functions.map(async (fn) => {
     const settings = normaliseSettings(await mappings.read(fn.key));
-    return new FunctionRunner(fn, settings, sqs, options, abort.signal, log);
+    return new FunctionRunner(fn, settings, sqs, options, abort.signal, log, onStdoutLine);
   });
   const runners = await Promise.all(running);
+  if (cloudWatch) metrics = startAwsMetrics({ cloudWatch, sqs, functions: runners, intervalMs: metricsIntervalMs, log });
 
   const refresh = setInterval(() => {
     for (const runner of runners) {
@@ -94,21 +118,27 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
   const polling = runners.map((r) => r.poll());
   return {
     stats: Object.fromEntries(runners.map((r) => [r.fn.name, r.stats])),
+    flushMetrics: async () => metrics?.flush(),
     async stop({ drainTimeoutMs = 30_000 } = {}) {
       clearInterval(refresh);
       abort.abort();
       await Promise.all(polling);
       await Promise.all(runners.map((r) => r.drain(drainTimeoutMs)));
       await Promise.all(runners.map((r) => r.pool.close()));
+      await metrics?.stop();
+      cloudWatch?.destroy();
       sqs.destroy();
     },
   };
 }
 
-class FunctionRunner {
+class FunctionRunner implements MeteredFunction {
   readonly pool: WorkerPool;
   readonly stats: FunctionStats;
   readonly #inFlight = new Set<Promise<void>>();
+  /** SentTimestamp of each message in flight, by message id. */
+  readonly #sentMs = new Map<string, number>();
+  #activity: { invocations: number; errors: number; durationsMs: number[]; maxInFlight: number };
   #wake: () => void = () => {};
 
   constructor(
@@ -118,10 +148,36 @@ class FunctionRunner {
     private readonly options: LambdaServiceOptions,
     private readonly signal: AbortSignal,
     private readonly log: (line: string) => void,
+    onStdoutLine?: (line: string) => boolean,
   ) {
-    this.pool = createWorkerPool({ ...fn, region: options.region });
+    this.pool = createWorkerPool({ ...fn, region: options.region, ...(onStdoutLine ? { onStdoutLine } : {}) });
     this.stats = { invocations: 0, coldStarts: 0, succeededRecords: 0, failedRecords: 0, failedInvocations: 0, inFlight: 0, maxInFlight: 0, settings };
+    this.#activity = { invocations: 0, errors: 0, durationsMs: [], maxInFlight: 0 };
     signal.addEventListener('abort', () => this.#wake());
+  }
+
+  get name(): string {
+    return this.fn.name;
+  }
+
+  get queueUrl(): string {
+    return this.fn.queueUrl;
+  }
+
+  get queueArn(): string {
+    return this.fn.queueArn;
+  }
+
+  takeActivity(): FunctionActivity {
+    const activity = this.#activity;
+    this.#activity = { invocations: 0, errors: 0, durationsMs: [], maxInFlight: this.#inFlight.size };
+    return activity;
+  }
+
+  oldestInFlightSentMs(): number | undefined {
+    let oldest: number | undefined;
+    for (const sent of this.#sentMs.values()) if (oldest === undefined || sent < oldest) oldest = sent;
+    return oldest;
   }
 
   applySettings(settings: MappingSettings): void {
@@ -177,7 +233,12 @@ class FunctionRunner {
   }
 
   #dispatch(messages: Message[]): void {
+    for (const m of messages) {
+      const sent = Number(m.Attributes?.SentTimestamp);
+      if (m.MessageId && Number.isFinite(sent)) this.#sentMs.set(m.MessageId, sent);
+    }
     const invocation = this.#invoke(messages).finally(() => {
+      for (const m of messages) if (m.MessageId) this.#sentMs.delete(m.MessageId);
       this.#inFlight.delete(invocation);
       this.stats.inFlight = this.#inFlight.size;
       this.#wake();
@@ -185,6 +246,7 @@ class FunctionRunner {
     this.#inFlight.add(invocation);
     this.stats.inFlight = this.#inFlight.size;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.#inFlight.size);
+    this.#activity.maxInFlight = Math.max(this.#activity.maxInFlight, this.#inFlight.size);
   }
 
   async #invoke(messages: Message[]): Promise<void> {
@@ -192,6 +254,10 @@ class FunctionRunner {
     const outcome = await this.pool.invoke(event);
     this.stats.invocations++;
     if (outcome.coldStart) this.stats.coldStarts++;
+    this.#activity.invocations++;
+    // Lambda's Errors counts function errors only: an invalid batch response is not one.
+    if (!outcome.ok) this.#activity.errors++;
+    if (outcome.durationMs !== undefined) this.#activity.durationsMs.push(outcome.durationMs);
     const verdict = outcome.ok
       ? readBatchResponse(outcome.value, event.Records)
       : ({ kind: 'all-failed', reason: outcome.error } as const);

@@ -10,7 +10,14 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const started = Date.now();
 const log = (line: string) => console.log(`[local] ${line}`);
-const stack = await startLocalStack({ stage: process.env.BATCHFLOW_STAGE ?? 'local', writeState: true, log });
+const stack = await startLocalStack({
+  stage: process.env.BATCHFLOW_STAGE ?? 'local',
+  writeState: true,
+  log,
+  // The tuner's schedule, every minute locally; a dry run unless BATCHFLOW_TUNER_APPLY=true.
+  tunerIntervalMs: 60_000,
+  tunerApply: process.env.BATCHFLOW_TUNER_APPLY === 'true',
+});
 const { state } = stack;
 
 const rows: [string, string][] = [

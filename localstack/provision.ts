@@ -12,8 +12,9 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { createS3Client, createSqsClient } from '../lib/adapters/aws.ts';
-import { deadLetterId, resourceName, topology, type QueueName } from '../lib/topology.ts';
+import { createIamClient, createLambdaClient, createS3Client, createSqsClient } from '../lib/adapters/aws.ts';
+import { deadLetterId, resourceName, topology, type FunctionName, type QueueName } from '../lib/topology.ts';
+import { provisionFunctions, type ProvisionedFunction } from './lambdaFunctions.ts';
 
 /** A queue's settings as provisioned (topology's, unless overridden). */
 export interface QueueSettings {
@@ -43,13 +44,17 @@ export interface Provisioned {
   readonly bucket: string;
   readonly bucketArn: string;
   readonly queues: Record<QueueName, ProvisionedQueue>;
+  /** Each queue-driven function with its (disabled) event source mapping. */
+  readonly functions: Record<FunctionName, ProvisionedFunction>;
 }
 
 /**
  * Creates, or brings up to date, what `topology` describes at a local endpoint: the bucket, each
- * queue with its DLQ and redrive policy, and the bucket's ObjectCreated notification for
- * `uploads/` to the ingest queue. Safe to re-run: existing resources are updated, and the
- * notification is only written when it differs (each write makes moto send an `s3:TestEvent`).
+ * queue with its DLQ and redrive policy, each queue-driven function with its event source mapping
+ * (disabled: see lambdaFunctions.ts), and the bucket's ObjectCreated notification for `uploads/` to
+ * the ingest queue. Safe to re-run: queues are updated, functions and mappings kept as they are (the
+ * tuner may have changed them), and the notification is only written when it differs (each write
+ * makes moto send an `s3:TestEvent`).
  *
  * @example
  * const { bucket, queues } = await provision({ stage: 'dev', endpoint, region: 'us-east-1' });
@@ -58,11 +63,15 @@ export async function provision(options: ProvisionOptions): Promise<Provisioned>
   const clientOptions = { endpoint: options.endpoint, region: options.region };
   const sqs = createSqsClient(clientOptions);
   const s3 = createS3Client(clientOptions);
+  const iam = createIamClient(clientOptions);
+  const lambda = createLambdaClient(clientOptions);
   try {
     const names = Object.keys(topology.queues) as QueueName[];
     const queues = Object.fromEntries(
       await Promise.all(names.map(async (name) => [name, await provisionQueue(sqs, options, name)] as const)),
     ) as Record<QueueName, ProvisionedQueue>;
+    const queueArns = Object.fromEntries(names.map((name) => [name, queues[name].arn])) as Record<QueueName, string>;
+    const functions = await provisionFunctions({ stage: options.stage, iam, lambda, queueArns });
 
     const bucket = resourceName(options.stage, topology.bucket.id);
     const bucketArn = `arn:aws:s3:::${bucket}`;
@@ -84,10 +93,12 @@ export async function provision(options: ProvisionOptions): Promise<Provisioned>
         }),
       );
     }
-    return { bucket, bucketArn, queues };
+    return { bucket, bucketArn, queues, functions };
   } finally {
     sqs.destroy();
     s3.destroy();
+    iam.destroy();
+    lambda.destroy();
   }
 }
 

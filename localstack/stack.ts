@@ -1,15 +1,17 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createLambdaClient } from '../lib/adapters/aws.ts';
 import { connectDb } from '../lib/store/db.ts';
 import { migrate } from '../lib/store/migrate.ts';
 import { resourceName, topology, type FunctionName, type ScheduledFunctionName } from '../lib/topology.ts';
 import { startLocalScheduler, type LocalScheduler } from './scheduler.ts';
 import { startLambdaService, type LambdaService, type LocalFunction } from './lambdaService.ts';
-import type { MappingSettingsSource } from './mappings.ts';
+import { eventSourceMappings, type MappingSettingsSource } from './mappings.ts';
 import { ensureAwsEndpoint } from './moto.ts';
 import { ensurePostgres } from './pglite.ts';
 import { provision, type Provisioned, type ProvisionOptions } from './provision.ts';
 import { removeLocalState, writeLocalState, type LocalState } from './state.ts';
+import { startTunerTimer } from './tunerTimer.ts';
 
 export interface LocalStackOptions {
   /** Prefix of every resource name, `batchflow-<stage>-...`. @default 'local' */
@@ -28,8 +30,20 @@ export interface LocalStackOptions {
   readonly schedulerTickMs?: number;
   /** Per-queue changes to topology's settings (tests shorten the visibility timeout). */
   readonly queueOverrides?: ProvisionOptions['queueOverrides'];
-  /** @default topology's batchSize and maxConcurrency */
+  /**
+   * Where the Lambda service reads batch size and concurrency. @default the event source mappings
+   * at the endpoint (created from topology, disabled; the tuner changes them there)
+   */
   readonly mappings?: MappingSettingsSource;
+  /** How often the runtime publishes the AWS-side metrics to the endpoint's CloudWatch; 0: never. @default 10_000 */
+  readonly metricsIntervalMs?: number;
+  /**
+   * How often the tuner function runs (its schedule on AWS); 0: never. @default 0
+   * (`npm run local` runs it every minute).
+   */
+  readonly tunerIntervalMs?: number;
+  /** Let the local tuner apply its recommendations. @default false: a dry run that logs them */
+  readonly tunerApply?: boolean;
   /** Variables added to every function's environment, after the stack's own. */
   readonly environment?: Readonly<Record<string, string>>;
   /** Write `.batchflow/local.json` for the CLI (and remove it on stop). @default false */
@@ -117,7 +131,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const fn of functions) {
       if (!existsSync(fn.entry)) log(`${fn.name}: ${fileURLToPath(fn.entry)} does not exist yet: its invocations will fail`);
     }
-    const lambda = await startLambdaService({ functions, endpoint: aws.endpoint, region: aws.region, mappings: options.mappings, log });
+    let mappings = options.mappings;
+    if (!mappings) {
+      const lambdaApi = createLambdaClient({ endpoint: aws.endpoint, region: aws.region });
+      stops.push(async () => lambdaApi.destroy());
+      const targets = Object.fromEntries(
+        functions.map((fn) => {
+          const { mappingUuid } = provisioned.functions[fn.key as FunctionName];
+          return [fn.key, { functionName: fn.name, queueArn: fn.queueArn, mappingUuid }];
+        }),
+      );
+      mappings = eventSourceMappings(lambdaApi, targets);
+    }
+    const lambda = await startLambdaService({
+      functions,
+      endpoint: aws.endpoint,
+      region: aws.region,
+      mappings,
+      metricsIntervalMs: options.metricsIntervalMs,
+      log,
+    });
     let drainTimeoutMs: number | undefined;
     stops.push(() => lambda.stop({ drainTimeoutMs }));
     const scheduler = startLocalScheduler({
@@ -131,6 +164,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
     });
     stops.push(() => scheduler.stop());
+    if (options.tunerIntervalMs) {
+      const tuner = startTunerTimer({
+        stage,
+        region: aws.region,
+        provisioned,
+        entry: new URL(`../${topology.scheduled.tuner.entry}`, import.meta.url),
+        environment,
+        apply: options.tunerApply ?? false,
+        intervalMs: options.tunerIntervalMs,
+        log,
+      });
+      stops.push(() => tuner.stop());
+    }
 
     const state: LocalState = {
       stage,

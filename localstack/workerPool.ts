@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import type { ContextFields, InvokeRequest, WorkerInit, WorkerReply } from './lambdaWorker.ts';
 
@@ -13,12 +14,23 @@ export interface PooledFunction {
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
   readonly region: string;
+  /**
+   * Sees each line the function prints to stdout; returns true when it consumed the line (EMF
+   * metrics), which then stays off this process's stdout. @default stdout not captured
+   */
+  readonly onStdoutLine?: (line: string) => boolean;
 }
 
 /** How an invocation ended: the handler's return value, or why there is none. */
-export type InvocationOutcome =
-  | { readonly ok: true; readonly value: unknown; readonly requestId: string; readonly coldStart: boolean }
-  | { readonly ok: false; readonly error: string; readonly requestId: string; readonly coldStart: boolean };
+export type InvocationOutcome = (
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: string }
+) & {
+  readonly requestId: string;
+  readonly coldStart: boolean;
+  /** The handler's run time, init excluded (Lambda's Duration); absent when init failed. */
+  readonly durationMs?: number;
+};
 
 export interface WorkerPool {
   /** Runs one invocation on a warm worker (or a new one); never rejects. */
@@ -54,9 +66,11 @@ export function createWorkerPool(fn: PooledFunction): WorkerPool {
     } catch (err) {
       return { ok: false, error: `init failed: ${(err as Error).message}`, requestId, coldStart };
     }
+    const started = performance.now();
     const outcome = await container.run(event, requestId);
+    const durationMs = performance.now() - started;
     if (container.alive) idle.push(container);
-    return { ...outcome, requestId, coldStart };
+    return { ...outcome, requestId, coldStart, durationMs };
   };
 
   return {
@@ -94,7 +108,9 @@ async function startContainer(fn: PooledFunction, all: Set<Container>): Promise<
     },
     // Lambda's memory setting as the heap limit: an out-of-memory handler kills its worker only.
     resourceLimits: { maxOldGenerationSizeMb: fn.memoryMb },
+    stdout: fn.onStdoutLine !== undefined,
   });
+  if (fn.onStdoutLine) captureLines(worker, fn.onStdoutLine);
 
   let alive = true;
   let current: { id: number; settle: (r: { ok: true; value: unknown } | { ok: false; error: string }) => void } | undefined;
@@ -163,4 +179,21 @@ async function startContainer(fn: PooledFunction, all: Set<Container>): Promise<
     throw new Error(failure);
   }
   return container;
+}
+
+/**
+ * Hands each line of the worker's stdout to `onLine`, and passes on to this process's stdout the
+ * lines it did not consume (EMF metrics go to CloudWatch, not the console).
+ */
+function captureLines(worker: Worker, onLine: (line: string) => boolean): void {
+  const lines = createInterface({ input: worker.stdout, crlfDelay: Infinity });
+  lines.on('line', (line) => {
+    let consumed = false;
+    try {
+      consumed = onLine(line);
+    } catch {
+      // A consumer's failure must not stop the function's output.
+    }
+    if (!consumed) process.stdout.write(`${line}\n`);
+  });
 }

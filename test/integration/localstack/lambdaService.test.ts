@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
+import { UpdateEventSourceMappingCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createSqsClient } from '../../../lib/adapters/aws.ts';
+import { createCloudWatchClient, createLambdaClient, createSqsClient } from '../../../lib/adapters/aws.ts';
+import { readObservation } from '../../../lib/adapters/metricsReader.ts';
 import { startLambdaService, type LambdaService, type LocalFunction } from '../../../localstack/lambdaService.ts';
-import type { MappingSettings } from '../../../localstack/mappings.ts';
-import { provision, type ProvisionedQueue, type QueueSettings } from '../../../localstack/provision.ts';
+import { eventSourceMappings, type MappingSettings, type MappingSettingsSource } from '../../../localstack/mappings.ts';
+import { provision, type Provisioned, type ProvisionedQueue, type QueueSettings } from '../../../localstack/provision.ts';
 import type { Script } from './fixtures/scriptedHandler.ts';
 import { countByKey, createAttemptsTable, maxOverlap, queueDepth, readAttempts, sendScripts, uniqueStage, waitFor } from './support.ts';
 
@@ -15,34 +17,39 @@ const databaseUrl = inject('databaseUrl');
 const schema = 'it_localstack_lambda';
 const scripted = new URL('./fixtures/scriptedHandler.ts', import.meta.url);
 const broken = new URL('./fixtures/brokenModule.ts', import.meta.url);
+const emf = new URL('./fixtures/emfHandler.ts', import.meta.url);
 
 let sql: postgres.Sql;
 let sqs: SQSClient;
+let lambda: LambdaClient;
 let service: LambdaService | undefined;
 
 interface Harness {
   readonly queue: ProvisionedQueue;
   readonly service: LambdaService;
   readonly functionName: string;
+  readonly provisioned: Provisioned;
 }
 
 /** A fresh partitions queue (and DLQ) with one function polling it. */
 async function startHarness(options: {
-  readonly settings: MappingSettings | (() => MappingSettings);
+  /** Fixed, changed by the test, or read from the event source mapping at the endpoint. */
+  readonly settings: MappingSettings | (() => MappingSettings) | 'endpoint';
   readonly queue?: Partial<QueueSettings>;
   readonly entry?: URL;
   readonly timeoutSeconds?: number;
-  readonly before?: (queue: ProvisionedQueue) => Promise<void>;
+  readonly metricsIntervalMs?: number;
+  readonly before?: (queue: ProvisionedQueue, provisioned: Provisioned) => Promise<void>;
 }): Promise<Harness> {
   const stage = uniqueStage('it-lsvc');
-  const { queues } = await provision({
+  const provisioned = await provision({
     stage,
     endpoint,
     region,
     queueOverrides: { partitions: { visibilityTimeoutSeconds: 2, ...options.queue } },
   });
-  const queue = queues.partitions;
-  await options.before?.(queue);
+  const queue = provisioned.queues.partitions;
+  await options.before?.(queue, provisioned);
   const fn: LocalFunction = {
     name: `batchflow-${stage}-processor`,
     key: 'processor',
@@ -62,14 +69,20 @@ async function startHarness(options: {
     },
   };
   const settings = options.settings;
+  const { mappingUuid } = provisioned.functions.processor;
+  const mappings: MappingSettingsSource =
+    settings === 'endpoint'
+      ? eventSourceMappings(lambda, { processor: { functionName: fn.name, queueArn: queue.arn, mappingUuid } })
+      : { read: async () => (typeof settings === 'function' ? settings() : settings) };
   service = await startLambdaService({
     functions: [fn],
     endpoint,
     region,
-    mappings: { read: async () => (typeof settings === 'function' ? settings() : settings) },
+    mappings,
     settingsRefreshMs: 200,
+    ...(options.metricsIntervalMs !== undefined ? { metricsIntervalMs: options.metricsIntervalMs } : {}),
   });
-  return { queue, service, functionName: fn.name };
+  return { queue, service, functionName: fn.name, provisioned };
 }
 
 const scripts = (n: number, script: Omit<Script, 'key'> = {}, prefix = 'm'): Script[] =>
@@ -85,6 +98,7 @@ async function settled(queue: ProvisionedQueue, n: number) {
 beforeAll(async () => {
   sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   sqs = createSqsClient({ endpoint, region });
+  lambda = createLambdaClient({ endpoint, region });
   await createAttemptsTable(sql, schema);
 });
 
@@ -101,6 +115,7 @@ afterAll(async () => {
   await sql`drop schema if exists ${sql(schema)} cascade`;
   await sql.end();
   sqs.destroy();
+  lambda.destroy();
 });
 
 describe('local Lambda service', () => {
@@ -229,6 +244,89 @@ describe('local Lambda service', () => {
     // Assess
     expect(maxOverlap(before)).toBe(1);
     expect(maxOverlap(after)).toBe(3);
+  });
+
+  it('follows the event source mapping at the endpoint: a changed MaximumConcurrency applies within seconds', async () => {
+    // Prepare
+    const { queue, service, provisioned } = await startHarness({
+      settings: 'endpoint',
+      queue: { visibilityTimeoutSeconds: 60 },
+      // AWS's smallest MaximumConcurrency is 2.
+      before: (_, p) =>
+        lambda
+          .send(new UpdateEventSourceMappingCommand({ UUID: p.functions.processor.mappingUuid, BatchSize: 1, ScalingConfig: { MaximumConcurrency: 2 } }))
+          .then(() => {}),
+    });
+    // Long enough sleeps that the runtime fills every slot even on a loaded machine.
+    await sendScripts(sqs, queue.url, scripts(6, { sleepMs: 1_000 }, 'before'));
+    const before = await settled(queue, 6);
+
+    // Act
+    const changedAt = Date.now();
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: provisioned.functions.processor.mappingUuid, ScalingConfig: { MaximumConcurrency: 4 } }));
+    await waitFor(async () => Object.values(service.stats)[0].settings.maxConcurrency === 4, 10_000, 'the new MaximumConcurrency');
+    const appliedAfterMs = Date.now() - changedAt;
+    await sendScripts(sqs, queue.url, scripts(12, { sleepMs: 1_500 }, 'after'));
+    const after = (await settled(queue, 18)).filter((a) => a.key.startsWith('after'));
+
+    // Assess
+    expect(maxOverlap(before)).toBe(2);
+    expect(maxOverlap(after)).toBe(4);
+    expect(appliedAfterMs).toBeLessThan(5_000);
+    expect(Object.values(service.stats)[0].settings).toEqual({ batchSize: 1, maxConcurrency: 4 });
+  });
+
+  it('publishes the AWS-side metrics it plays and the functions\' EMF metrics, as GetMetricData returns them', async () => {
+    // Prepare
+    const cloudWatch = createCloudWatchClient({ endpoint, region });
+    const sent = 9;
+    let settings: MappingSettings = { batchSize: 1, maxConcurrency: 0 };
+    const startedAt = Date.now();
+    // Timer publications off: the test publishes at the moments it wants measured.
+    // A visibility timeout well past a cold start on a loaded machine: no message is seen twice.
+    const { queue, service, functionName } = await startHarness({
+      settings: () => settings,
+      entry: emf,
+      metricsIntervalMs: 3_600_000,
+      queue: { visibilityTimeoutSeconds: 60 },
+    });
+    const stats = () => Object.values(service.stats)[0];
+    await sendScripts(sqs, queue.url, scripts(sent, { sleepMs: 400 }));
+    const sentAt = Date.now();
+    await service.flushMetrics();
+
+    // Act
+    settings = { batchSize: 1, maxConcurrency: 3 };
+    await waitFor(async () => stats().inFlight === 3, 10_000, 'three invocations in flight');
+    const busyAt = Date.now();
+    await service.flushMetrics();
+    await waitFor(async () => stats().succeededRecords === sent && (await queueDepth(sqs, queue.url)) === 0, 60_000, 'every message processed');
+    await service.flushMetrics();
+    const observation = await readObservation(
+      cloudWatch,
+      { partitionQueue: queue.name, processor: functionName, splitter: `${functionName}-unused` },
+      // One-second periods (moto takes any): each publication above falls in a period of its own.
+      { from: startedAt, to: Date.now() + 1_000, periodSeconds: 1 },
+    );
+    cloudWatch.destroy();
+
+    // Assess
+    const sum = (s: { values: readonly number[] }) => s.values.reduce((a, b) => a + b, 0);
+    const max = (s: { values: readonly number[] }) => Math.max(...s.values);
+    const { series } = observation;
+    expect(sum(series.invocations)).toBe(sent);
+    expect(sum(series.errors)).toBe(0);
+    expect(sum(series.throttles)).toBe(0);
+    expect(max(series.concurrency)).toBe(3);
+    expect(Math.min(...series.durationMs.values)).toBeGreaterThanOrEqual(400);
+    // Before the function could run, all of them were waiting; at the end, none.
+    expect(max(series.queueDepth)).toBe(sent);
+    expect(series.queueDepth.values.at(-1)).toBe(0);
+    // While busy, the oldest message in flight was sent before `sentAt`.
+    expect(max(series.oldestMessageAgeSeconds)).toBeGreaterThanOrEqual((busyAt - sentAt) / 1000);
+    expect(series.oldestMessageAgeSeconds.values.at(-1)).toBe(0);
+    // EMF printed by the function (Powertools, dimension service = the function's name).
+    expect(sum(series.rowsMerged)).toBe(sent);
   });
 
   it('moves a message that always fails to the DLQ after maxReceiveCount', async () => {
