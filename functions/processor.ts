@@ -1,5 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
 import type { SQSEvent } from 'aws-lambda';
@@ -7,12 +9,16 @@ import { createS3Client } from '../lib/adapters/aws.ts';
 import { openDatabase } from '../lib/adapters/database.ts';
 import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
 import { parsePartitionMessage } from '../lib/adapters/partitionQueue.ts';
+import { addPartitionMetrics, addSignal, isConnectionError } from '../lib/adapters/partitionMetrics.ts';
 import { loadConfig } from '../lib/config.ts';
 import { processPartition, type ProcessContext } from '../lib/process/processPartition.ts';
+import { METRICS_NAMESPACE } from '../lib/tune/signals.ts';
 
 // Cold start: config, clients and the pool are built once per container.
 const logger = new Logger({ serviceName: 'batchflow-processor' });
 const config = loadConfig();
+// EMF on stdout: CloudWatch turns it into metrics on AWS, the local runtime does the same locally.
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: config.functionName });
 const ctx: ProcessContext = {
   db: await openDatabase(config),
   objects: s3ObjectStore(createS3Client()),
@@ -22,6 +28,7 @@ const ctx: ProcessContext = {
 /** Partition messages → aggregates merged into Postgres, exactly once; failures reported per item. */
 export const handler = middy<SQSEvent>()
   .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
   .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('partition failed', { error: reason as Error }) }))
   .handler(async (event) => {
     // One partition at a time: each already holds ~10^5 records and its own memory.
@@ -29,9 +36,11 @@ export const handler = middy<SQSEvent>()
     for (const record of event.Records) {
       try {
         const outcome = await processPartition(ctx, parsePartitionMessage(record.body));
+        addPartitionMetrics(metrics, outcome);
         logger.info('partition', { ...outcome });
         results.push({ status: 'fulfilled', value: undefined });
       } catch (reason) {
+        if (isConnectionError(reason)) addSignal(metrics, 'dbConnectionErrors', 1);
         results.push({ status: 'rejected', reason });
       }
     }

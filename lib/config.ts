@@ -19,8 +19,22 @@ export interface Config {
   readonly partitionQueueUrl: string | undefined;
   readonly partitionBytes: number;
   readonly maxRecordBytes: number;
+  /** This function's physical name (Lambda sets it): the `service` dimension of its metrics. */
+  readonly functionName: string;
+  /** What the tuner watches and moves (the tuner only). */
+  readonly tuner: TunerTargets | undefined;
   /** Where job schedules live (the schedule-sync function only). */
   readonly jobSchedules: { groupName: string; roleArn: string; functionArn: string } | undefined;
+}
+
+/** The resources the tuner reads metrics of and whose settings it changes. */
+export interface TunerTargets {
+  readonly processorFunctionName: string;
+  readonly splitterFunctionName: string;
+  readonly partitionQueueName: string;
+  readonly partitionQueueArn: string;
+  /** false: recommend only (dry run). */
+  readonly apply: boolean;
 }
 
 const positiveInt = z.coerce.number().int().positive();
@@ -37,6 +51,12 @@ const envSchema = z
   PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL').optional(),
   PARTITION_BYTES: positiveInt.default(topology.ingest.partitionBytes),
   MAX_RECORD_BYTES: positiveInt.default(topology.ingest.maxRecordBytes),
+  AWS_LAMBDA_FUNCTION_NAME: z.string().min(1).default('batchflow'),
+  PROCESSOR_FUNCTION_NAME: z.string().min(1).optional(),
+  SPLITTER_FUNCTION_NAME: z.string().min(1).optional(),
+  PARTITION_QUEUE_NAME: z.string().min(1).optional(),
+  PARTITION_QUEUE_ARN: z.string().startsWith('arn:', 'PARTITION_QUEUE_ARN must be an ARN').optional(),
+  TUNER_APPLY: z.enum(['true', 'false'], { message: 'TUNER_APPLY must be true or false' }).default('false'),
   SCHEDULE_GROUP: z.string().min(1).optional(),
   SCHEDULER_ROLE_ARN: z.string().startsWith('arn:', 'SCHEDULER_ROLE_ARN must be an ARN').optional(),
   ANALYTICS_FUNCTION_ARN: z.string().startsWith('arn:', 'ANALYTICS_FUNCTION_ARN must be an ARN').optional(),
@@ -67,6 +87,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     partitionQueueUrl: e.PARTITION_QUEUE_URL,
     partitionBytes: e.PARTITION_BYTES,
     maxRecordBytes: e.MAX_RECORD_BYTES,
+    functionName: e.AWS_LAMBDA_FUNCTION_NAME,
+    tuner:
+      e.PROCESSOR_FUNCTION_NAME && e.SPLITTER_FUNCTION_NAME && e.PARTITION_QUEUE_NAME && e.PARTITION_QUEUE_ARN
+        ? {
+            processorFunctionName: e.PROCESSOR_FUNCTION_NAME,
+            splitterFunctionName: e.SPLITTER_FUNCTION_NAME,
+            partitionQueueName: e.PARTITION_QUEUE_NAME,
+            partitionQueueArn: e.PARTITION_QUEUE_ARN,
+            apply: e.TUNER_APPLY === 'true',
+          }
+        : undefined,
     jobSchedules:
       e.SCHEDULE_GROUP && e.SCHEDULER_ROLE_ARN && e.ANALYTICS_FUNCTION_ARN
         ? { groupName: e.SCHEDULE_GROUP, roleArn: e.SCHEDULER_ROLE_ARN, functionArn: e.ANALYTICS_FUNCTION_ARN }

@@ -23,7 +23,7 @@ export interface PartitionOutcome {
   readonly idx: number;
   /** `duplicate`: the partition was already merged (a redelivery); nothing was counted again. */
   readonly status: 'merged' | 'duplicate';
-  readonly stats?: PartitionStats;
+  readonly stats?: PartitionStats & { readonly lockWaitMs: number; readonly rowsMerged: number; readonly partitionMs: number };
 }
 
 /**
@@ -70,7 +70,7 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
     readMs,
     parseMs,
   };
-  const { merged, mergeMs } = await completePartition(ctx.db, {
+  const { merged, mergeMs, lockWaitMs, rowsMerged } = await completePartition(ctx.db, {
     jobId,
     idx,
     dataset: dataset.name,
@@ -79,7 +79,8 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
     stats,
     dataRange: timeRangeOf(cells, parseGranularity(dataset.granularity).ms),
   });
-  return merged ? { jobId, idx, status: 'merged', stats: { ...stats, mergeMs } } : { jobId, idx, status: 'duplicate' };
+  if (!merged) return { jobId, idx, status: 'duplicate' };
+  return { jobId, idx, status: 'merged', stats: { ...stats, mergeMs, lockWaitMs, rowsMerged, partitionMs: performance.now() - started } };
 }
 
 /** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */

@@ -7,6 +7,7 @@ import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts'
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { failJob, markEnqueued, openJob, recordSplit, unsentPartitions, type Job, type PartitionPlan } from '../store/jobs.ts';
+import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
 import { createPartCutter } from './cutter.ts';
 import { planByteRanges } from './plan.ts';
@@ -53,7 +54,8 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject): Pro
     key: object.key,
     objectVersion: object.objectVersion,
     objectSize: object.size,
-    partitionBytes: ctx.partitionBytes,
+    // The tuner's size when it set one; the job records it, so a retried split plans the same.
+    partitionBytes: (await getTunedSetting(ctx.db, 'partitionBytes')) ?? ctx.partitionBytes,
   });
   if (!created && job.status !== 'splitting') {
     // Already split: re-send anything a crash left unsent (a no-op for the usual duplicate event).

@@ -22,7 +22,10 @@ export type TableName =
   | 'analytics_jobs'
   | 'analytics_windows'
   | 'analytics_results'
-  | 'analytics_runs';
+  | 'analytics_runs'
+  | 'performance_metrics'
+  | 'tuned_settings'
+  | 'tuning_history';
 
 export interface DbOptions {
   readonly url: string;

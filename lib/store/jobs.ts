@@ -2,6 +2,7 @@ import type { RejectedRecord } from '../parse/sink.ts';
 import type { RollupCell } from '../rollup/aggregator.ts';
 import type { Db, Tx } from './db.ts';
 import { markWindowsStale } from './analytics.ts';
+import { insertPerformanceMetrics } from './performance.ts';
 import { mergeRollupCells } from './rollups.ts';
 
 export type JobStatus = 'splitting' | 'processing' | 'completed' | 'completed_with_rejects' | 'failed';
@@ -194,13 +195,25 @@ export async function getPartition(db: Db, jobId: number, idx: number): Promise<
   return p;
 }
 
+/** What a partition's merge transaction did and how long its parts took. */
+export interface MergeOutcome {
+  /** false: the partition was already complete (a duplicate message); nothing was counted. */
+  readonly merged: boolean;
+  /** The transaction up to its commit: locks, rollup upserts, rejects, counts. */
+  readonly mergeMs: number;
+  /** Waiting for the partition's row lock. */
+  readonly lockWaitMs: number;
+  readonly rowsMerged: number;
+}
+
 /**
  * Merges one partition's results exactly once: in a single transaction, locks the partition row,
  * skips if it is already completed (a redelivered or concurrently duplicated message), merges the
  * cells, stores the rejects, marks stale the analytics windows the data touches (late data), marks
  * the partition completed and adds its counts to the job — finishing the job when it was the last
- * partition. Lock order: partition row, rollup rows (sorted), analytics windows (sorted), job row;
- * the same in every transaction, hence no deadlock.
+ * partition, and stores the partition's measurements in `performance_metrics`. Lock order:
+ * partition row, rollup rows (sorted), analytics windows (sorted), job row; the same in every
+ * transaction, hence no deadlock.
  */
 export async function completePartition(
   db: Db,
@@ -214,20 +227,29 @@ export async function completePartition(
     /** The time range the cells cover, [from, to): analytics windows it overlaps become stale. */
     dataRange: { from: Date; to: Date } | null;
   },
-): Promise<{ merged: boolean; mergeMs: number }> {
+): Promise<MergeOutcome> {
   const started = performance.now();
   return db.sql.begin(async (tx) => {
+    const lockStarted = performance.now();
     const [partition] = await tx`
       select status from ${db.table('batch_partitions')}
       where job_id = ${input.jobId} and idx = ${input.idx} for update`;
+    // A round trip, plus any wait for a duplicate of this message that holds the partition.
+    const lockWaitMs = performance.now() - lockStarted;
     if (!partition) throw new Error(`partition ${input.jobId}/${input.idx} is not recorded`);
-    if (partition.status === 'completed') return { merged: false, mergeMs: 0 };
+    if (partition.status === 'completed') return { merged: false, mergeMs: 0, lockWaitMs, rowsMerged: 0 };
 
-    await mergeRollupCells(tx, db, input.dataset, input.cells);
+    const rowsMerged = await mergeRollupCells(tx, db, input.dataset, input.cells);
     await insertRejects(tx, db, input.jobId, input.idx, input.rejects);
     if (input.dataRange) await markWindowsStale(tx, db, input.dataset, input.dataRange.from, input.dataRange.to);
     const mergeMs = performance.now() - started;
     const s = input.stats;
+    const measured = { recordsRead: s.recordsRead, recordsRejected: s.recordsRejected, bytesRead: s.bytesRead, readMs: s.readMs, parseMs: s.parseMs, mergeMs, lockWaitMs, rowsMerged };
+    await insertPerformanceMetrics(
+      tx,
+      db,
+      Object.entries(measured).map(([name, value]) => ({ component: 'processor', name, value, jobId: input.jobId, partitionIdx: input.idx })),
+    );
     await tx`
       update ${db.table('batch_partitions')} set
         status = 'completed', completed_at = now(), records_read = ${s.recordsRead},
@@ -245,7 +267,7 @@ export async function completePartition(
         read_ms = read_ms + ${s.readMs}, parse_ms = parse_ms + ${s.parseMs}, merge_ms = merge_ms + ${mergeMs}
       where job_id = ${input.jobId}`;
     await finishIfDone(tx, db, input.jobId);
-    return { merged: true, mergeMs };
+    return { merged: true, mergeMs, lockWaitMs, rowsMerged };
   });
 }
 

@@ -191,5 +191,49 @@ alter table ${s}.batch_partitions add column data_min timestamptz, add column da
 `;
     },
   },
+  {
+    version: 3,
+    description: 'performance metrics, tuned settings, tuning history',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- What the functions measured, per partition (seed 000's performance_metrics): history and
+-- reports without CloudWatch.
+create table ${s}.performance_metrics (
+  id bigint generated always as identity primary key,
+  component text not null,
+  metric_name text not null,
+  metric_value double precision not null,
+  recorded_at timestamptz not null default now(),
+  job_id bigint references ${s}.batch_jobs (job_id) on delete cascade,
+  partition_idx int,
+  context jsonb
+);
+create index on ${s}.performance_metrics (component, metric_name, recorded_at);
+
+-- Settings the tuner owns that live in no AWS resource (the splitter's partition size).
+create table ${s}.tuned_settings (
+  parameter text primary key,
+  value double precision not null,
+  updated_at timestamptz not null default now()
+);
+
+-- Every change the tuner applied, and how it worked out over the following window.
+create table ${s}.tuning_history (
+  id bigint generated always as identity primary key,
+  parameter text not null,
+  old_value double precision,
+  new_value double precision,
+  reason text not null,
+  evidence jsonb not null,
+  applied_at timestamptz not null default now(),
+  effectiveness double precision,
+  effectiveness_detail text,
+  measured_at timestamptz
+);
+create index on ${s}.tuning_history (parameter, applied_at);
+`;
+    },
+  },
 ];
 

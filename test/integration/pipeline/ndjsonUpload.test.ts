@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listRejects } from '../../../lib/store/jobs.ts';
 import { compareQueries } from './expected.ts';
-import { registerDataset, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';
+import { putTunedSetting } from '../../../lib/store/performance.ts';
+import { PARTITION_BYTES, registerDataset, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';
 import { generateNdjson } from './records.ts';
 
 let p: Pipeline;
@@ -50,4 +51,24 @@ describe('an NDJSON upload', () => {
     expect(problems).toEqual([]);
     expect(rows).toBeGreaterThan(500);
   });
+
+  it('is split at the partition size the tuner stored, recorded with its job', async () => {
+    // Prepare
+    await registerDataset(p, { name: 'tuned', format: 'ndjson', timeColumn: 'ts', timeFormat: 'epoch_s', granularity: '1-hour', dimensions: ['region'], metrics: ['amount'] });
+    const file = generateNdjson({ records: 1200, seed: 8, badRows: 0 });
+    const tunedBytes = 4 * PARTITION_BYTES;
+    await putTunedSetting(p.db, 'partitionBytes', tunedBytes);
+
+    // Act
+    await upload(p, 'uploads/tuned/day-1.ndjson', file.bytes);
+    const job = await waitForJob(p, 'uploads/tuned/day-1.ndjson');
+    await p.db.sql`delete from ${p.db.table('tuned_settings')}`;
+
+    // Assess
+    expect(job.partitionBytes).toBe(tunedBytes);
+    // planByteRanges: whole steps of the partition size, the last absorbing the remainder.
+    expect(job.partitionsTotal).toBe(Math.max(1, Math.floor(file.bytes.length / tunedBytes)));
+    expect(job.recordsAggregated).toBe(file.good.length);
+  });
 });
+

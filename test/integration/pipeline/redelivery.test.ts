@@ -58,8 +58,13 @@ describe('a partition message delivered more than once', () => {
     const job = (await getJob(p.db, outcome.jobId!))!;
     const rejects = await listRejects(p.db, job.jobId);
     const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);
+    const measured = await p.db.sql<{ partitions: number; rows: number; records: number }[]>`
+      select count(distinct partition_idx)::int as partitions, count(*)::int as rows, sum(metric_value)::float8 as records
+      from ${p.db.table('performance_metrics')} where job_id = ${job.jobId} and metric_name = 'recordsRead'`;
 
     // Assess
+    // Only the merging copy stores its measurements: one recordsRead per partition, adding up.
+    expect(measured[0]).toEqual({ partitions: job.partitionsTotal, rows: job.partitionsTotal, records: independent.good.length + file.bad.length });
     expect(outcome.status).toBe('split');
     expect(messages.map((m) => m.idx)).toEqual([...Array(job.partitionsTotal).keys()]);
     expect(sequential.length).toBeGreaterThanOrEqual(3);
