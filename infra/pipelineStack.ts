@@ -1,6 +1,6 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { CfnSchedule, CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import { BlockPublicAccess, Bucket, BucketEncryption, EventType } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -55,6 +55,10 @@ export class PipelineStack extends Stack {
   public readonly schedulerRole: Role;
   /** Makes the job schedules match the jobs table; run on deploy when a database is configured. */
   public readonly syncSchedules: BatchflowFunction;
+  /** Reads the metrics every few minutes and moves the processor's levers. */
+  public readonly tuner: BatchflowFunction;
+  /** The schedule that runs the tuner. */
+  public readonly tunerSchedule: CfnSchedule;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -90,6 +94,7 @@ export class PipelineStack extends Stack {
     });
     this.analytics.function.grantInvoke(this.schedulerRole);
     this.syncSchedules = this.createScheduleSync(removalPolicy, database);
+    ({ tuner: this.tuner, schedule: this.tunerSchedule } = this.createTuner(removalPolicy, database));
     this.grantAccess();
     this.addOutputs();
   }
@@ -179,6 +184,60 @@ export class PipelineStack extends Stack {
       });
     }
     return sync;
+  }
+
+  /**
+   * The tuner and its schedule. It may read metrics (GetMetricData has no resource-level
+   * permissions), change only the processor's mapping and reserved concurrency, and write the
+   * partition size to the database. A later `cdk deploy` sets the mapping back to the topology's
+   * values; the tuner then moves it again from there.
+   */
+  private createTuner(removalPolicy: RemovalPolicy, database: Record<string, string>): { tuner: BatchflowFunction; schedule: CfnSchedule } {
+    const { processor, splitter } = this.functions;
+    const spec = topology.scheduled.tuner;
+    const tuner = new BatchflowFunction(this, spec.id, {
+      name: 'tuner',
+      removalPolicy,
+      environment: {
+        ...database,
+        PROCESSOR_FUNCTION_NAME: processor.function.functionName,
+        SPLITTER_FUNCTION_NAME: splitter.function.functionName,
+        PARTITION_QUEUE_NAME: this.queues.partitions.queueName,
+        PARTITION_QUEUE_ARN: this.queues.partitions.queueArn,
+        TUNER_APPLY: 'true',
+      },
+    });
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html
+    tuner.function.addToRolePolicy(new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    // ListEventSourceMappings has no resource-level permissions either.
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html
+    tuner.function.addToRolePolicy(new PolicyStatement({ actions: ['lambda:ListEventSourceMappings'], resources: ['*'] }));
+    tuner.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
+        resources: [processor.eventSource!.eventSourceMappingArn],
+      }),
+    );
+    tuner.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['lambda:GetFunctionConcurrency', 'lambda:PutFunctionConcurrency', 'lambda:DeleteFunctionConcurrency'],
+        resources: [processor.function.functionArn],
+      }),
+    );
+    this.databaseSecret?.grantRead(tuner.function);
+    const role = new Role(this, 'TunerSchedulerRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description: 'EventBridge Scheduler invokes the batchflow tuner',
+    });
+    tuner.function.grantInvoke(role);
+    const schedule = new CfnSchedule(this, 'TunerSchedule', {
+      scheduleExpression: spec.schedule,
+      flexibleTimeWindow: { mode: 'OFF' },
+      target: { arn: tuner.function.functionArn, roleArn: role.roleArn, retryPolicy: { maximumRetryAttempts: 0 } },
+    });
+    return { tuner, schedule };
   }
 
   /** Where the functions find the database: the secret's ARN, never its value. */

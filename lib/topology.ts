@@ -69,6 +69,19 @@ export const topology = {
       /** The EventBridge Scheduler group that holds one schedule per enabled job. */
       scheduleGroup: 'batchflow-jobs',
     },
+    /** Reads the metrics and adjusts the processor's mapping, concurrency and the partition size. */
+    tuner: {
+      id: 'Tuner',
+      entry: 'functions/tuner.ts',
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      maxConcurrency: 1,
+      /** EventBridge Scheduler expression; the cooldown in the control law is longer than this. */
+      schedule: 'rate(5 minutes)',
+      /** How far back it looks, and how long after a change it measures the effect. */
+      windowSeconds: 900,
+      periodSeconds: 60,
+    },
   },
   /** Functions the stack runs on deploy. */
   deploy: {

@@ -10,6 +10,7 @@ import { migrate } from '../store/migrate.ts';
 import { addAnalyticsCommands } from './analyticsCommands.ts';
 import { describeJob, describeRejects, describeRows, table } from './report.ts';
 import { CliError, resolveTarget, type Target } from './target.ts';
+import { addTuneCommand } from './tuneCommand.ts';
 import { summarize, uploadFile, waitForJob } from './upload.ts';
 
 /** Runs `fn` against the resolved target's database, closing the pool afterwards. */
@@ -140,6 +141,7 @@ program
   });
 
 addAnalyticsCommands(program, withDb, isoDate);
+addTuneCommand(program, withDb);
 
 program.addOption(new Option('--verbose', 'print stack traces').hideHelp());
 

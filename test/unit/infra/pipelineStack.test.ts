@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { App, type CfnResource } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { CfnEventSourceMapping } from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -455,6 +456,31 @@ describe('PipelineStack', () => {
     expect(passRole).toEqual([pair('iam:PassRole', { 'Fn::GetAtt': [logicalId(stack, stack.schedulerRole), 'Arn'] })]);
     expect(grants.filter((p) => /^(s3|sqs|lambda):/.test(p))).toEqual([]);
     template.resourceCountIs('Custom::Trigger', 1);
+  });
+
+  it('runs the tuner on its schedule, moving only the processor mapping and reserved concurrency', () => {
+    // Prepare
+    const { stack, template } = synthesize();
+
+    // Act
+    const grants = [...allowed(template, logicalId(stack, stack.tuner.function.role!))];
+    const processorArn = { 'Fn::GetAtt': [logicalId(stack, stack.functions.processor.function), 'Arn'] };
+    const mappingId = stack.getLogicalId(stack.functions.processor.function.node.findAll().find((c) => c instanceof CfnEventSourceMapping) as CfnEventSourceMapping);
+    const lambdaGrants = grants.filter((p) => p.startsWith('lambda:'));
+    const scheduleTarget = stack.resolve(stack.tunerSchedule.target) as { arn: unknown };
+
+    // Assess
+    expect(grants.filter((p) => p.endsWith('"*"')).sort()).toEqual(['cloudwatch:GetMetricData "*"', 'lambda:ListEventSourceMappings "*"']);
+    for (const action of ['GetFunctionConcurrency', 'PutFunctionConcurrency', 'DeleteFunctionConcurrency']) {
+      expect(lambdaGrants).toContain(pair(`lambda:${action}`, processorArn));
+    }
+    for (const p of lambdaGrants.filter((g) => /EventSourceMapping /.test(g))) expect(p).toContain(mappingId);
+    expect(grants.filter((p) => /^(s3|sqs|scheduler|iam):/.test(p))).toEqual([]);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: topology.scheduled.tuner.schedule, FlexibleTimeWindow: { Mode: 'OFF' } });
+    expect(scheduleTarget.arn).toEqual({ 'Fn::GetAtt': [logicalId(stack, stack.tuner.function), 'Arn'] });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TUNER_APPLY: 'true', PARTITION_QUEUE_ARN: { 'Fn::GetAtt': [logicalId(stack, stack.queues.partitions), 'Arn'] } }) },
+    });
   });
 
   it('outputs the bucket name and the queue URLs', () => {
