@@ -23,50 +23,42 @@ export interface AwsClientOptions {
  */
 export function createS3Client(options: AwsClientOptions = {}): S3Client {
   return new S3Client({
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.region ? { region: options.region } : {}),
+    ...clientConfig(options),
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
 }
 
-/** An SQS client. */
-export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
-  return new SQSClient({
+/** Endpoint and region when given; otherwise the SDK resolves them itself. */
+function clientConfig(options: AwsClientOptions): { endpoint?: string; region?: string } {
+  return {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : {}),
-  });
+  };
+}
+
+/** An SQS client. */
+export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
+  return new SQSClient(clientConfig(options));
 }
 
 /** An EventBridge Scheduler client. */
 export function createSchedulerClient(options: AwsClientOptions = {}): SchedulerClient {
-  return new SchedulerClient({
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.region ? { region: options.region } : {}),
-  });
+  return new SchedulerClient(clientConfig(options));
 }
 
 /** A Lambda client (event source mappings and function concurrency: the tuner's levers). */
 export function createLambdaClient(options: AwsClientOptions = {}): LambdaClient {
-  return new LambdaClient({
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.region ? { region: options.region } : {}),
-  });
+  return new LambdaClient(clientConfig(options));
 }
 
 /** A CloudWatch client (GetMetricData for the tuner; PutMetricData for the local runtime). */
 export function createCloudWatchClient(options: AwsClientOptions = {}): CloudWatchClient {
-  return new CloudWatchClient({
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.region ? { region: options.region } : {}),
-  });
+  return new CloudWatchClient(clientConfig(options));
 }
 
 /** An IAM client (the local provisioning creates the functions' execution role). */
 export function createIamClient(options: AwsClientOptions = {}): IAMClient {
-  return new IAMClient({
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.region ? { region: options.region } : {}),
-  });
+  return new IAMClient(clientConfig(options));
 }
