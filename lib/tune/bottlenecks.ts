@@ -185,7 +185,9 @@ function throughputDrop(o: Observation, t: Thresholds): Bottleneck | undefined {
 function errorRateSpike(o: Observation, t: Thresholds): Bottleneck | undefined {
   const invocations = totalOf(o, 'invocations');
   const errors = totalOf(o, 'errors');
-  const rate = ratio(errors, invocations);
+  // Errors are a subset of invocations: a rate above 1 is a statistics artefact (different periods).
+  const raw = ratio(errors, invocations);
+  const rate = raw === undefined ? undefined : Math.min(1, raw);
   if (rate === undefined || rate <= t.errorRate) return undefined;
   return finding(o, 'processor', 'errorRateSpike', 'errors', pointsOf(o, 'errors'), `error rate ${pct(rate)} (${fmt(errors)} of ${fmt(invocations)} invocations) > ${pct(t.errorRate)}`,
     "Invocations fail: find the cause in the processor's logs; lower maxConcurrency if they are database timeouts or refused connections.");
