@@ -112,7 +112,7 @@ function mergeCells(db: Db, cells: postgres.PendingQuery<postgres.Row[]>, keys: 
     )
     select ${keys}, sum(count)::float8 as count, sum(sum) as sum, min(min) as min, max(max) as max,
            group_mean as mean, sum(m2 + count * (mean - group_mean) ^ 2) as m2,
-           ${sql(`${db.schema}.sketch_union`)}(sketch) as sketch
+           ${sql(`${db.schema}.sketch_sum`)}(array_agg(sketch)) as sketch
     from weighted
     group by ${keys}, group_mean`;
 }

@@ -235,5 +235,26 @@ create index on ${s}.tuning_history (parameter, applied_at);
 `;
     },
   },
+  {
+    version: 4,
+    description: 'sketch_sum: many sketches merged in one pass',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- Adds the bins of any number of sketches in one GROUP BY. The sketch_union aggregate rebuilds the
+-- running jsonb object once per input row (measured: 6,720 cells of ~500 bins took 3 s); this reads
+-- every bin once.
+create function ${s}.sketch_sum(sketches jsonb[]) returns jsonb
+language sql immutable parallel safe as $$
+  select coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
+  from (
+    select bins.key as k, sum(bins.value::bigint) as n
+    from unnest(sketches) as one(sketch), jsonb_each_text(one.sketch) as bins
+    group by bins.key
+  ) merged
+$$;
+`;
+    },
+  },
 ];
 
