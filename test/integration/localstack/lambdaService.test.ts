@@ -46,7 +46,9 @@ async function startHarness(options: {
     stage,
     endpoint,
     region,
-    queueOverrides: { partitions: { visibilityTimeoutSeconds: 2, ...options.queue } },
+    // Short, so redelivery tests are quick, yet past a worker's cold start on a loaded machine (a
+    // delivery outliving it would be redelivered, as SQS does, and counted twice).
+    queueOverrides: { partitions: { visibilityTimeoutSeconds: 6, ...options.queue } },
   });
   const queue = provisioned.queues.partitions;
   await options.before?.(queue, provisioned);
