@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAnalyticsJob, type RunOutcome } from '../../../lib/analytics/runJob.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { listResults, type ResultRow } from '../../../lib/store/analytics.ts';
-import { readCsvIndependently } from '../pipeline/expected.ts';
-import { registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
+import { registerDataset, salesCsv, startPipeline, type Pipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
-import { DAY, expectResultShape, putJob, resultDifferences, salesFile, salesJob } from './support.ts';
+import { DAY, expectResultShape, putJob, resultDifferences, salesJob, uploadSales } from './support.ts';
 
 let p: Pipeline;
 let def: DatasetDefinition;
@@ -18,12 +17,7 @@ const TO = FROM + 21 * DAY;
 beforeAll(async () => {
   p = await startPipeline('analytics-agg');
   def = await registerDataset(p, salesCsv('sales'));
-  const bytes = salesFile({ records: 10_000, seed: 31, ranges: [[FROM, TO]] });
-  records = readCsvIndependently(bytes, def).good;
-  const key = 'uploads/sales/march.csv';
-  await upload(p, key, bytes);
-  const job = await waitForJob(p, key);
-  if (job.status !== 'completed' || job.recordsAggregated !== records.length) throw new Error(`upload did not complete: ${JSON.stringify(job)}`);
+  records = await uploadSales(p, def, 'uploads/sales/march.csv', { records: 10_000, seed: 31, ranges: [[FROM, TO]] });
 });
 
 afterAll(async () => {

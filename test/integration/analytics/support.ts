@@ -4,7 +4,9 @@ import type { RollupRow } from '../../../lib/query/queryRollups.ts';
 import { putAnalyticsJob, type ResultRow } from '../../../lib/store/analytics.ts';
 import type { Db } from '../../../lib/store/db.ts';
 import { prng } from '../../../localstack/sampleData.ts';
-import { differences, expectedRollup } from '../pipeline/expected.ts';
+import { differences, expectedRollup, readCsvIndependently } from '../pipeline/expected.ts';
+import { upload, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
+import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
 
 /**
@@ -147,4 +149,17 @@ export function expectResultShape(rows: readonly ResultRow[], job: string): void
     expect(AGGREGATIONS).toContain(r.aggregation);
     expect(r.value === null || typeof r.value === 'number').toBe(true);
   }
+}
+
+/**
+ * Uploads a salesFile under `key`, waits until its job completed with every good record aggregated,
+ * and returns those records as read independently of the pipeline (the tests' expectations).
+ */
+export async function uploadSales(p: Pipeline, def: DatasetDefinition, key: string, file: Parameters<typeof salesFile>[0]): Promise<FlatRecord[]> {
+  const bytes = salesFile(file);
+  const records = readCsvIndependently(bytes, def).good;
+  await upload(p, key, bytes);
+  const job = await waitForJob(p, key);
+  if (job.status !== 'completed' || job.recordsAggregated !== records.length) throw new Error(`upload did not complete: ${JSON.stringify(job)}`);
+  return records;
 }

@@ -3,10 +3,9 @@ import { runAnalyticsJob } from '../../../lib/analytics/runJob.ts';
 import { fireTimesBetween, parseSchedule } from '../../../lib/analytics/schedule.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { listResults } from '../../../lib/store/analytics.ts';
-import { readCsvIndependently } from '../pipeline/expected.ts';
-import { registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
+import { registerDataset, salesCsv, startPipeline, type Pipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
-import { DAY, expectedWindow, putJob, resultDifferences, salesFile, salesJob } from './support.ts';
+import { DAY, expectedWindow, putJob, resultDifferences, salesJob, uploadSales } from './support.ts';
 
 let p: Pipeline;
 let def: DatasetDefinition;
@@ -19,12 +18,7 @@ const FALL: readonly [number, number] = [Date.UTC(2024, 9, 28), Date.UTC(2024, 1
 beforeAll(async () => {
   p = await startPipeline('analytics-windows');
   def = await registerDataset(p, salesCsv('sales'));
-  const bytes = salesFile({ records: 8000, seed: 7, ranges: [SPRING, FALL] });
-  records = readCsvIndependently(bytes, def).good;
-  const key = 'uploads/sales/dst.csv';
-  await upload(p, key, bytes);
-  const job = await waitForJob(p, key);
-  if (job.status !== 'completed' || job.recordsAggregated !== records.length) throw new Error(`upload did not complete: ${JSON.stringify(job)}`);
+  records = await uploadSales(p, def, 'uploads/sales/dst.csv', { records: 8000, seed: 7, ranges: [SPRING, FALL] });
 });
 
 afterAll(async () => {
