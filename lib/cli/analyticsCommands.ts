@@ -4,9 +4,10 @@ import { JobDefinitionError, parseJobDefinition } from '../analytics/jobDefiniti
 import { planJob } from '../analytics/plan.ts';
 import { runAnalyticsJob } from '../analytics/runJob.ts';
 import { parseSchedule } from '../analytics/schedule.ts';
-import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob, type ResultRow } from '../store/analytics.ts';
+import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob } from '../store/analytics.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
+import { resultJson } from '../views.ts';
 import { table } from './report.ts';
 import { CliError, type Target } from './target.ts';
 import { createSchedulerClient } from '../adapters/aws.ts';
@@ -14,19 +15,6 @@ import { schedulerJobSchedules, type JobSchedules } from '../adapters/jobSchedul
 
 type WithDb = <T>(fn: (db: Db, target: Target) => Promise<T>) => Promise<T>;
 type IsoDate = (flag: string) => (value: string) => Date;
-
-/** The results row shape `results --json` and `jobs run --json` print. */
-function resultJson(r: ResultRow) {
-  return {
-    job: r.job,
-    windowStart: r.windowStart.toISOString(),
-    windowEnd: r.windowEnd.toISOString(),
-    entity: r.entity,
-    metric: r.metric,
-    aggregation: r.aggregation,
-    value: r.value,
-  };
-}
 
 /** A deployed stack's schedules (EventBridge Scheduler); none locally, where the runtime fires jobs. */
 function schedulesOf(target: Target): JobSchedules | undefined {

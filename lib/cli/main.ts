@@ -7,11 +7,12 @@ import { connectDb, type Db } from '../store/db.ts';
 import { getDataset, listDatasets, putDataset } from '../store/datasets.ts';
 import { getJob, listJobs, listRejects } from '../store/jobs.ts';
 import { migrate } from '../store/migrate.ts';
+import { summarize } from '../views.ts';
 import { addAnalyticsCommands } from './analyticsCommands.ts';
 import { describeJob, describeRejects, describeRows, table } from './report.ts';
 import { CliError, resolveTarget, type Target } from './target.ts';
 import { addTuneCommand } from './tuneCommand.ts';
-import { summarize, uploadFile, waitForJob } from './upload.ts';
+import { uploadFile, waitForJob } from './upload.ts';
 
 /** Runs `fn` against the resolved target's database, closing the pool afterwards. */
 async function withDb<T>(fn: (db: Db, target: Target) => Promise<T>): Promise<T> {

@@ -9,18 +9,6 @@ import { findJobByObject, type Job } from '../store/jobs.ts';
 import { topology } from '../topology.ts';
 import { CliError, type Target } from './target.ts';
 
-/** The job summary `upload --wait --json` prints. */
-export interface JobSummary {
-  readonly jobId: number;
-  readonly status: Job['status'];
-  readonly reason?: string;
-  readonly records: number;
-  readonly rejected: number;
-  readonly partitions: number;
-  readonly durationMs: number;
-  readonly recordsPerSecond: number;
-}
-
 /** Puts a file under `uploads/<dataset>/`, with a timestamp so each upload is a new object. */
 export async function uploadFile(db: Db, target: Target, file: string, dataset: string, key?: string): Promise<{ bucket: string; key: string }> {
   if (!target.bucket) throw new CliError('no bucket: set BATCHFLOW_BUCKET (the stack output UploadBucketName)');
@@ -79,19 +67,4 @@ export async function waitForJob(db: Db, object: { bucket: string; key: string }
   } finally {
     bar?.stop();
   }
-}
-
-/** The summary of a finished job. */
-export function summarize(job: Job): JobSummary {
-  const durationMs = (job.finishedAt ?? new Date()).getTime() - job.createdAt.getTime();
-  return {
-    jobId: job.jobId,
-    status: job.status,
-    ...(job.reason ? { reason: job.reason } : {}),
-    records: job.recordsRead,
-    rejected: job.recordsRejected,
-    partitions: job.partitionsTotal ?? 0,
-    durationMs: Math.round(durationMs),
-    recordsPerSecond: durationMs > 0 ? Math.round((job.recordsRead * 1000) / durationMs) : 0,
-  };
 }

@@ -302,6 +302,9 @@ async function finishIfDone(tx: Tx, db: Db, jobId: number): Promise<void> {
 export interface LocatedReject {
   readonly jobId: number;
   readonly dataset: string | null;
+  /** The object the record came from. */
+  readonly bucket: string;
+  readonly key: string;
   /** 1-based physical line in the object (the header is line 1); null while earlier partitions are pending. */
   readonly line: number | null;
   readonly byteOffset: number;
@@ -321,7 +324,7 @@ export async function listRejects(db: Db, jobId: number, limit = 1000): Promise<
              count(*) filter (where lines is null) over (order by idx rows between unbounded preceding and 1 preceding) as pending_before
       from ${db.table('batch_partitions')} where job_id = ${jobId}
     )
-    select r.job_id as "jobId", j.dataset,
+    select r.job_id as "jobId", j.dataset, j.bucket, j.key,
            -- sum() of bigint is numeric, which postgres.js returns as a string: cast back.
            case when coalesce(o.pending_before, 0) > 0 then null
                 else (j.header_lines + coalesce(o.lines_before, 0) + r.line_in_partition)::bigint end as line,

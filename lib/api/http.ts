@@ -1,0 +1,52 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { MiddlewareObj } from '@middy/core';
+import type { Route, RouteNotFoundResponseFn } from '@middy/http-router';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { Db } from '../store/db.ts';
+import { ApiError, apiRoutes, type ApiResponse } from './routes.ts';
+
+/** The API's routes (routes.ts) as @middy/http-router routes over HTTP API payload 2.0 events. */
+
+type Event = APIGatewayProxyEventV2;
+type Result = APIGatewayProxyStructuredResultV2;
+
+function json(status: number, body: unknown): Result {
+  // The data changes with every ingestion: a cached answer would be stale.
+  return { statusCode: status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) };
+}
+
+const toResult = (response: ApiResponse) => json(response.status, response.body);
+
+/** Every route, bound to the database. */
+export function httpRoutes(db: Db): Route<Event, Result>[] {
+  return Object.values(apiRoutes).map((route) => ({
+    method: 'GET',
+    path: route.path,
+    handler: async (event: Event) =>
+      // The router adds the parameters it matched to pathParameters.
+      toResult(await route.handle(db, { path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {} })),
+  }));
+}
+
+/** Any other method or path: a JSON 404 (the router's default would be a bare error). */
+export const routeNotFound: RouteNotFoundResponseFn = ({ method, path }) => {
+  throw new ApiError(404, `no route ${method} ${path}`);
+};
+
+/**
+ * Turns what a route threw into a JSON answer: a client error as itself, anything else as a
+ * generic 500. The cause is logged, never returned: database errors name tables and SQL.
+ */
+export function jsonErrors(logger: Logger): MiddlewareObj<Event, Result> {
+  return {
+    onError: (request) => {
+      const err = request.error;
+      if (err instanceof ApiError) {
+        request.response = json(err.status, { error: err.message });
+        return;
+      }
+      logger.error('request failed', { path: request.event.rawPath, error: err });
+      request.response = json(500, { error: 'internal error' });
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { BatchflowError } from '../errors.ts';
+import { getAnalyticsJob, listAnalyticsJobs, listResults } from '../store/analytics.ts';
+import type { Db } from '../store/db.ts';
+import { getJob, listJobs, listRejects } from '../store/jobs.ts';
+import { listTuningHistory } from '../store/performance.ts';
+import { resultJson, summarize } from '../views.ts';
+
+/**
+ * The read-only HTTP API's routes, independent of Lambda and API Gateway: each takes the database
+ * and a request's raw path parameters and query string, and answers a status and a JSON body.
+ * Bodies are the CLI's `--json` shapes (lib/views.ts) where the CLI has one; dates are ISO 8601.
+ */
+
+/** The parts of a request a route reads, as the client sent them (unvalidated). */
+export interface ApiRequest {
+  readonly path: Readonly<Record<string, string | undefined>>;
+  readonly query: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ApiResponse {
+  readonly status: 200 | 400 | 404;
+  /** Serialised with JSON.stringify, which writes dates as ISO 8601. */
+  readonly body: unknown;
+}
+
+/** A GET route. */
+export interface ApiRoute {
+  /** In http-router syntax: `/jobs/{jobId}`. */
+  readonly path: string;
+  handle(db: Db, request: ApiRequest): Promise<ApiResponse>;
+}
+
+/** A request the API answers with a client error; the message goes to the client as is. */
+export class ApiError extends BatchflowError {
+  override name = 'ApiError';
+  constructor(
+    readonly status: 400 | 404,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// Echoing a whole multi-kilobyte parameter back helps no one.
+const shown = (raw: string) => JSON.stringify(raw.length > 100 ? `${raw.slice(0, 100)}...` : raw);
+
+/** Plain decimal digits only: Number() would also take "1e3", "0x10" and " 7 ". */
+function integer(min: number, max: number, fallback?: number) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined && fallback !== undefined) return fallback;
+      const n = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+      if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
+      const range = max === Number.MAX_SAFE_INTEGER ? `a positive integer` : `an integer from ${min} to ${max}`;
+      ctx.issues.push({ code: 'custom', input: raw, message: `must be ${range}, got ${raw === undefined ? 'nothing' : shown(raw)}` });
+      return z.NEVER;
+    });
+}
+
+// A zone is required: without one the instant would depend on the server's time zone.
+const isoInstant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+
+/** An optional ISO 8601 date (UTC midnight) or date-time with Z or an offset. */
+function instant() {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      if (isoInstant.safeParse(raw).success) return new Date(raw);
+      ctx.issues.push({
+        code: 'custom',
+        input: raw,
+        message: `must be an ISO 8601 date or date-time with a zone (2024-03-01 or 2024-03-01T00:00:00Z), got ${shown(raw)}`,
+      });
+      return z.NEVER;
+    });
+}
+
+const jobId = integer(1, Number.MAX_SAFE_INTEGER);
+const MAX_LIMIT = 1000;
+const limit = (fallback: number) => integer(1, MAX_LIMIT, fallback);
+
+/** The first problem, led by the parameter's name (issues carry it as their path). */
+function parse<T>(schema: z.ZodType<T>, request: ApiRequest): T {
+  const result = schema.safeParse(request);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new ApiError(400, `${String(issue.path.at(-1) ?? 'request')} ${issue.message}`);
+}
+
+function route<T>(path: string, params: z.ZodType<T>, answer: (db: Db, params: T) => Promise<unknown>): ApiRoute {
+  return {
+    path,
+    async handle(db, request) {
+      try {
+        return { status: 200, body: await answer(db, parse(params, request)) };
+      } catch (err) {
+        if (err instanceof ApiError) return { status: err.status, body: { error: err.message } };
+        throw err;
+      }
+    },
+  };
+}
+
+const noPath = z.object({});
+
+export const apiRoutes = {
+  /** Recent ingestion jobs, newest first: `status --json`. */
+  listJobs: route('/jobs', z.object({ path: noPath, query: z.object({ limit: limit(20) }) }), async (db, { query }) =>
+    (await listJobs(db, query.limit)).map(summarize),
+  ),
+
+  /** One ingestion job with every counter: `status <jobId> --json`. */
+  getJob: route('/jobs/{jobId}', z.object({ path: z.object({ jobId }), query: z.object({}) }), async (db, { path }) => {
+    const job = await getJob(db, path.jobId);
+    if (!job) throw new ApiError(404, `no job ${path.jobId}`);
+    return job;
+  }),
+
+  /** A job's rejected records in file order: `rejects <jobId> --json`. */
+  listRejects: route(
+    '/jobs/{jobId}/rejects',
+    z.object({ path: z.object({ jobId }), query: z.object({ limit: limit(100) }) }),
+    async (db, { path, query }) => {
+      // An empty list would not tell a clean job from a mistyped id.
+      if (!(await getJob(db, path.jobId))) throw new ApiError(404, `no job ${path.jobId}`);
+      return listRejects(db, path.jobId, query.limit);
+    },
+  ),
+
+  /** Analytics job definitions and how far each has computed: `jobs list --json`. */
+  listAnalyticsJobs: route('/analytics/jobs', z.object({ path: noPath, query: z.object({}) }), (db) => listAnalyticsJobs(db)),
+
+  /** An analytics job's results, windows starting in [from, to): `results --json`. */
+  listResults: route(
+    '/analytics/jobs/{name}/results',
+    z.object({
+      path: z.object({ name: z.string() }),
+      query: z
+        .object({ from: instant(), to: instant() })
+        .superRefine(({ from, to }, ctx) => {
+          if (from && to && from > to) {
+            ctx.addIssue({ code: 'custom', path: ['from'], message: `must not be after to (${to.toISOString()}), got ${from.toISOString()}` });
+          }
+        }),
+    }),
+    async (db, { path, query }) => {
+      // Results of an unknown job would be an empty list, indistinguishable from no results yet.
+      if (!(await getAnalyticsJob(db, path.name))) throw new ApiError(404, `no analytics job named ${shown(path.name)}`);
+      return (await listResults(db, path.name, query)).map(resultJson);
+    },
+  ),
+
+  /** The tuner's applied changes, newest first, with their evidence and measured effect. */
+  tuningHistory: route('/tuning/history', z.object({ path: noPath, query: z.object({ limit: limit(50) }) }), async (db, { query }) =>
+    listTuningHistory(db, query.limit),
+  ),
+} satisfies Record<string, ApiRoute>;

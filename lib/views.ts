@@ -1,0 +1,47 @@
+import type { ResultRow } from './store/analytics.ts';
+import type { Job } from './store/jobs.ts';
+
+/**
+ * The JSON shapes batchflow shows outside itself: the CLI's `--json` and the HTTP API print the
+ * same ones, so a script can move from one to the other.
+ */
+
+/** A job in a list: `status --json`, `upload --wait --json` and `GET /jobs`. */
+export interface JobSummary {
+  readonly jobId: number;
+  readonly status: Job['status'];
+  readonly reason?: string;
+  readonly records: number;
+  readonly rejected: number;
+  readonly partitions: number;
+  readonly durationMs: number;
+  readonly recordsPerSecond: number;
+}
+
+/** The summary of a job; one still running is measured up to now. */
+export function summarize(job: Job): JobSummary {
+  const durationMs = (job.finishedAt ?? new Date()).getTime() - job.createdAt.getTime();
+  return {
+    jobId: job.jobId,
+    status: job.status,
+    ...(job.reason ? { reason: job.reason } : {}),
+    records: job.recordsRead,
+    rejected: job.recordsRejected,
+    partitions: job.partitionsTotal ?? 0,
+    durationMs: Math.round(durationMs),
+    recordsPerSecond: durationMs > 0 ? Math.round((job.recordsRead * 1000) / durationMs) : 0,
+  };
+}
+
+/** A results row: `results --json`, `jobs run --json` and `GET /analytics/jobs/{name}/results`. */
+export function resultJson(r: ResultRow) {
+  return {
+    job: r.job,
+    windowStart: r.windowStart.toISOString(),
+    windowEnd: r.windowEnd.toISOString(),
+    entity: r.entity,
+    metric: r.metric,
+    aggregation: r.aggregation,
+    value: r.value,
+  };
+}
