@@ -23,6 +23,8 @@ const ctx: TunerContext = {
   defaultPartitionBytes: config.partitionBytes,
   windowSeconds: topology.scheduled.tuner.windowSeconds,
   periodSeconds: topology.scheduled.tuner.periodSeconds,
+  // The stack caps concurrency below what the database's connections allow.
+  ...(targets.maxConcurrency ? { law: { bounds: { maxConcurrency: targets.maxConcurrency } } } : {}),
 };
 
 /** Run by its schedule: observe, recommend, apply (unless TUNER_APPLY=false), record. */

@@ -1,15 +1,20 @@
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnSchedule, CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
-import { Trigger } from 'aws-cdk-lib/triggers';
-import { BlockPublicAccess, Bucket, BucketEncryption, EventType } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, EventType, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
-import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { z } from 'zod';
-import { deadLetterId, topology, type FunctionName, type QueueName } from '../lib/topology.ts';
-import { BatchflowFunction } from './constructs/batchflowFunction.ts';
+import { deadLetterId, topology, type AnyFunctionName, type QueueName } from '../lib/topology.ts';
+import { defaultBounds } from '../lib/tune/controlLaw.ts';
+import { BatchflowFunction, type BatchflowFunctionProps } from './constructs/batchflowFunction.ts';
+import { BatchflowDatabase } from './constructs/database.ts';
+import { Monitoring } from './constructs/monitoring.ts';
+import { ReadApi } from './constructs/readApi.ts';
+import type { DeploymentContext } from './context.ts';
+import { processorConcurrencyCap } from './sizing.ts';
+import { stageConfig, type StageConfig } from './stages.ts';
 
 const DAY_SECONDS = 24 * 3600;
 
@@ -20,86 +25,138 @@ const DAY_SECONDS = 24 * 3600;
  */
 const DEAD_LETTER_RETENTION = Duration.days(14);
 
-/** Stages whose stacks are disposable: their bucket and log groups go with the stack. */
-const DISPOSABLE_STAGES: readonly string[] = ['dev'];
+/** Connections each function instance opens (DATABASE_POOL_SIZE's default in lib/config.ts). */
+const POOL_SIZE = 2;
+
+/** Connections kept free of every function's limit: migrations, the API's bursts, an operator's psql. */
+const CONNECTION_HEADROOM = 10;
 
 export interface PipelineStackProps extends StackProps {
-  /** The deployment stage (`dev`, `prod`, ...); `dev` stacks delete their data with them. */
-  readonly stage: string;
-  /**
-   * Complete ARN of the Secrets Manager secret holding the Postgres connection. The functions read
-   * it at cold start, so no credential appears in the template.
-   * @default - the functions get no database settings
-   */
-  readonly databaseSecretArn?: string;
-  /**
-   * Postgres schema holding batchflow's tables (`DATABASE_SCHEMA`).
-   * @default 'batchflow'
-   */
-  readonly databaseSchema?: string;
+  /** What `cdk -c` configured (infra/context.ts). */
+  readonly deployment: DeploymentContext;
 }
 
 /**
- * The batchflow pipeline: upload bucket → ingest queue → splitter → partition queue → processor,
- * and the analytics function that job schedules invoke.
+ * The batchflow pipeline: upload bucket → ingest queue → splitter → partition queue → processor →
+ * Postgres; analytics jobs on EventBridge Scheduler; the tuner; a read-only API; alarms and a
+ * dashboard. Built from lib/topology.ts, as the local runtime is.
  */
 export class PipelineStack extends Stack {
+  public readonly stage: StageConfig;
   public readonly bucket: Bucket;
   public readonly queues: Readonly<Record<QueueName, Queue>>;
-  public readonly functions: Readonly<Record<FunctionName, BatchflowFunction>>;
-  public readonly databaseSecret: ISecret | undefined;
-  /** Runs analytics jobs; each enabled job's schedule (in `scheduleGroup`) invokes it. */
-  public readonly analytics: BatchflowFunction;
+  public readonly database: BatchflowDatabase;
+  /** Every batchflow function, by its topology name (`api` only with the HTTP API). */
+  public readonly functions: Readonly<Record<Exclude<AnyFunctionName, 'api'>, BatchflowFunction>> & { readonly api?: BatchflowFunction };
+  /** The highest maximum concurrency the processor may reach with this database (infra/sizing.ts). */
+  public readonly processorConcurrencyCap: number;
   public readonly scheduleGroup: CfnScheduleGroup;
   /** The role EventBridge Scheduler assumes to invoke the analytics function. */
   public readonly schedulerRole: Role;
-  /** Makes the job schedules match the jobs table; run on deploy when a database is configured. */
-  public readonly syncSchedules: BatchflowFunction;
-  /** Reads the metrics every few minutes and moves the processor's levers. */
-  public readonly tuner: BatchflowFunction;
-  /** The schedule that runs the tuner. */
   public readonly tunerSchedule: CfnSchedule;
+  /** Applies the schema on deploy; the schedule sync runs after it. */
+  public readonly migrateTrigger: Trigger;
+  public readonly syncSchedulesTrigger: Trigger;
+  /** The read-only HTTP API; absent when the context turns it off. */
+  public readonly api: ReadApi | undefined;
+  public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
-    const removalPolicy = DISPOSABLE_STAGES.includes(props.stage) ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
-    this.bucket = this.createBucket(removalPolicy);
+    const { deployment } = props;
+    this.stage = stageConfig(deployment.stage);
+    this.bucket = this.createBucket();
     this.queues = { ingest: this.createQueue('ingest'), partitions: this.createQueue('partitions') };
     this.bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(this.queues.ingest), {
       prefix: topology.bucket.uploadPrefix,
     });
-    this.databaseSecret = props.databaseSecretArn
-      ? Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecretArn)
-      : undefined;
-    const database = this.databaseEnvironment(props.databaseSchema);
-    this.functions = {
-      splitter: this.createFunction('splitter', removalPolicy, {
-        PARTITION_QUEUE_URL: this.queues.partitions.queueUrl,
-        ...database,
-      }),
-      processor: this.createFunction('processor', removalPolicy, database),
-    };
-    this.analytics = new BatchflowFunction(this, topology.scheduled.analytics.id, {
-      name: 'analytics',
-      environment: database,
-      removalPolicy,
+    this.database = new BatchflowDatabase(this, 'Database', {
+      choice: deployment.database,
+      stage: this.stage,
+      schema: deployment.databaseSchema,
+      ssl: deployment.localstack ? 'disable' : 'require',
     });
-    this.scheduleGroup = new CfnScheduleGroup(this, 'JobSchedules', { name: `${topology.scheduled.analytics.scheduleGroup}-${props.stage}` });
-    this.schedulerRole = new Role(this, 'SchedulerRole', {
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        // Only schedules of this account may assume it (confused-deputy protection).
-        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
-      }),
-      description: 'EventBridge Scheduler invokes the batchflow analytics function',
+    this.processorConcurrencyCap = this.sizeProcessors();
+    const processorConcurrency = Math.min(topology.functions.processor.maxConcurrency, this.processorConcurrencyCap);
+    const splitter = this.createFunction('splitter', {
+      source: this.queues.ingest,
+      environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl },
     });
-    this.analytics.function.grantInvoke(this.schedulerRole);
-    this.syncSchedules = this.createScheduleSync(removalPolicy, database);
-    ({ tuner: this.tuner, schedule: this.tunerSchedule } = this.createTuner(removalPolicy, database));
-    this.grantAccess();
+    const processor = this.createFunction('processor', {
+      source: this.queues.partitions,
+      maxConcurrency: processorConcurrency,
+      // Lambda throttles a mapping whose maximum concurrency exceeds the reservation, and the
+      // reservation is what keeps other functions from starving the processors.
+      reservedConcurrency: processorConcurrency,
+    });
+    const analytics = this.createFunction('analytics');
+    const api = deployment.api ? this.createFunction('api') : undefined;
+    const migrate = this.createFunction('migrate');
+    this.scheduleGroup = new CfnScheduleGroup(this, 'JobSchedules', { name: `${topology.scheduled.analytics.scheduleGroup}-${this.stage.name}` });
+    this.schedulerRole = this.schedulerRoleFor('SchedulerRole', 'EventBridge Scheduler invokes the batchflow analytics function');
+    allowInvoke(this.schedulerRole, analytics);
+    const syncSchedules = this.createScheduleSync(analytics);
+    const tuner = this.createTuner(processor, splitter);
+    this.functions = { splitter, processor, analytics, tuner, migrate, syncSchedules, ...(api ? { api } : {}) };
+    this.grantObjectAccess();
+    this.migrateTrigger = new Trigger(this, 'MigrateOnDeploy', {
+      handler: migrate.function,
+      // The database (and its proxy) must accept connections first.
+      executeAfter: [this.database],
+      executeOnHandlerChange: true,
+      timeout: Duration.seconds(topology.deploy.migrate.timeoutSeconds),
+    });
+    this.syncSchedulesTrigger = new Trigger(this, 'SyncSchedulesOnDeploy', {
+      handler: syncSchedules.function,
+      executeAfter: [this.migrateTrigger, analytics, this.schedulerRole, this.scheduleGroup],
+      executeOnHandlerChange: true,
+      timeout: Duration.seconds(topology.deploy.syncSchedules.timeoutSeconds),
+    });
+    this.tunerSchedule = this.scheduleTuner(tuner);
+    this.api = api ? new ReadApi(this, 'ReadApi', { handler: api, logRetention: this.stage.logRetention, removalPolicy: this.stage.removalPolicy }) : undefined;
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      dashboardName: `batchflow-${this.stage.name}`,
+      queues: this.queues,
+      partitionQueue: this.queues.partitions,
+      functions: [splitter, processor, analytics, tuner, ...(api ? [api] : [])],
+      processor,
+      oldestPartitionAgeSeconds: this.stage.alarms.oldestPartitionAgeSeconds,
+      ...(deployment.alarmEmail ? { alarmEmail: deployment.alarmEmail } : {}),
+    });
     this.addOutputs();
   }
 
-  private createBucket(removalPolicy: RemovalPolicy): Bucket {
+  /**
+   * The processor's concurrency cap: what the database's connections leave once every other
+   * function runs at its limit. The API is unreserved; its connections come out of the headroom.
+   */
+  private sizeProcessors(): number {
+    const { splitter } = topology.functions;
+    const { analytics, tuner } = topology.scheduled;
+    return processorConcurrencyCap({
+      databaseConnections: this.database.connections,
+      poolSize: POOL_SIZE,
+      others: [
+        { name: 'splitter', concurrency: splitter.maxConcurrency },
+        { name: 'analytics', concurrency: analytics.maxConcurrency },
+        { name: 'tuner', concurrency: tuner.maxConcurrency },
+      ],
+      headroom: CONNECTION_HEADROOM,
+      lawMaximum: defaultBounds.maxConcurrency,
+    });
+  }
+
+  private createBucket(): Bucket {
+    const { removalPolicy } = this.stage;
+    const accessLogs = new Bucket(this, 'AccessLogs', {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+      lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(90) }],
+    });
     // A staged part is read when its partition message is delivered, so it must outlive the
     // message; the extra day covers lifecycle's rounding to midnight UTC and the splitter's run.
     const stagedPartDays = Math.ceil(topology.queues.partitions.retentionSeconds / DAY_SECONDS) + 1;
@@ -110,12 +167,12 @@ export class PipelineStack extends Stack {
       versioned: false,
       removalPolicy,
       autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'uploads-bucket/',
       lifecycleRules: [
-        {
-          id: 'ExpireStagedParts',
-          prefix: topology.bucket.stagingPrefix,
-          expiration: Duration.days(stagedPartDays),
-        },
+        { id: 'ExpireStagedParts', prefix: topology.bucket.stagingPrefix, expiration: Duration.days(stagedPartDays) },
+        // An `aws s3 cp` of a large file that was interrupted leaves parts that are billed but unseen.
+        { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
     });
   }
@@ -136,33 +193,41 @@ export class PipelineStack extends Stack {
     });
   }
 
-  private createFunction(
-    name: FunctionName,
-    removalPolicy: RemovalPolicy,
-    environment: Record<string, string>,
-  ): BatchflowFunction {
-    const spec = topology.functions[name];
-    return new BatchflowFunction(this, spec.id, {
+  /** A function with the stage's log settings, in the database's network, allowed to connect. */
+  private createFunction(name: AnyFunctionName, props: Omit<BatchflowFunctionProps, 'name'> = {}): BatchflowFunction {
+    const id = { ...topology.functions, ...topology.scheduled, ...topology.http, ...topology.deploy }[name].id;
+    const fn = new BatchflowFunction(this, id, {
+      ...props,
       name,
-      source: this.queues[spec.source],
-      environment,
-      removalPolicy,
+      logRetention: this.stage.logRetention,
+      removalPolicy: this.stage.removalPolicy,
+      ...(this.database.network ? { network: this.database.network } : {}),
+      environment: { ...this.database.environment(), ...props.environment },
+    });
+    this.database.grantConnect(fn.function);
+    return fn;
+  }
+
+  private schedulerRoleFor(id: string, description: string): Role {
+    return new Role(this, id, {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        // Only schedules of this account may assume it (confused-deputy protection).
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description,
     });
   }
 
   /**
-   * The function that keeps one schedule per job, with exactly the Scheduler rights that needs, run
-   * by a trigger after each deploy that changes it (the CLI syncs a job's schedule when it changes).
+   * The function that keeps one schedule per job, with exactly the Scheduler rights that needs
+   * (the CLI also syncs a job's schedule when it changes).
    */
-  private createScheduleSync(removalPolicy: RemovalPolicy, database: Record<string, string>): BatchflowFunction {
-    const sync = new BatchflowFunction(this, topology.deploy.syncSchedules.id, {
-      name: 'syncSchedules',
-      removalPolicy,
+  private createScheduleSync(analytics: BatchflowFunction): BatchflowFunction {
+    const sync = this.createFunction('syncSchedules', {
       environment: {
-        ...database,
         SCHEDULE_GROUP: this.scheduleGroup.ref,
         SCHEDULER_ROLE_ARN: this.schedulerRole.roleArn,
-        ANALYTICS_FUNCTION_ARN: this.analytics.function.functionArn,
+        ANALYTICS_FUNCTION_ARN: analytics.function.functionArn,
       },
     });
     sync.function.addToRolePolicy(
@@ -175,36 +240,24 @@ export class PipelineStack extends Stack {
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridgescheduler.html
     sync.function.addToRolePolicy(new PolicyStatement({ actions: ['scheduler:ListSchedules'], resources: ['*'] }));
     this.schedulerRole.grantPassRole(sync.function.grantPrincipal);
-    if (this.databaseSecret) {
-      this.databaseSecret.grantRead(sync.function);
-      new Trigger(this, 'SyncSchedulesOnDeploy', {
-        handler: sync.function,
-        executeAfter: [this.analytics, this.schedulerRole, this.scheduleGroup],
-        executeOnHandlerChange: true,
-      });
-    }
     return sync;
   }
 
   /**
-   * The tuner and its schedule. It may read metrics (GetMetricData has no resource-level
-   * permissions), change only the processor's mapping and reserved concurrency, and write the
-   * partition size to the database. A later `cdk deploy` sets the mapping back to the topology's
-   * values; the tuner then moves it again from there.
+   * The tuner. It may read metrics (GetMetricData has no resource-level permissions), change only
+   * the processor's mapping and reserved concurrency, and write the partition size to the
+   * database. A later `cdk deploy` sets the mapping back to the topology's values; the tuner then
+   * moves it again from there, never past the database's cap.
    */
-  private createTuner(removalPolicy: RemovalPolicy, database: Record<string, string>): { tuner: BatchflowFunction; schedule: CfnSchedule } {
-    const { processor, splitter } = this.functions;
-    const spec = topology.scheduled.tuner;
-    const tuner = new BatchflowFunction(this, spec.id, {
-      name: 'tuner',
-      removalPolicy,
+  private createTuner(processor: BatchflowFunction, splitter: BatchflowFunction): BatchflowFunction {
+    const tuner = this.createFunction('tuner', {
       environment: {
-        ...database,
         PROCESSOR_FUNCTION_NAME: processor.function.functionName,
         SPLITTER_FUNCTION_NAME: splitter.function.functionName,
         PARTITION_QUEUE_NAME: this.queues.partitions.queueName,
         PARTITION_QUEUE_ARN: this.queues.partitions.queueArn,
         TUNER_APPLY: 'true',
+        TUNER_MAX_CONCURRENCY: String(this.processorConcurrencyCap),
       },
     });
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html
@@ -224,37 +277,22 @@ export class PipelineStack extends Stack {
         resources: [processor.function.functionArn],
       }),
     );
-    this.databaseSecret?.grantRead(tuner.function);
-    const role = new Role(this, 'TunerSchedulerRole', {
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
-      }),
-      description: 'EventBridge Scheduler invokes the batchflow tuner',
-    });
-    tuner.function.grantInvoke(role);
-    const schedule = new CfnSchedule(this, 'TunerSchedule', {
-      scheduleExpression: spec.schedule,
-      flexibleTimeWindow: { mode: 'OFF' },
-      target: { arn: tuner.function.functionArn, roleArn: role.roleArn, retryPolicy: { maximumRetryAttempts: 0 } },
-    });
-    return { tuner, schedule };
+    return tuner;
   }
 
-  /** Where the functions find the database: the secret's ARN, never its value. */
-  private databaseEnvironment(schema = 'batchflow'): Record<string, string> {
-    if (!this.databaseSecret) {
-      // lib/config.ts needs DATABASE_URL or DATABASE_SECRET_ARN: without either, cold starts fail.
-      Annotations.of(this).addWarningV2(
-        'batchflow:noDatabaseSecret',
-        'no databaseSecretArn in context: the functions will fail at cold start until one is given',
-      );
-      return {};
-    }
-    return { DATABASE_SECRET_ARN: this.databaseSecret.secretArn, DATABASE_SCHEMA: schema };
+  private scheduleTuner(tuner: BatchflowFunction): CfnSchedule {
+    const role = this.schedulerRoleFor('TunerSchedulerRole', 'EventBridge Scheduler invokes the batchflow tuner');
+    allowInvoke(role, tuner);
+    return new CfnSchedule(this, 'TunerSchedule', {
+      scheduleExpression: topology.scheduled.tuner.schedule,
+      flexibleTimeWindow: { mode: 'OFF' },
+      // The next run comes in minutes and reads fresh metrics: a retry would act on stale ones.
+      target: { arn: tuner.function.functionArn, roleArn: role.roleArn, retryPolicy: { maximumRetryAttempts: 0 } },
+    });
   }
 
   /** Least privilege: each function reaches only the prefixes and queues its step uses. */
-  private grantAccess(): void {
+  private grantObjectAccess(): void {
     const { splitter, processor } = this.functions;
     const { uploadPrefix, stagingPrefix } = topology.bucket;
     this.allowObjects(splitter, ['s3:GetObject'], uploadPrefix);
@@ -262,64 +300,35 @@ export class PipelineStack extends Stack {
     this.queues.partitions.grantSendMessages(splitter.function);
     this.allowObjects(processor, ['s3:GetObject'], uploadPrefix);
     this.allowObjects(processor, ['s3:GetObject'], stagingPrefix);
-    this.databaseSecret?.grantRead(splitter.function);
-    this.databaseSecret?.grantRead(processor.function);
-    this.databaseSecret?.grantRead(this.analytics.function);
   }
 
   private allowObjects(fn: BatchflowFunction, actions: string[], prefix: string): void {
-    fn.function.addToRolePolicy(
-      new PolicyStatement({ actions, resources: [this.bucket.arnForObjects(`${prefix}*`)] }),
-    );
+    fn.function.addToRolePolicy(new PolicyStatement({ actions, resources: [this.bucket.arnForObjects(`${prefix}*`)] }));
   }
 
   private addOutputs(): void {
-    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'upload files to s3://<this>/uploads/<dataset>/' });
     for (const name of Object.keys(this.queues) as QueueName[]) {
       new CfnOutput(this, `${topology.queues[name].id}Url`, { value: this.queues[name].queueUrl });
     }
+    if (this.api) {
+      new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'read-only API (IAM/SigV4): GET jobs, rejects, analytics results, tuning history' });
+    }
+    new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl() });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     // What `batchflow jobs put` needs to create a job's schedule on AWS.
-    new CfnOutput(this, 'AnalyticsFunctionArn', { value: this.analytics.function.functionArn });
+    new CfnOutput(this, 'AnalyticsFunctionArn', { value: this.functions.analytics.function.functionArn });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.scheduleGroup.ref });
     new CfnOutput(this, 'SchedulerRoleArn', { value: this.schedulerRole.roleArn });
+    new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn, description: 'the RDS-format secret the functions read' });
+    if (this.database.proxy) new CfnOutput(this, 'DatabaseProxyEndpoint', { value: this.database.proxy.endpoint });
   }
 }
 
-const contextSchema = z.object({
-  stage: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{0,31}$/, 'stage must be lower-case letters, digits and dashes, starting with a letter')
-    .default('dev'),
-  databaseSecretArn: z
-    .string()
-    .regex(
-      /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/,
-      'databaseSecretArn must be a complete Secrets Manager secret ARN (ending in -XXXXXX)',
-    )
-    .optional(),
-  databaseSchema: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'databaseSchema must be a lower-case SQL identifier')
-    .optional(),
-});
-
-/** What `cdk` context configures: `-c stage=prod -c databaseSecretArn=arn:...`. */
-export type PipelineContext = z.infer<typeof contextSchema>;
-
-/** Reads and checks the pipeline's context (`stage` defaults to `dev`), failing with every problem named. */
-export function readPipelineContext(scope: Construct): PipelineContext {
-  const raw = Object.fromEntries(
-    Object.keys(contextSchema.shape).map((key) => [key, scope.node.tryGetContext(key)]),
-  );
-  const parsed = contextSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid cdk context: ${problems.join('; ')}`);
-  }
-  return parsed.data;
-}
-
-/** The CloudFormation stack name of a stage: `Batchflow-<stage>`. */
-export function pipelineStackName(stage: string): string {
-  return `Batchflow-${stage}`;
+/**
+ * Lets a role invoke exactly the function's unqualified ARN; `grantInvoke` would add `<arn>:*`
+ * (every version and alias), which a schedule never targets.
+ */
+function allowInvoke(role: Role, fn: BatchflowFunction): void {
+  role.addToPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.function.functionArn] }));
 }

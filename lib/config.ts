@@ -11,6 +11,13 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** On AWS: a Secrets Manager secret in the RDS format ({host, port, username, password, dbname}). */
   readonly databaseSecretArn: string | undefined;
+  /**
+   * Where to connect instead of the secret's `host`: the RDS Proxy endpoint. RDS keeps the
+   * cluster's own endpoint in the secret, and connecting there would bypass the proxy's pooling.
+   */
+  readonly databaseHost: string | undefined;
+  /** TLS to the database when the URL comes from the secret: `require` on AWS (RDS Proxy needs it). */
+  readonly databaseSsl: 'require' | 'disable';
   /** Postgres schema holding batchflow's tables (tests use one schema per file). */
   readonly databaseSchema: string;
   /** Largest number of connections one function instance opens. */
@@ -35,6 +42,11 @@ export interface TunerTargets {
   readonly partitionQueueArn: string;
   /** false: recommend only (dry run). */
   readonly apply: boolean;
+  /**
+   * The highest maximum concurrency the tuner may set: what the database's connections allow
+   * (infra/sizing.ts). Undefined: the control law's own bound.
+   */
+  readonly maxConcurrency: number | undefined;
 }
 
 const positiveInt = z.coerce.number().int().positive();
@@ -43,6 +55,8 @@ const envSchema = z
   .object({
   DATABASE_URL: z.string().min(1, 'DATABASE_URL is empty').optional(),
   DATABASE_SECRET_ARN: z.string().startsWith('arn:', 'DATABASE_SECRET_ARN must be an ARN').optional(),
+  DATABASE_HOST: z.string().min(1, 'DATABASE_HOST is empty').optional(),
+  DATABASE_SSL: z.enum(['require', 'disable'], { message: 'DATABASE_SSL must be require or disable' }).default('require'),
   DATABASE_SCHEMA: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'DATABASE_SCHEMA must be a lower-case SQL identifier')
@@ -56,6 +70,7 @@ const envSchema = z
   SPLITTER_FUNCTION_NAME: z.string().min(1).optional(),
   PARTITION_QUEUE_NAME: z.string().min(1).optional(),
   PARTITION_QUEUE_ARN: z.string().startsWith('arn:', 'PARTITION_QUEUE_ARN must be an ARN').optional(),
+  TUNER_MAX_CONCURRENCY: positiveInt.optional(),
   TUNER_APPLY: z.enum(['true', 'false'], { message: 'TUNER_APPLY must be true or false' }).default('false'),
   SCHEDULE_GROUP: z.string().min(1).optional(),
   SCHEDULER_ROLE_ARN: z.string().startsWith('arn:', 'SCHEDULER_ROLE_ARN must be an ARN').optional(),
@@ -82,6 +97,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: e.DATABASE_URL,
     databaseSecretArn: e.DATABASE_SECRET_ARN,
+    databaseHost: e.DATABASE_HOST,
+    databaseSsl: e.DATABASE_SSL,
     databaseSchema: e.DATABASE_SCHEMA,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     partitionQueueUrl: e.PARTITION_QUEUE_URL,
@@ -96,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             partitionQueueName: e.PARTITION_QUEUE_NAME,
             partitionQueueArn: e.PARTITION_QUEUE_ARN,
             apply: e.TUNER_APPLY === 'true',
+            maxConcurrency: e.TUNER_MAX_CONCURRENCY,
           }
         : undefined,
     jobSchedules:

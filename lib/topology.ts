@@ -83,8 +83,26 @@ export const topology = {
       periodSeconds: 60,
     },
   },
+  /** Functions behind the read-only HTTP API (API Gateway on AWS). */
+  http: {
+    /** Answers GET requests for ingestion jobs, rejects, analytics results and tuning history. */
+    api: {
+      id: 'Api',
+      entry: 'functions/api.ts',
+      memoryMb: 512,
+      // API Gateway gives up on an integration after 30 s.
+      timeoutSeconds: 29,
+    },
+  },
   /** Functions the stack runs on deploy. */
   deploy: {
+    /** Applies the schema migrations (lib/store/schema.ts) before anything else uses the database. */
+    migrate: {
+      id: 'Migrate',
+      entry: 'functions/migrate.ts',
+      memoryMb: 256,
+      timeoutSeconds: 300,
+    },
     /** Makes the job schedules match the jobs table (lib/analytics/syncSchedules.ts). */
     syncSchedules: {
       id: 'SyncSchedules',
@@ -113,11 +131,13 @@ export type ScheduledFunctionName = keyof Topology['scheduled'];
 
 /** A function the stack runs on deploy. */
 export type DeployFunctionName = keyof Topology['deploy'];
-export type AnyFunctionName = FunctionName | ScheduledFunctionName | DeployFunctionName;
+/** A function behind the HTTP API. */
+export type HttpFunctionName = keyof Topology['http'];
+export type AnyFunctionName = FunctionName | ScheduledFunctionName | HttpFunctionName | DeployFunctionName;
 
 /** Entry, memory and timeout of any function, whatever drives it. */
 export function functionSpec(name: AnyFunctionName): { id: string; entry: string; memoryMb: number; timeoutSeconds: number } {
-  const all = { ...topology.functions, ...topology.scheduled, ...topology.deploy };
+  const all = { ...topology.functions, ...topology.scheduled, ...topology.http, ...topology.deploy };
   return all[name];
 }
 

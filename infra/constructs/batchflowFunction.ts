@@ -4,9 +4,11 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { FunctionNetwork } from './database.ts';
 import { functionSpec, topology, type AnyFunctionName, type FunctionName } from '../../lib/topology.ts';
 
 /** The repository root: topology entries and package-lock.json are relative to it. */
@@ -43,6 +45,21 @@ export interface BatchflowFunctionProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
+   * The VPC subnets and security group the function runs in (to reach the database).
+   * @default - outside any VPC
+   */
+  readonly network?: FunctionNetwork;
+  /**
+   * The event source mapping's maximum concurrency, when lower than the topology's (a small database).
+   * @default - the topology entry's `maxConcurrency`
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Concurrency reserved for the function, which is also the most it may run at once.
+   * @default - unreserved
+   */
+  readonly reservedConcurrency?: number;
+  /**
    * `POWERTOOLS_SERVICE_NAME`, the `service` key of every log line.
    * @default 'batchflow'
    */
@@ -51,7 +68,8 @@ export interface BatchflowFunctionProps {
 
 /**
  * A batchflow Lambda function: the one place that owns function defaults (Node.js 22 on arm64,
- * ESM bundled locally by esbuild, JSON logs in a log group with a retention) and builds
+ * ESM bundled locally by esbuild, JSON logs in a log group with a retention, the Powertools
+ * service name, the VPC it reaches the database from) and builds
  * memory, timeout and its SQS event source from `topology.functions[name]`.
  *
  * @example
@@ -62,20 +80,41 @@ export class BatchflowFunction extends Construct {
   public readonly function: NodejsFunction;
   public readonly logGroup: LogGroup;
   public readonly eventSource: SqsEventSource | undefined;
+  /** The function's key in the topology. */
+  public readonly name: AnyFunctionName;
 
   constructor(scope: Construct, id: string, props: BatchflowFunctionProps) {
     super(scope, id);
+    this.name = props.name;
+    this.name = props.name;
     this.logGroup = new LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.function = this.createFunction(props);
-    this.eventSource = props.source ? this.consume(props.name as FunctionName, props.source) : undefined;
+    this.eventSource = props.source ? this.consume(props.name as FunctionName, props.source, props.maxConcurrency) : undefined;
+  }
+
+  /**
+   * The function's own role: it may write to its own log group only (Lambda's default role may
+   * write to any log group in the account). In a VPC, Lambda also needs to manage the function's
+   * network interfaces: AWS's policy for that is the one managed policy it gets.
+   */
+  private createRole(props: BatchflowFunctionProps): Role {
+    const role = new Role(this, 'ServiceRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      ...(props.network
+        ? { managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole')] }
+        : {}),
+    });
+    this.logGroup.grantWrite(role);
+    return role;
   }
 
   private createFunction(props: BatchflowFunctionProps): NodejsFunction {
     const spec = functionSpec(props.name);
     return new NodejsFunction(this, 'Function', {
+      role: this.createRole(props),
       entry: join(projectRoot, spec.entry),
       projectRoot,
       depsLockFilePath: join(projectRoot, 'package-lock.json'),
@@ -86,6 +125,10 @@ export class BatchflowFunction extends Construct {
       timeout: Duration.seconds(spec.timeoutSeconds),
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,
+      ...(props.network
+        ? { vpc: props.network.vpc, vpcSubnets: { subnets: [...props.network.subnets] }, securityGroups: [props.network.securityGroup] }
+        : {}),
+      ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       environment: {
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'batchflow',
         // Stack traces point into the TypeScript sources, not the minified bundle.
@@ -108,12 +151,12 @@ export class BatchflowFunction extends Construct {
     });
   }
 
-  private consume(name: FunctionName, queue: IQueue): SqsEventSource {
+  private consume(name: FunctionName, queue: IQueue, maxConcurrency: number | undefined): SqsEventSource {
     const spec = topology.functions[name];
     const eventSource = new SqsEventSource(queue, {
       batchSize: spec.batchSize,
       maxBatchingWindow: Duration.seconds(spec.maxBatchingWindowSeconds),
-      maxConcurrency: spec.maxConcurrency,
+      maxConcurrency: maxConcurrency ?? spec.maxConcurrency,
       reportBatchItemFailures: true,
     });
     this.function.addEventSource(eventSource);

@@ -1,70 +1,25 @@
-import { readFileSync } from 'node:fs';
-import { App, type CfnResource } from 'aws-cdk-lib';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { CfnEventSourceMapping } from 'aws-cdk-lib/aws-lambda';
-import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import {
-  PipelineStack,
-  pipelineStackName,
-  readPipelineContext,
-  type PipelineStackProps,
-} from '../../../infra/pipelineStack.ts';
+import type { PipelineStack } from '../../../infra/pipelineStack.ts';
 import { topology, type FunctionName, type QueueName } from '../../../lib/topology.ts';
+import { allowed, logicalId, objectsArn, pair, secretArn, synthesize } from './support.ts';
 
-// The feature flags `cdk synth` runs with, so the tests assert the template that gets deployed.
-const cdkJson = JSON.parse(readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8')) as {
-  context: Record<string, unknown>;
-};
-
-const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:batchflow/database-AbC123';
 const queueNames = Object.keys(topology.queues) as QueueName[];
 const functionNames = Object.keys(topology.functions) as FunctionName[];
-/** Every batchflow function: queue-, schedule- and deploy-driven. */
-const allFunctionCount = functionNames.length + Object.keys(topology.scheduled).length + Object.keys(topology.deploy).length;
+/** Every batchflow function: queue-, schedule-, HTTP- and deploy-driven. */
+const allFunctionNames = [
+  ...functionNames,
+  ...Object.keys(topology.scheduled),
+  ...Object.keys(topology.http),
+  ...Object.keys(topology.deploy),
+] as (keyof PipelineStack['functions'])[];
 
-/** A fresh app and stack with cdk.json's flags, configured as deployed unless props say otherwise. */
-function synthesize(props: Partial<PipelineStackProps> = {}): { stack: PipelineStack; template: Template } {
-  const app = new App({ context: cdkJson.context });
-  const stack = new PipelineStack(app, 'Test', { stage: 'dev', databaseSecretArn: secretArn, ...props });
-  return { stack, template: Template.fromStack(stack) };
-}
-
-/** The logical id of a construct's CloudFormation resource. */
-function logicalId(stack: PipelineStack, construct: IConstruct): string {
-  return stack.getLogicalId(construct.node.defaultChild as CfnResource);
-}
-
-/** `arn:...:bucket/<prefix>*` as CloudFormation renders it. */
-function objectsArn(bucketId: string, prefix: string): unknown {
-  return { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}*`]] };
-}
-
-/** Every `action resource` pair a role's inline policies allow, however CDK merged the statements. */
-function allowed(template: Template, roleId: string): Set<string> {
-  const pairs = new Set<string>();
-  for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
-    const roles: unknown[] = policy.Properties.Roles;
-    if (!roles.some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleId }))) continue;
-    for (const statement of policy.Properties.PolicyDocument.Statement) {
-      if (statement.Effect !== 'Allow') continue;
-      for (const action of [statement.Action].flat()) {
-        for (const resource of [statement.Resource].flat()) pairs.add(`${action} ${JSON.stringify(resource)}`);
-      }
-    }
-  }
-  return pairs;
-}
-
-function pair(action: string, resource: unknown): string {
-  return `${action} ${JSON.stringify(resource)}`;
-}
-
-/** What `ISecret.grantRead` allows on the database secret. */
+/** What `ISecret.grantRead` allows on a brought database's secret. */
 const readsSecret = ['GetSecretValue', 'DescribeSecret'].map((action) => pair(`secretsmanager:${action}`, secretArn));
 
-function roleId(stack: PipelineStack, name: FunctionName): string {
-  return logicalId(stack, stack.functions[name].function.role!);
+function roleId(stack: PipelineStack, name: keyof PipelineStack['functions']): string {
+  return logicalId(stack, stack.functions[name]!.function.role!);
 }
 
 describe('PipelineStack', () => {
@@ -194,34 +149,54 @@ describe('PipelineStack', () => {
 
   it('expires staged parts, and only them, after their partition message can no longer arrive', () => {
     // Prepare
-    const { template } = synthesize();
+    const { stack, template } = synthesize();
 
     // Act
-    const [bucket] = Object.values(template.findResources('AWS::S3::Bucket', { Properties: { LifecycleConfiguration: Match.anyValue() } }));
-    const rules: Array<{ Prefix?: string; ExpirationInDays?: number }> = bucket.Properties.LifecycleConfiguration.Rules;
+    const bucket = template.findResources('AWS::S3::Bucket')[logicalId(stack, stack.bucket)];
+    const rules: Array<{ Prefix?: string; ExpirationInDays?: number; AbortIncompleteMultipartUpload?: { DaysAfterInitiation: number } }> =
+      bucket.Properties.LifecycleConfiguration.Rules;
 
     // Assess
     const expiring = rules.filter((rule) => rule.ExpirationInDays !== undefined);
     expect(expiring.map((rule) => rule.Prefix)).toEqual([topology.bucket.stagingPrefix]);
     expect(expiring[0].ExpirationInDays! * 24 * 3600).toBeGreaterThan(topology.queues.partitions.retentionSeconds);
+    // Parts of an interrupted multipart upload are billed but invisible: they are cleaned up.
+    expect(rules.some((rule) => (rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation ?? 0) > 0)).toBe(true);
+  });
+
+  it('logs every access to the upload bucket to a separate, private, expiring bucket', () => {
+    // Prepare
+    const { stack, template } = synthesize();
+
+    // Act
+    const buckets = template.findResources('AWS::S3::Bucket');
+    const uploads = buckets[logicalId(stack, stack.bucket)];
+    const logsId = uploads.Properties.LoggingConfiguration.DestinationBucketName.Ref;
+
+    // Assess
+    expect(logsId).not.toBe(logicalId(stack, stack.bucket));
+    expect(buckets[logsId].Properties.PublicAccessBlockConfiguration.BlockPublicPolicy).toBe(true);
+    expect(buckets[logsId].Properties.LifecycleConfiguration.Rules[0].ExpirationInDays).toBeGreaterThan(0);
   });
 
   it('runs each function on Node.js 22 arm64 with the memory and timeout of its topology entry', () => {
     // Prepare
-    const { template } = synthesize();
+    const { stack, template } = synthesize();
 
     // Act
-    const specs = functionNames.map((name) => topology.functions[name]);
+    const all = { ...topology.functions, ...topology.scheduled, ...topology.http, ...topology.deploy };
+    const specs = allFunctionNames.map((name) => ({ ...all[name], id: logicalId(stack, stack.functions[name]!.function) }));
 
     // Assess
     for (const spec of specs) {
-      template.hasResourceProperties('AWS::Lambda::Function', {
+      expect(template.findResources('AWS::Lambda::Function')[spec.id]).toBeDefined();
+      template.hasResource('AWS::Lambda::Function', { Properties: Match.objectLike({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: spec.memoryMb,
         Timeout: spec.timeoutSeconds,
-      });
+      }) });
     }
   });
 
@@ -230,7 +205,7 @@ describe('PipelineStack', () => {
     const { stack, template } = synthesize();
 
     // Act
-    const logGroupIds = functionNames.map((name) => logicalId(stack, stack.functions[name].logGroup));
+    const logGroupIds = allFunctionNames.map((name) => logicalId(stack, stack.functions[name]!.logGroup));
 
     // Assess
     for (const logGroupId of logGroupIds) {
@@ -238,8 +213,28 @@ describe('PipelineStack', () => {
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logGroupId } },
         Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'batchflow' }) },
       });
-      expect(template.findResources('AWS::Logs::LogGroup')[logGroupId].Properties.RetentionInDays).toBeGreaterThan(0);
+      expect(template.findResources('AWS::Logs::LogGroup')[logGroupId].Properties.RetentionInDays).toBe(stack.stage.logRetention);
     }
+  });
+
+  it("lets each function write its own log group only, not any log group in the account", () => {
+    // Prepare
+    const { stack, template } = synthesize();
+
+    // Act
+    const grants = allFunctionNames.map((name) => ({
+      logs: [...allowed(template, roleId(stack, name))].filter((p) => p.startsWith('logs:')),
+      own: { 'Fn::GetAtt': [logicalId(stack, stack.functions[name]!.logGroup), 'Arn'] },
+    }));
+    const roles = template.findResources('AWS::IAM::Role');
+    const managed = allFunctionNames.flatMap((name) => roles[roleId(stack, name)]!.Properties.ManagedPolicyArns ?? []);
+
+    // Assess
+    for (const { logs, own } of grants) {
+      expect(logs.length).toBeGreaterThan(0);
+      for (const p of logs) expect(p.endsWith(JSON.stringify(own))).toBe(true);
+    }
+    expect(JSON.stringify(managed)).not.toContain('AWSLambdaBasicExecutionRole"');
   });
 
   it('drives each function from its topology source queue with partial batch responses', () => {
@@ -260,7 +255,7 @@ describe('PipelineStack', () => {
         EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
         BatchSize: spec.batchSize,
         MaximumBatchingWindowInSeconds: spec.maxBatchingWindowSeconds,
-        ScalingConfig: { MaximumConcurrency: spec.maxConcurrency },
+        ScalingConfig: { MaximumConcurrency: Math.min(spec.maxConcurrency, stack.processorConcurrencyCap) },
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     }
@@ -268,7 +263,7 @@ describe('PipelineStack', () => {
 
   it('lets the splitter read uploads, read and write staged parts, send partitions and consume ingest, nothing more', () => {
     // Prepare
-    const { stack, template } = synthesize();
+    const { stack, template } = synthesize({ databaseSecretArn: secretArn });
     const bucketId = logicalId(stack, stack.bucket);
     const uploads = objectsArn(bucketId, topology.bucket.uploadPrefix);
     const staging = objectsArn(bucketId, topology.bucket.stagingPrefix);
@@ -276,7 +271,7 @@ describe('PipelineStack', () => {
     const partitions = { 'Fn::GetAtt': [logicalId(stack, stack.queues.partitions), 'Arn'] };
 
     // Act
-    const grants = allowed(template, roleId(stack, 'splitter'));
+    const grants = withoutLogs(allowed(template, roleId(stack, 'splitter')));
 
     // Assess
     expect(grants).toEqual(
@@ -297,12 +292,12 @@ describe('PipelineStack', () => {
 
   it('lets the processor read uploads and staged parts and consume partitions, nothing more', () => {
     // Prepare
-    const { stack, template } = synthesize();
+    const { stack, template } = synthesize({ databaseSecretArn: secretArn });
     const bucketId = logicalId(stack, stack.bucket);
     const partitions = { 'Fn::GetAtt': [logicalId(stack, stack.queues.partitions), 'Arn'] };
 
     // Act
-    const grants = allowed(template, roleId(stack, 'processor'));
+    const grants = withoutLogs(allowed(template, roleId(stack, 'processor')));
 
     // Assess
     expect(grants).toEqual(
@@ -335,7 +330,7 @@ describe('PipelineStack', () => {
     const { stack, template } = synthesize({ databaseSecretArn: secretArn, databaseSchema: 'analytics' });
 
     // Act
-    const grants = functionNames.map((name) => allowed(template, roleId(stack, name)));
+    const grants = allFunctionNames.map((name) => allowed(template, roleId(stack, name)));
 
     // Assess
     template.resourcePropertiesCountIs(
@@ -345,7 +340,7 @@ describe('PipelineStack', () => {
           Variables: Match.objectLike({ DATABASE_SECRET_ARN: secretArn, DATABASE_SCHEMA: 'analytics' }),
         },
       },
-      allFunctionCount,
+      allFunctionNames.length,
     );
     for (const grant of grants) {
       expect(grant).toContain(pair('secretsmanager:GetSecretValue', secretArn));
@@ -354,58 +349,56 @@ describe('PipelineStack', () => {
     }
   });
 
-  it('puts no connection string or password in the template', () => {
+  it('puts no connection string or password in the template: Secrets Manager generates it, CloudFormation resolves it', () => {
     // Prepare
     const { template } = synthesize();
 
     // Act
     const text = JSON.stringify(template.toJSON());
+    const clusters = Object.values(template.findResources('AWS::RDS::DBCluster'));
+    const secrets = Object.values(template.findResources('AWS::SecretsManager::Secret'));
 
     // Assess
-    expect(text).not.toMatch(/DATABASE_URL|postgres(ql)?:\/\/|password/i);
+    expect(text).not.toMatch(/DATABASE_URL|postgres(ql)?:\/\//i);
+    expect(clusters).toHaveLength(1);
+    expect(JSON.stringify(clusters[0].Properties.MasterUserPassword)).toContain('{{resolve:secretsmanager:');
+    for (const secret of secrets) {
+      expect(secret.Properties.SecretString).toBeUndefined();
+      expect(secret.Properties.GenerateSecretString.GenerateStringKey).toBe('password');
+    }
   });
 
-  it('gives the functions no database settings or secret access, and warns, when no secret is given', () => {
-    // Prepare
-    const { stack, template } = synthesize({ databaseSecretArn: undefined });
-
-    // Act
-    const grants = functionNames.flatMap((name) => [...allowed(template, roleId(stack, name))]);
-    const variables = Object.values(template.findResources('AWS::Lambda::Function')).map(
-      (fn) => fn.Properties.Environment?.Variables ?? {},
-    );
-
-    // Assess
-    expect(grants.filter((p) => p.startsWith('secretsmanager:'))).toEqual([]);
-    for (const v of variables) expect(Object.keys(v)).not.toContain('DATABASE_SECRET_ARN');
-    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('no databaseSecretArn'));
-  });
-
-  it('deletes a dev stack bucket with its objects', () => {
+  it('deletes a dev stack with its data: buckets and their objects, logs, the database without a final snapshot', () => {
     // Prepare
     const { template } = synthesize({ stage: 'dev' });
 
     // Act
-    const buckets = Object.values(template.findResources('AWS::S3::Bucket'));
+    const policies = ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::RDS::DBCluster'].flatMap((type) =>
+      Object.values(template.findResources(type)).map((r) => `${type} ${r.DeletionPolicy}`),
+    );
+    const buckets = Object.keys(template.findResources('AWS::S3::Bucket'));
 
     // Assess
-    expect(buckets.map((b) => b.DeletionPolicy)).toEqual(['Delete']);
-    template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+    expect(policies.length).toBeGreaterThan(allFunctionNames.length);
+    for (const p of policies) expect(p).toMatch(/ Delete$/);
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', buckets.length);
+    template.hasResourceProperties('AWS::RDS::DBCluster', { DeletionProtection: false });
   });
 
-  it('retains the bucket and the logs of any other stage', () => {
+  it('retains the data of a prod stack: buckets, logs, and a snapshot of the database, which is protected from deletion', () => {
     // Prepare
     const { template } = synthesize({ stage: 'prod' });
 
     // Act
-    const retained = [
-      ...Object.values(template.findResources('AWS::S3::Bucket')),
-      ...Object.values(template.findResources('AWS::Logs::LogGroup')),
-    ].map((r) => r.DeletionPolicy);
+    const retained = ['AWS::S3::Bucket', 'AWS::Logs::LogGroup'].flatMap((type) =>
+      Object.values(template.findResources(type)).map((r) => `${type} ${r.DeletionPolicy}`),
+    );
 
     // Assess
-    expect(retained).toEqual(Array(1 + allFunctionCount).fill('Retain'));
+    expect(retained.length).toBeGreaterThan(allFunctionNames.length);
+    for (const p of retained) expect(p).toMatch(/ Retain$/);
     template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+    template.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Snapshot', Properties: Match.objectLike({ DeletionProtection: true }) });
   });
 
   it('lets EventBridge Scheduler of this account invoke the analytics function and nothing else', () => {
@@ -414,8 +407,8 @@ describe('PipelineStack', () => {
 
     // Act
     const schedulerGrants = allowed(template, logicalId(stack, stack.schedulerRole));
-    const analyticsGrants = [...allowed(template, logicalId(stack, stack.analytics.function.role!))];
-    const analyticsArn = { 'Fn::GetAtt': [logicalId(stack, stack.analytics.function), 'Arn'] };
+    const analyticsGrants = [...allowed(template, roleId(stack, 'analytics'))];
+    const analyticsArn = { 'Fn::GetAtt': [logicalId(stack, stack.functions.analytics.function), 'Arn'] };
 
     // Assess
     template.hasResourceProperties('AWS::IAM::Role', {
@@ -428,8 +421,8 @@ describe('PipelineStack', () => {
         ],
       },
     });
-    expect([...schedulerGrants].every((p) => p.startsWith('lambda:InvokeFunction '))).toBe(true);
-    expect(schedulerGrants).toContain(pair('lambda:InvokeFunction', analyticsArn));
+    // The function's own ARN only: no `:*` for every version and alias.
+    expect(schedulerGrants).toEqual(new Set([pair('lambda:InvokeFunction', analyticsArn)]));
     // The analytics function reads the database secret and touches no bucket or queue.
     expect(analyticsGrants.filter((p) => /^(s3|sqs):/.test(p))).toEqual([]);
     template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: `${topology.scheduled.analytics.scheduleGroup}-dev` });
@@ -443,7 +436,7 @@ describe('PipelineStack', () => {
     const { stack, template } = synthesize();
 
     // Act
-    const grants = [...allowed(template, logicalId(stack, stack.syncSchedules.function.role!))];
+    const grants = [...allowed(template, roleId(stack, 'syncSchedules'))];
     const schedulerGrants = grants.filter((p) => p.startsWith('scheduler:'));
     const passRole = grants.filter((p) => p.startsWith('iam:'));
 
@@ -455,7 +448,8 @@ describe('PipelineStack', () => {
     }
     expect(passRole).toEqual([pair('iam:PassRole', { 'Fn::GetAtt': [logicalId(stack, stack.schedulerRole), 'Arn'] })]);
     expect(grants.filter((p) => /^(s3|sqs|lambda):/.test(p))).toEqual([]);
-    template.resourceCountIs('Custom::Trigger', 1);
+    // After the migration, which runs after the database: schedules are read from migrated tables.
+    expect(stack.syncSchedulesTrigger.node.dependencies).toContain(stack.migrateTrigger);
   });
 
   it('runs the tuner on its schedule, moving only the processor mapping and reserved concurrency', () => {
@@ -463,7 +457,7 @@ describe('PipelineStack', () => {
     const { stack, template } = synthesize();
 
     // Act
-    const grants = [...allowed(template, logicalId(stack, stack.tuner.function.role!))];
+    const grants = [...allowed(template, roleId(stack, 'tuner'))];
     const processorArn = { 'Fn::GetAtt': [logicalId(stack, stack.functions.processor.function), 'Arn'] };
     const mappingId = stack.getLogicalId(stack.functions.processor.function.node.findAll().find((c) => c instanceof CfnEventSourceMapping) as CfnEventSourceMapping);
     const lambdaGrants = grants.filter((p) => p.startsWith('lambda:'));
@@ -477,13 +471,19 @@ describe('PipelineStack', () => {
     for (const p of lambdaGrants.filter((g) => /EventSourceMapping /.test(g))) expect(p).toContain(mappingId);
     expect(grants.filter((p) => /^(s3|sqs|scheduler|iam):/.test(p))).toEqual([]);
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: topology.scheduled.tuner.schedule, FlexibleTimeWindow: { Mode: 'OFF' } });
-    expect(scheduleTarget.arn).toEqual({ 'Fn::GetAtt': [logicalId(stack, stack.tuner.function), 'Arn'] });
+    expect(scheduleTarget.arn).toEqual({ 'Fn::GetAtt': [logicalId(stack, stack.functions.tuner.function), 'Arn'] });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ TUNER_APPLY: 'true', PARTITION_QUEUE_ARN: { 'Fn::GetAtt': [logicalId(stack, stack.queues.partitions), 'Arn'] } }) },
+      Environment: {
+        Variables: Match.objectLike({
+          TUNER_APPLY: 'true',
+          TUNER_MAX_CONCURRENCY: String(stack.processorConcurrencyCap),
+          PARTITION_QUEUE_ARN: { 'Fn::GetAtt': [logicalId(stack, stack.queues.partitions), 'Arn'] },
+        }),
+      },
     });
   });
 
-  it('outputs the bucket name and the queue URLs', () => {
+  it('outputs the bucket name, the queue URLs, the API URL and the dashboard URL', () => {
     // Prepare
     const { stack, template } = synthesize();
 
@@ -493,44 +493,14 @@ describe('PipelineStack', () => {
     // Assess
     template.hasOutput('BucketName', { Value: { Ref: logicalId(stack, stack.bucket) } });
     for (const [id, queueId] of queueIds) template.hasOutput(`${id}Url`, { Value: { Ref: queueId } });
+    template.hasOutput('ApiUrl', {});
+    expect(JSON.stringify(template.findOutputs('DashboardUrl'))).toContain('.console.aws.amazon.com/cloudwatch/home?region=');
+    expect(JSON.stringify(template.findOutputs('DashboardUrl'))).toContain('#dashboards:name=');
   });
 });
 
-describe('readPipelineContext', () => {
-  it('defaults the stage to dev, naming the stack Batchflow-dev', () => {
-    // Prepare
-    const app = new App();
+/** A role's grants without its log-group writes (checked once, for every function, above). */
+function withoutLogs(grants: Set<string>): Set<string> {
+  return new Set([...grants].filter((p) => !p.startsWith('logs:')));
+}
 
-    // Act
-    const context = readPipelineContext(app);
-
-    // Assess
-    expect(context).toEqual({ stage: 'dev' });
-    expect(pipelineStackName(context.stage)).toBe('Batchflow-dev');
-  });
-
-  it('reads the stage and the database secret from context', () => {
-    // Prepare
-    const app = new App({ context: { stage: 'prod', databaseSecretArn: secretArn } });
-
-    // Act
-    const context = readPipelineContext(app);
-
-    // Assess
-    expect(context).toEqual({ stage: 'prod', databaseSecretArn: secretArn });
-    expect(pipelineStackName(context.stage)).toBe('Batchflow-prod');
-  });
-
-  it('rejects a secret ARN without its random suffix and a stage that cannot name a stack', () => {
-    // Prepare
-    const app = new App({
-      context: { stage: 'Prod_1', databaseSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db' },
-    });
-
-    // Act
-    const read = () => readPipelineContext(app);
-
-    // Assess
-    expect(read).toThrow(/stage: .*databaseSecretArn: /);
-  });
-});

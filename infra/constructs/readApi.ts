@@ -1,0 +1,49 @@
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RemovalPolicy } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { BatchflowFunction } from './batchflowFunction.ts';
+
+export interface ReadApiProps {
+  readonly handler: BatchflowFunction;
+  readonly logRetention: RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The read-only HTTP API over jobs, rejects, analytics results and tuning history (functions/api.ts).
+ * Callers sign requests with SigV4 (IAM authorization): access is granted with `execute-api:Invoke`
+ * in the caller's IAM policy, as for any other AWS API, and nothing here issues credentials.
+ */
+export class ReadApi extends Construct {
+  public readonly api: HttpApi;
+  public readonly stage: HttpStage;
+
+  constructor(scope: Construct, id: string, props: ReadApiProps) {
+    super(scope, id);
+    this.api = new HttpApi(this, 'Api', {
+      description: 'batchflow: read-only view of jobs, rejects, analytics results and tuning history',
+      createDefaultStage: false,
+      defaultAuthorizer: new HttpIamAuthorizer(),
+    });
+    this.api.addRoutes({
+      path: '/{proxy+}',
+      methods: [HttpMethod.GET],
+      integration: new HttpLambdaIntegration('Handler', props.handler.function),
+    });
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      autoDeploy: true,
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
+      // A read API has no business taking bursts that would crowd the processors' connections.
+      throttle: { rateLimit: 20, burstLimit: 40 },
+    });
+  }
+
+  get url(): string {
+    return this.stage.url;
+  }
+}
