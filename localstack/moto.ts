@@ -3,8 +3,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from './paths.ts';
 
-/** The moto release the local endpoint needs: awsJson1_0 CloudWatch arrived in 5.1.12. */
-const MOTO_REQUIREMENT = 'moto[server]>=5.1.14';
+/**
+ * The Python tools batchflow uses, installed on first use into one venv (`.venv-moto`, which
+ * .ci/run fills up front): moto for the local endpoint (awsJson1_0 CloudWatch arrived in 5.1.12),
+ * cfn-lint for the synthesized templates.
+ */
+export const pythonTools = {
+  moto: { binary: 'moto_server', requirement: 'moto[server]>=5.1.14' },
+  cfnLint: { binary: 'cfn-lint', requirement: 'cfn-lint>=1.58,<2' },
+} as const;
 
 export interface AwsEndpointOptions {
   /**
@@ -99,15 +106,24 @@ export async function answers(endpoint: string): Promise<boolean> {
 }
 
 /** Returns the path of `moto_server`, creating the venv and installing moto if needed. */
-async function installMoto(venvDir: string, log: (line: string) => void): Promise<string> {
-  const server = join(venvDir, 'bin', 'moto_server');
-  if (existsSync(server)) return server;
-  // pip writes bin/moto_server last, so an interrupted install is simply resumed next time.
-  log(`installing ${MOTO_REQUIREMENT} into ${venvDir} (first run only)`);
+function installMoto(venvDir: string, log: (line: string) => void): Promise<string> {
+  return ensurePythonTool(pythonTools.moto, { venvDir, log });
+}
+
+/** Returns the path of a Python tool's executable, creating the venv and installing it if needed. */
+export async function ensurePythonTool(
+  tool: { readonly binary: string; readonly requirement: string },
+  options: { venvDir?: string; log?: (line: string) => void } = {},
+): Promise<string> {
+  const venvDir = options.venvDir ?? join(projectRoot, '.venv-moto');
+  const binary = join(venvDir, 'bin', tool.binary);
+  if (existsSync(binary)) return binary;
+  // pip writes the executable last, so an interrupted install is simply resumed next time.
+  options.log?.(`installing ${tool.requirement} into ${venvDir} (first run only)`);
   if (!existsSync(join(venvDir, 'bin', 'pip'))) await run('python3', ['-m', 'venv', venvDir]);
-  await run(join(venvDir, 'bin', 'pip'), ['install', '--quiet', MOTO_REQUIREMENT]);
-  if (!existsSync(server)) throw new Error(`moto installed but ${server} is missing`);
-  return server;
+  await run(join(venvDir, 'bin', 'pip'), ['install', '--quiet', tool.requirement]);
+  if (!existsSync(binary)) throw new Error(`${tool.requirement} installed but ${binary} is missing`);
+  return binary;
 }
 
 function run(command: string, args: readonly string[]): Promise<void> {
