@@ -28,10 +28,12 @@ export interface DeploymentContext {
   readonly database: DatabaseChoice;
   /** Postgres schema holding batchflow's tables. */
   readonly databaseSchema: string;
-  /** Deploying to LocalStack with cdklocal (localstack/deploy.sh): no TLS to its Postgres. */
+  /** Deploying to LocalStack with cdklocal (localstack/deploy.ts): no TLS to its Postgres. */
   readonly localstack: boolean;
   /** Where alarm notifications are e-mailed (they always go to the stack's SNS topic). */
   readonly alarmEmail: string | undefined;
+  /** The directory of dataset and job definitions applied on deploy, relative to the project root. */
+  readonly definitions: string;
   /** Whether the read-only HTTP API is deployed (LocalStack's free image has no API Gateway v2). */
   readonly api: boolean;
 }
@@ -67,6 +69,7 @@ const contextSchema = z
     localstack: boolFromContext.default(false),
     alarmEmail: z.email('alarmEmail must be an e-mail address').optional(),
     api: boolFromContext.default(true),
+    definitions: z.string().min(1).default('definitions'),
   })
   .superRefine((c, ctx) => {
     const network = [c.databaseVpcId, c.databaseSubnetIds, c.databaseSecurityGroupId];
@@ -78,7 +81,7 @@ const contextSchema = z
       ctx.addIssue({ code: 'custom', path: ['databaseSecretArn'], message: 'a database network needs databaseSecretArn (the database it reaches)' });
     }
     if (c.localstack && !c.databaseSecretArn) {
-      ctx.addIssue({ code: 'custom', path: ['databaseSecretArn'], message: 'localstack needs databaseSecretArn (localstack/deploy.sh creates one for the compose Postgres)' });
+      ctx.addIssue({ code: 'custom', path: ['databaseSecretArn'], message: 'localstack needs databaseSecretArn (localstack/deploy.ts creates one for the compose Postgres)' });
     }
     if (c.localstack && given > 0) {
       ctx.addIssue({ code: 'custom', path: ['localstack'], message: 'localstack runs the functions next to its Postgres: give no database network' });
@@ -108,7 +111,7 @@ export function readDeploymentContext(scope: Construct): DeploymentContext {
         maxConnections: c.databaseMaxConnections,
       }
     : { kind: 'aurora' };
-  return { stage: c.stage, database, databaseSchema: c.databaseSchema, localstack: c.localstack, alarmEmail: c.alarmEmail, api: c.api };
+  return { stage: c.stage, database, databaseSchema: c.databaseSchema, localstack: c.localstack, alarmEmail: c.alarmEmail, api: c.api, definitions: c.definitions };
 }
 
 /** The CloudFormation stack name of a stage: `Batchflow-<stage>`. */

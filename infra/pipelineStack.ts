@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnSchedule, CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
@@ -17,6 +20,8 @@ import { processorConcurrencyCap } from './sizing.ts';
 import { stageConfig, type StageConfig } from './stages.ts';
 
 const DAY_SECONDS = 24 * 3600;
+
+const projectRoot = fileURLToPath(new URL('../', import.meta.url));
 
 /**
  * The SQS maximum. It must exceed the source queue's retention: a dead-lettered message keeps its
@@ -91,7 +96,7 @@ export class PipelineStack extends Stack {
     });
     const analytics = this.createFunction('analytics');
     const api = deployment.api ? this.createFunction('api') : undefined;
-    const migrate = this.createFunction('migrate');
+    const migrate = this.createFunction('migrate', { bundledDirectory: definitionsDirectory(deployment.definitions) });
     this.scheduleGroup = new CfnScheduleGroup(this, 'JobSchedules', { name: `${topology.scheduled.analytics.scheduleGroup}-${this.stage.name}` });
     this.schedulerRole = this.schedulerRoleFor('SchedulerRole', 'EventBridge Scheduler invokes the batchflow analytics function');
     allowInvoke(this.schedulerRole, analytics);
@@ -323,6 +328,16 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn, description: 'the RDS-format secret the functions read' });
     if (this.database.proxy) new CfnOutput(this, 'DatabaseProxyEndpoint', { value: this.database.proxy.endpoint });
   }
+}
+
+/**
+ * The definitions the migrate function applies on deploy, checked now: a missing directory is a
+ * mistake in `-c definitions=...`, better reported by synth than by a deploy that applies nothing.
+ */
+function definitionsDirectory(relative: string): { from: string; name: string; env: string } {
+  const from = resolve(projectRoot, relative);
+  if (!existsSync(from)) throw new Error(`definitions: ${from} does not exist (it holds datasets/*.json and jobs/*.json)`);
+  return { from, name: 'definitions', env: 'DEFINITIONS_DIR' };
 }
 
 /**

@@ -30,6 +30,8 @@ export interface Config {
   readonly functionName: string;
   /** What the tuner watches and moves (the tuner only). */
   readonly tuner: TunerTargets | undefined;
+  /** Dataset and job definitions to apply on deploy (the migrate function only): `datasets/`, `jobs/`. */
+  readonly definitionsDir: string | undefined;
   /** Where job schedules live (the schedule-sync function only). */
   readonly jobSchedules: { groupName: string; roleArn: string; functionArn: string } | undefined;
 }
@@ -72,6 +74,7 @@ const envSchema = z
   PARTITION_QUEUE_ARN: z.string().startsWith('arn:', 'PARTITION_QUEUE_ARN must be an ARN').optional(),
   TUNER_MAX_CONCURRENCY: positiveInt.optional(),
   TUNER_APPLY: z.enum(['true', 'false'], { message: 'TUNER_APPLY must be true or false' }).default('false'),
+  DEFINITIONS_DIR: z.string().min(1).optional(),
   SCHEDULE_GROUP: z.string().min(1).optional(),
   SCHEDULER_ROLE_ARN: z.string().startsWith('arn:', 'SCHEDULER_ROLE_ARN must be an ARN').optional(),
   ANALYTICS_FUNCTION_ARN: z.string().startsWith('arn:', 'ANALYTICS_FUNCTION_ARN must be an ARN').optional(),
@@ -116,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             maxConcurrency: e.TUNER_MAX_CONCURRENCY,
           }
         : undefined,
+    definitionsDir: e.DEFINITIONS_DIR,
     jobSchedules:
       e.SCHEDULE_GROUP && e.SCHEDULER_ROLE_ARN && e.ANALYTICS_FUNCTION_ARN
         ? { groupName: e.SCHEDULE_GROUP, roleArn: e.SCHEDULER_ROLE_ARN, functionArn: e.ANALYTICS_FUNCTION_ARN }

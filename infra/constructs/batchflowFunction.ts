@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -59,6 +59,12 @@ export interface BatchflowFunctionProps {
    * @default - unreserved
    */
   readonly reservedConcurrency?: number;
+  /**
+   * A directory copied into the bundle as `<name>` and named to the function by `<env>`: files the
+   * function reads at run time (the definitions the migrate function applies).
+   * @default - nothing but the code
+   */
+  readonly bundledDirectory?: { readonly from: string; readonly name: string; readonly env: string };
   /**
    * `POWERTOOLS_SERVICE_NAME`, the `service` key of every log line.
    * @default 'batchflow'
@@ -134,6 +140,8 @@ export class BatchflowFunction extends Construct {
         // Stack traces point into the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
+        // Lambda unpacks the bundle in LAMBDA_TASK_ROOT, /var/task.
+        ...(props.bundledDirectory ? { [props.bundledDirectory.env]: `/var/task/${props.bundledDirectory.name}` } : {}),
       },
       bundling: {
         // esbuild is a dev dependency: bundle on this machine, never in a Docker image.
@@ -147,6 +155,8 @@ export class BatchflowFunction extends Construct {
         // The SDK version the code is tested with (package-lock.json), not the one the runtime
         // happens to ship: the S3 client relies on checksum options from 3.729.
         bundleAwsSDK: true,
+        // The copied files are part of the asset: changing them changes the function's version.
+        ...(props.bundledDirectory ? { commandHooks: copyInto(props.bundledDirectory) } : {}),
       },
     });
   }
@@ -162,4 +172,13 @@ export class BatchflowFunction extends Construct {
     this.function.addEventSource(eventSource);
     return eventSource;
   }
+}
+
+/** Bundling hooks that copy a directory into the bundle (run locally, like esbuild). */
+function copyInto(dir: { readonly from: string; readonly name: string }): ICommandHooks {
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) => [`cp -R ${JSON.stringify(dir.from)} ${JSON.stringify(join(outputDir, dir.name))}`],
+  };
 }

@@ -74,7 +74,8 @@ describe('cfn-lint', () => {
       templateOf('dev', { stage: 'dev' }),
       templateOf('prod', { stage: 'prod', alarmEmail: 'ops@example.com' }),
       templateOf('brought', { stage: 'prod', databaseSecretArn: secretArn, databaseVpcId: 'vpc-0123abcd', databaseSubnetIds: 'subnet-0123abcd,subnet-0456abcd', databaseSecurityGroupId: 'sg-0123abcd' }),
-      templateOf('localstack', { localstack: 'true', databaseSecretArn: secretArn, api: 'false' }),
+      templateOf('localstack-free', { localstack: 'true', databaseSecretArn: secretArn, api: 'false' }),
+      templateOf('localstack', { localstack: 'true', databaseSecretArn: secretArn }),
     ];
 
     // Act

@@ -17,7 +17,8 @@ const variants: Record<string, Record<string, unknown>> = {
   prod: { stage: 'prod' },
   'brought database, public endpoint': { databaseSecretArn: secretArn },
   'brought database in a VPC': { stage: 'prod', ...externalNetwork },
-  localstack: { localstack: 'true', databaseSecretArn: secretArn, api: 'false' },
+  'localstack, free image (no HTTP API)': { localstack: 'true', databaseSecretArn: secretArn, api: 'false' },
+  'localstack with an account (HTTP API)': { localstack: 'true', databaseSecretArn: secretArn },
 };
 
 /** What cdk-nag reports for the stack without any acknowledgement: `rule path` pairs. */
