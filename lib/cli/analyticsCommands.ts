@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { JobDefinitionError, parseJobDefinition } from '../analytics/jobDefinition.ts';
-import { planJob } from '../analytics/plan.ts';
+import { checkJob } from '../definitions/definitions.ts';
 import { runAnalyticsJob } from '../analytics/runJob.ts';
-import { parseSchedule } from '../analytics/schedule.ts';
 import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob } from '../store/analytics.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
@@ -40,15 +39,7 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
       await withDb(async (db, target) => {
         try {
           const job = parseJobDefinition(input);
-          let schedule;
-          try {
-            schedule = parseSchedule(job.schedule, job.timezone);
-          } catch (err) {
-            throw new JobDefinitionError([`schedule: ${(err as Error).message}`]);
-          }
-          const dataset = await getDataset(db, job.dataset);
-          if (!dataset) throw new JobDefinitionError([`dataset: no dataset named "${job.dataset}"`]);
-          const plan = planJob(job, dataset);
+          const { schedule, plan } = checkJob(job, await getDataset(db, job.dataset));
           await putAnalyticsJob(db, job);
           await schedulesOf(target)?.put(job);
           console.log(`job "${job.name}" saved: ${job.schedule} = ${schedule.cron} in ${schedule.timezone}, ${job.granularity} windows, answered from rollup [${plan.rollup.join(',')}]`);

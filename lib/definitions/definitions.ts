@@ -1,6 +1,6 @@
 import { JobDefinitionError, parseJobDefinition, type JobDefinition } from '../analytics/jobDefinition.ts';
-import { planJob } from '../analytics/plan.ts';
-import { parseSchedule } from '../analytics/schedule.ts';
+import { planJob, type JobPlan } from '../analytics/plan.ts';
+import { parseSchedule, type Schedule } from '../analytics/schedule.ts';
 import { DatasetDefinitionError, parseDatasetDefinition, type DatasetDefinition } from '../datasets/definition.ts';
 import { BatchflowError } from '../errors.ts';
 
@@ -28,14 +28,15 @@ export class DefinitionsError extends BatchflowError {
  * Checks that a job can run against its dataset: its schedule parses and its entity, metrics,
  * filter and granularity fit the dataset (planJob). Throws JobDefinitionError naming the field.
  */
-export function checkJob(job: JobDefinition, dataset: DatasetDefinition | undefined): void {
+export function checkJob(job: JobDefinition, dataset: DatasetDefinition | undefined): { schedule: Schedule; plan: JobPlan } {
+  let schedule: Schedule;
   try {
-    parseSchedule(job.schedule, job.timezone);
+    schedule = parseSchedule(job.schedule, job.timezone);
   } catch (err) {
     throw new JobDefinitionError([`schedule: ${(err as Error).message}`]);
   }
   if (!dataset) throw new JobDefinitionError([`dataset: no dataset named "${job.dataset}"`]);
-  planJob(job, dataset);
+  return { schedule, plan: planJob(job, dataset) };
 }
 
 /**
