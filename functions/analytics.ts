@@ -5,9 +5,10 @@ import { openDatabase } from '../lib/adapters/database.ts';
 import { parseSchedulePayload } from '../lib/analytics/payload.ts';
 import { runAnalyticsJob } from '../lib/analytics/runJob.ts';
 import { loadConfig } from '../lib/config.ts';
+import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config and the pool are built once per container.
-const logger = new Logger({ serviceName: 'batchflow-analytics' });
+const logger = new Logger({ serviceName: serviceName('analytics') });
 const db = await openDatabase(loadConfig());
 
 /**

@@ -6,9 +6,10 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { openDatabase } from '../lib/adapters/database.ts';
 import { httpRoutes, jsonErrors, routeNotFound } from '../lib/api/http.ts';
 import { loadConfig } from '../lib/config.ts';
+import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config and the pool are built once per container.
-const logger = new Logger({ serviceName: 'batchflow-api' });
+const logger = new Logger({ serviceName: serviceName('api') });
 const db = await openDatabase(loadConfig());
 
 /**

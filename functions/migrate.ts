@@ -6,9 +6,10 @@ import { readDefinitionFiles } from '../lib/adapters/definitionFiles.ts';
 import { loadConfig } from '../lib/config.ts';
 import { applyDefinitions } from '../lib/definitions/apply.ts';
 import { migrate } from '../lib/store/migrate.ts';
+import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config and the pool are built once per container.
-const logger = new Logger({ serviceName: 'batchflow-migrate' });
+const logger = new Logger({ serviceName: serviceName('migrate') });
 const config = loadConfig();
 const db = await openDatabase(config);
 

@@ -13,9 +13,10 @@ import { addPartitionMetrics, addSignal, isConnectionError } from '../lib/adapte
 import { loadConfig } from '../lib/config.ts';
 import { processPartition, type ProcessContext } from '../lib/process/processPartition.ts';
 import { METRICS_NAMESPACE } from '../lib/tune/signals.ts';
+import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config, clients and the pool are built once per container.
-const logger = new Logger({ serviceName: 'batchflow-processor' });
+const logger = new Logger({ serviceName: serviceName('processor') });
 const config = loadConfig();
 // EMF on stdout: CloudWatch turns it into metrics on AWS, the local runtime does the same locally.
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: config.functionName });

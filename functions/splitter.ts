@@ -10,9 +10,10 @@ import { sqsPartitionQueue } from '../lib/adapters/partitionQueue.ts';
 import { loadConfig } from '../lib/config.ts';
 import { parseS3Notification } from '../lib/split/s3Event.ts';
 import { splitObject, type SplitContext } from '../lib/split/splitObject.ts';
+import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config, clients and the pool are built once per container.
-const logger = new Logger({ serviceName: 'batchflow-splitter' });
+const logger = new Logger({ serviceName: serviceName('splitter') });
 const config = loadConfig();
 if (!config.partitionQueueUrl) throw new Error('PARTITION_QUEUE_URL is required by the splitter');
 const ctx: SplitContext = {

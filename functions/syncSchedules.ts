@@ -7,9 +7,10 @@ import { schedulerJobSchedules } from '../lib/adapters/jobSchedules.ts';
 import { syncSchedules } from '../lib/analytics/syncSchedules.ts';
 import { loadConfig } from '../lib/config.ts';
 import { listAnalyticsJobs } from '../lib/store/analytics.ts';
+import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config, clients and the pool are built once per container.
-const logger = new Logger({ serviceName: 'batchflow-sync-schedules' });
+const logger = new Logger({ serviceName: serviceName('syncSchedules') });
 const config = loadConfig();
 if (!config.jobSchedules) throw new Error('SCHEDULE_GROUP, SCHEDULER_ROLE_ARN and ANALYTICS_FUNCTION_ARN are required');
 const db = await openDatabase(config);

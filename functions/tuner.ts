@@ -6,11 +6,11 @@ import { openDatabase } from '../lib/adapters/database.ts';
 import { readObservation } from '../lib/adapters/metricsReader.ts';
 import { createProcessorSettings } from '../lib/adapters/processorSettings.ts';
 import { loadConfig } from '../lib/config.ts';
-import { topology } from '../lib/topology.ts';
+import { topology, serviceName } from '../lib/topology.ts';
 import { runTuner, type TunerContext } from '../lib/tune/runTuner.ts';
 
 // Cold start: config, clients and the pool are built once per container.
-const logger = new Logger({ serviceName: 'batchflow-tuner' });
+const logger = new Logger({ serviceName: serviceName('tuner') });
 const config = loadConfig();
 if (!config.tuner) throw new Error('PROCESSOR_FUNCTION_NAME, SPLITTER_FUNCTION_NAME, PARTITION_QUEUE_NAME and PARTITION_QUEUE_ARN are required by the tuner');
 const targets = config.tuner;

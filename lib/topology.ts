@@ -141,6 +141,14 @@ export function functionSpec(name: AnyFunctionName): { id: string; entry: string
   return all[name];
 }
 
+/**
+ * A function's Powertools service name, the `service` key of its log lines: `batchflow-<kebab name>`.
+ * The functions' loggers and the stack's POWERTOOLS_SERVICE_NAME both take it from here.
+ */
+export function serviceName(name: AnyFunctionName): string {
+  return `batchflow-${name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()}`;
+}
+
 /** The local physical name of a resource: `batchflow-<stage>-<kebab logical name>`. */
 export function resourceName(stage: string, logicalId: string): string {
   const kebab = logicalId.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();

@@ -9,7 +9,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FunctionNetwork } from './database.ts';
-import { functionSpec, topology, type AnyFunctionName, type FunctionName } from '../../lib/topology.ts';
+import { functionSpec, serviceName, topology, type AnyFunctionName, type FunctionName } from '../../lib/topology.ts';
 
 /** The repository root: topology entries and package-lock.json are relative to it. */
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -65,11 +65,6 @@ export interface BatchflowFunctionProps {
    * @default - nothing but the code
    */
   readonly bundledDirectory?: { readonly from: string; readonly name: string; readonly env: string };
-  /**
-   * `POWERTOOLS_SERVICE_NAME`, the `service` key of every log line.
-   * @default 'batchflow'
-   */
-  readonly serviceName?: string;
 }
 
 /**
@@ -136,7 +131,7 @@ export class BatchflowFunction extends Construct {
         : {}),
       ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       environment: {
-        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'batchflow',
+        POWERTOOLS_SERVICE_NAME: serviceName(props.name),
         // Stack traces point into the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,

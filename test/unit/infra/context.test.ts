@@ -13,7 +13,7 @@ describe('readDeploymentContext', () => {
     const context = readDeploymentContext(app);
 
     // Assess
-    expect(context).toEqual({ stage: 'dev', database: { kind: 'aurora' }, databaseSchema: 'batchflow', localstack: false, alarmEmail: undefined, api: true });
+    expect(context).toEqual({ stage: 'dev', database: { kind: 'aurora' }, databaseSchema: 'batchflow', localstack: false, alarmEmail: undefined, api: true, definitions: 'definitions' });
     expect(pipelineStackName(context.stage)).toBe('Batchflow-dev');
   });
 

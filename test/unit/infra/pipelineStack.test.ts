@@ -205,13 +205,19 @@ describe('PipelineStack', () => {
     const { stack, template } = synthesize();
 
     // Act
-    const logGroupIds = allFunctionNames.map((name) => logicalId(stack, stack.functions[name]!.logGroup));
+    // The service names the functions' loggers use, spelled out.
+    const services: Record<string, string> = {
+      splitter: 'batchflow-splitter', processor: 'batchflow-processor', analytics: 'batchflow-analytics', tuner: 'batchflow-tuner',
+      api: 'batchflow-api', migrate: 'batchflow-migrate', syncSchedules: 'batchflow-sync-schedules',
+    };
+    const functions = allFunctionNames.map((name) => ({ name, logGroupId: logicalId(stack, stack.functions[name]!.logGroup) }));
 
     // Assess
-    for (const logGroupId of logGroupIds) {
+    expect(Object.keys(services).sort()).toEqual([...allFunctionNames].sort());
+    for (const { name, logGroupId } of functions) {
       template.hasResourceProperties('AWS::Lambda::Function', {
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logGroupId } },
-        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'batchflow' }) },
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: services[name] }) },
       });
       expect(template.findResources('AWS::Logs::LogGroup')[logGroupId].Properties.RetentionInDays).toBe(stack.stage.logRetention);
     }
