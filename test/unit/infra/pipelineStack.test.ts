@@ -318,6 +318,17 @@ describe('PipelineStack', () => {
     );
   });
 
+  it('gives the analytics, API and migrate functions their own logs and the database secret, nothing more', () => {
+    // Prepare
+    const { stack, template } = synthesize({ databaseSecretArn: secretArn });
+
+    // Act
+    const grants = (['analytics', 'api', 'migrate'] as const).map((name) => ({ name, grants: withoutLogs(allowed(template, roleId(stack, name))) }));
+
+    // Assess
+    for (const { grants: g } of grants) expect(g).toEqual(new Set(readsSecret));
+  });
+
   it('passes the splitter the partition queue URL', () => {
     // Prepare
     const { stack, template } = synthesize();
