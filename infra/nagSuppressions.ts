@@ -58,7 +58,7 @@ export const acceptedFindings: readonly AcceptedFinding[] = [
     rule: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
     at: /^(BucketNotificationsHandler[0-9a-f]+|LogRetention[0-9a-f]+)$/,
     reason:
-      'CDK-provided singleton functions (the S3 notification configurator, the RDS log-retention setter) with roles CDK defines; they write only their own logs and run only during deployments.',
+      "CDK-provided singleton functions (the S3 notification configurator, the RDS log-retention setter) whose roles CDK defines with AWS's basic execution policy for their logs; they run only during deployments and hold no data.",
   },
   {
     rule: 'AwsSolutions-IAM5[Resource::*]',
