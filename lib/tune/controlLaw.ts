@@ -220,6 +220,9 @@ function decidePartitionBytes(ctx: Context): Recommendation {
   if (!read) return keep('partitionBytes', current, `keep: no bytes read with invocation time in ${ctx.scope}`);
   const rate = read.total / read.busySeconds;
   if (!Number.isFinite(rate)) return keep('partitionBytes', current, `keep: no measurable invocation time in ${ctx.scope}`);
+  // Below a byte per second nothing was really read: sizing on it would divide by ~0 (a property
+  // test found a 1e-25 B/s reading giving "a partition takes ~Infinity s").
+  if (rate < 1) return keep('partitionBytes', current, `keep: under 1 byte read per second of invocation time in ${ctx.scope}, too little to size partitions on`);
   const ideal = rate * policy.targetPartitionSeconds;
   const next = clamp(Math.max(1, Math.round(ideal / MiB)) * MiB, bounds.minPartitionBytes, bounds.maxPartitionBytes);
   const measured = `measured ${fmt(rate / MiB)} MiB/s (${fmt(read.total / MiB)} MiB in ${fmt(read.busySeconds)} s of invocation time) × ${fmt(policy.targetPartitionSeconds)} s = ${fmt(ideal / MiB)} MiB, so ${fmt(next / MiB)} MiB within bounds`;

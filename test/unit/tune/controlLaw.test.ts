@@ -262,6 +262,21 @@ describe('recommend: when to keep', () => {
     expect(after.bottlenecks).toEqual([]);
   });
 
+  it('keeps the partition size when next to nothing was read, rather than sizing on ~0 bytes/s', () => {
+    // Prepare: the counterexample fast-check found (signals in catalogue order), 1e-25 bytes read.
+    const names = Object.keys(signals) as SignalName[];
+    const arrays = [[], [], [3.1555099925984023e-25], [], [], [2013222.6138037543], [], [], [], [5e-324], [], [], [], [], [], []];
+    const observation = observe(Object.fromEntries(names.map((n, i) => [n, arrays[i] ?? []])), { periods: 6 });
+    const settings = { batchSize: 1, maxConcurrency: 2, reservedConcurrency: null, partitionBytes: 1398102 };
+
+    // Act
+    const partition = recommend({ settings, observation, now: NOW, lastChanges: {} }).recommendations[2]!;
+
+    // Assess
+    expect(partition.recommendedValue).toBe(settings.partitionBytes);
+    expect(partition.reason).not.toMatch(/NaN|Infinity/);
+  });
+
   it('stays within bounds and gives one recommendation per parameter, whatever it observes', () => {
     const series = fc.array(fc.oneof(fc.double({ min: 0, max: 1e10, noNaN: true }), fc.constant(0)), { maxLength: 6 });
     const names = Object.keys(signals) as SignalName[];
