@@ -7,24 +7,17 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { constants } from 'node:os';
 import { join, relative } from 'node:path';
-import {
-  CreateSecretCommand,
-  DescribeSecretCommand,
-  PutSecretValueCommand,
-  ResourceNotFoundException,
-  RestoreSecretCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pipelineStackName } from '../infra/context.ts';
 import { stageNames, type StageName } from '../infra/stages.ts';
 import { topology } from '../lib/topology.ts';
+import { DeployError, putDatabaseSecret, SECRET_NAME, waitForLocalStack } from './localstackDeploy.ts';
 import { localDir, projectRoot } from './paths.ts';
 
 // Node 20 is supported locally; the SDK's notice about 2027 releases needing Node 22 is in the README.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const SECRET_NAME = 'batchflow/localstack-database';
 /** The database as the functions see it: Postgres by its compose service name, on the compose network. */
 const DATABASE = { host: 'postgres', port: 5432, username: 'batchflow', password: 'batchflow', dbname: 'batchflow' };
 /** The same database from this machine (docker-compose.yml publishes it on 127.0.0.1:5433). */
@@ -33,19 +26,11 @@ const OUTPUTS_FILE = join(localDir, 'localstack-outputs.json');
 const COMPOSE_UP = 'docker compose -f localstack/docker-compose.yml up -d --wait';
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/** A problem the user can fix: printed without a stack trace. */
-class DeployError extends Error {}
 /** A cdklocal step failed; it has printed why. Carries its exit code. */
 class StepFailed extends Error {
   constructor(readonly exitCode: number) {
     super(`exit code ${exitCode}`);
   }
-}
-
-interface Health {
-  readonly services: Record<string, string>;
-  readonly edition?: string;
-  readonly version?: string;
 }
 
 interface Credentials {
@@ -86,14 +71,15 @@ const stackName = pipelineStackName(opts.stage);
 
 try {
   const env = cdklocalEnvironment();
-  const health = await waitForLocalStack(opts.timeout * 1000);
+  const health = await waitForLocalStack(endpointUrl, opts.timeout * 1000, { hint: COMPOSE_UP, log: console.log });
   console.log(`LocalStack ${health.version ?? '(version unknown)'}, ${health.edition ?? 'edition unknown'}, at ${endpointUrl} (region ${region})`);
   if (!(await canConnect(HOST_DATABASE.host, HOST_DATABASE.port))) {
     // The deploy's migration runs in a Lambda against it: without it the stack fails after minutes.
     console.warn(`warning: no Postgres on ${HOST_DATABASE.host}:${HOST_DATABASE.port}; the migration step of the deploy needs the compose one (${COMPOSE_UP})`);
   }
 
-  const secretArn = await putDatabaseSecret();
+  const secrets = new SecretsManagerClient({ endpoint: endpointUrl, region, credentials });
+  const secretArn = await putDatabaseSecret(secrets, SECRET_NAME, DATABASE).finally(() => secrets.destroy());
   console.log(`secret ${secretArn}`);
 
   // The HTTP API is API Gateway v2, which only some LocalStack editions and plans have: ask the
@@ -123,32 +109,6 @@ try {
   throw err;
 }
 
-/** Polls LocalStack's health endpoint until it answers (the container takes seconds to start). */
-async function waitForLocalStack(timeoutMs: number): Promise<Health> {
-  const url = `${endpointUrl}/_localstack/health`;
-  const deadline = Date.now() + timeoutMs;
-  let problem = 'nothing answered';
-  let announced = false;
-  for (;;) {
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-      const body = (await response.json().catch(() => undefined)) as Partial<Health> | undefined;
-      if (response.ok && body && typeof body.services === 'object' && body.services !== null) return body as Health;
-      // moto (`npm run local`) listens on the same port and has no such endpoint.
-      problem = `something answered (HTTP ${response.status}) but not LocalStack's health report: is \`npm run local\` running on that port?`;
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      problem = `nothing answered (${cause ?? (err as Error).message})`;
-    }
-    if (Date.now() >= deadline) {
-      throw new DeployError(`LocalStack is not running at ${url}: ${problem}\nStart it with \`${COMPOSE_UP}\` (needs Docker and LOCALSTACK_AUTH_TOKEN; see localstack/README.md), or set AWS_ENDPOINT_URL to where it runs.`);
-    }
-    if (!announced) console.log(`waiting up to ${timeoutMs / 1000} s for LocalStack at ${url} ...`);
-    announced = true;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
-}
-
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port, timeout: 2_000 });
@@ -162,32 +122,6 @@ function canConnect(host: string, port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-/**
- * Creates or updates the RDS-format secret the functions read (DATABASE_SECRET_ARN) and returns its
- * complete ARN, `-XXXXXX` suffix included: the stack refuses a partial one.
- */
-async function putDatabaseSecret(): Promise<string> {
-  const client = new SecretsManagerClient({ endpoint: endpointUrl, region, credentials });
-  const SecretString = JSON.stringify(DATABASE);
-  try {
-    const existing = await client
-      .send(new DescribeSecretCommand({ SecretId: SECRET_NAME }))
-      .catch((err: unknown) => (err instanceof ResourceNotFoundException ? undefined : Promise.reject(err)));
-    if (!existing) {
-      const created = await client.send(
-        new CreateSecretCommand({ Name: SECRET_NAME, SecretString, Description: 'batchflow on LocalStack: the compose Postgres (local only)' }),
-      );
-      return created.ARN!;
-    }
-    // A secret deleted earlier in this LocalStack is only scheduled for deletion.
-    if (existing.DeletedDate) await client.send(new RestoreSecretCommand({ SecretId: SECRET_NAME }));
-    await client.send(new PutSecretValueCommand({ SecretId: SECRET_NAME, SecretString }));
-    return existing.ARN!;
-  } finally {
-    client.destroy();
-  }
 }
 
 /**
