@@ -17,6 +17,8 @@ const stack = await startLocalStack({
   // The tuner's schedule, every minute locally; a dry run unless BATCHFLOW_TUNER_APPLY=true.
   tunerIntervalMs: 60_000,
   tunerApply: process.env.BATCHFLOW_TUNER_APPLY === 'true',
+  // The read-only HTTP API, next to the AWS endpoint's 4566.
+  httpApiPort: Number(process.env.BATCHFLOW_API_PORT ?? 4567),
 });
 const { state } = stack;
 
@@ -32,6 +34,7 @@ const rows: [string, string][] = [
     'function',
     `${name}  (batchSize ${s.settings.batchSize}, maxConcurrency ${s.settings.maxConcurrency})`,
   ]),
+  ...(stack.httpApi ? [['HTTP API', `${stack.httpApi.url}  (GET jobs, jobs/<id>/rejects, analytics/jobs/<name>/results, tuning/history)`] as [string, string]] : []),
   ['state file', '.batchflow/local.json (where the batchflow CLI finds this stack)'],
 ];
 console.log(`

@@ -11,6 +11,7 @@ import { ensureAwsEndpoint } from './moto.ts';
 import { ensurePostgres } from './pglite.ts';
 import { provision, type Provisioned, type ProvisionOptions } from './provision.ts';
 import { removeLocalState, writeLocalState, type LocalState } from './state.ts';
+import { startLocalHttpApi, type LocalHttpApi } from './httpApi.ts';
 import { startTunerTimer } from './tunerTimer.ts';
 
 export interface LocalStackOptions {
@@ -44,6 +45,11 @@ export interface LocalStackOptions {
   readonly tunerIntervalMs?: number;
   /** Let the local tuner apply its recommendations. @default false: a dry run that logs them */
   readonly tunerApply?: boolean;
+  /**
+   * Serve the read-only HTTP API (the `api` function) on this loopback port; 0 picks a free one.
+   * @default no HTTP API (`npm run local` serves it on 4567)
+   */
+  readonly httpApiPort?: number;
   /** Variables added to every function's environment, after the stack's own. */
   readonly environment?: Readonly<Record<string, string>>;
   /** Write `.batchflow/local.json` for the CLI (and remove it on stop). @default false */
@@ -58,6 +64,8 @@ export interface LocalStack {
   readonly provisioned: Provisioned;
   readonly lambda: LambdaService;
   readonly scheduler: LocalScheduler;
+  /** The HTTP API, when `httpApiPort` was given. */
+  readonly httpApi: LocalHttpApi | undefined;
   /** Stops polling, drains invocations in flight, stops the workers, then PGlite and moto if started here. */
   stop(options?: { readonly drainTimeoutMs?: number }): Promise<void>;
 }
@@ -178,6 +186,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stops.push(() => tuner.stop());
     }
 
+    let httpApi: LocalHttpApi | undefined;
+    if (options.httpApiPort !== undefined) {
+      httpApi = await startLocalHttpApi({
+        stage,
+        region: aws.region,
+        entry: new URL(`../${topology.http.api.entry}`, import.meta.url),
+        environment,
+        port: options.httpApiPort,
+        log,
+      });
+      stops.push(() => httpApi!.stop());
+    }
+
     const state: LocalState = {
       stage,
       endpoint: aws.endpoint,
@@ -203,6 +224,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       provisioned,
       lambda,
       scheduler,
+      httpApi,
       async stop(stopOptions = {}) {
         drainTimeoutMs = stopOptions.drainTimeoutMs;
         await stopAll();

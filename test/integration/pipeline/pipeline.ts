@@ -52,7 +52,7 @@ export interface Pipeline {
 }
 
 /** Starts the stack for one test file, named after it. */
-export async function startPipeline(name: string, options: Pick<LocalStackOptions, 'queueOverrides'> = {}): Promise<Pipeline> {
+export async function startPipeline(name: string, options: Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort'> = {}): Promise<Pipeline> {
   const endpoint = inject('awsEndpoint');
   const region = inject('awsRegion');
   const databaseUrl = inject('databaseUrl');
