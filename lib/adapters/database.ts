@@ -1,6 +1,8 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import pRetry from 'p-retry';
 import type { Config } from '../config.ts';
 import { connectDb, type Db } from '../store/db.ts';
+import { isConnectionError } from './partitionMetrics.ts';
 
 /**
  * Opens the database a function uses: from DATABASE_URL, or on AWS from the Secrets Manager secret
@@ -37,4 +39,25 @@ export function databaseUrlFromSecret(
   if (!host || !s.username) throw new Error(`secret ${secretArn} lacks ${host ? 'username' : 'host'}`);
   const auth = `${encodeURIComponent(s.username)}${s.password ? `:${encodeURIComponent(s.password)}` : ''}`;
   return `postgres://${auth}@${host}:${s.port ?? 5432}/${encodeURIComponent(s.dbname ?? 'postgres')}?sslmode=${options.ssl}`;
+}
+
+/**
+ * Runs `work`, again after a connection error (refused, reset, timed out, too many connections),
+ * with exponential backoff. For the deploy's migration: a new RDS Proxy can accept connections
+ * before its target is available, and failing the first attempt would roll the whole deploy back.
+ * Any other error fails at once.
+ */
+export function retryOnConnectionErrors<T>(
+  work: () => Promise<T>,
+  options: { retries: number; minTimeoutMs: number; maxTimeoutMs: number; onRetry?: (error: Error, attempt: number, retriesLeft: number) => void },
+): Promise<T> {
+  return pRetry(work, {
+    retries: options.retries,
+    minTimeout: options.minTimeoutMs,
+    maxTimeout: options.maxTimeoutMs,
+    shouldRetry: (error) => isConnectionError(error),
+    onFailedAttempt: (error) => {
+      if (isConnectionError(error) && error.retriesLeft > 0) options.onRetry?.(error, error.attemptNumber, error.retriesLeft);
+    },
+  });
 }
