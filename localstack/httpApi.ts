@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { resourceName, topology } from '../lib/topology.ts';
-import { createWorkerPool } from './workerPool.ts';
+import { topologyFunctionPool } from './workerPool.ts';
 
 /** The local stand-in for the stack's HTTP API. */
 export interface LocalHttpApi {
@@ -29,15 +28,7 @@ export interface LocalHttpApiOptions {
  * listens on loopback only and signs nothing: on AWS the same routes need SigV4 (IAM).
  */
 export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<LocalHttpApi> {
-  const spec = topology.http.api;
-  const pool = createWorkerPool({
-    name: resourceName(options.stage, spec.id),
-    entry: options.entry,
-    environment: options.environment,
-    memoryMb: spec.memoryMb,
-    timeoutSeconds: spec.timeoutSeconds,
-    region: options.region,
-  });
+  const pool = topologyFunctionPool('api', options);
   const server = createServer((req, res) => {
     void handle(req, res);
   });

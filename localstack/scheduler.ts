@@ -1,8 +1,7 @@
 import { fireTimesBetween, parseSchedule } from '../lib/analytics/schedule.ts';
 import { listAnalyticsJobs } from '../lib/store/analytics.ts';
 import { connectDb } from '../lib/store/db.ts';
-import { resourceName, topology } from '../lib/topology.ts';
-import { createWorkerPool, type InvocationOutcome } from './workerPool.ts';
+import { topologyFunctionPool, type InvocationOutcome } from './workerPool.ts';
 
 /** The local stand-in for EventBridge Scheduler. */
 export interface LocalScheduler {
@@ -31,15 +30,7 @@ export interface LocalSchedulerOptions {
  * the runtime was down are not replayed here: each run catches up its job's missed windows itself.
  */
 export function startLocalScheduler(options: LocalSchedulerOptions): LocalScheduler {
-  const spec = topology.scheduled.analytics;
-  const pool = createWorkerPool({
-    name: resourceName(options.stage, spec.id),
-    entry: options.entry,
-    environment: options.environment,
-    memoryMb: spec.memoryMb,
-    timeoutSeconds: spec.timeoutSeconds,
-    region: options.region,
-  });
+  const pool = topologyFunctionPool('analytics', options);
   const db = connectDb({ url: options.databaseUrl, schema: options.databaseSchema, max: 1 });
   const log = options.log ?? (() => {});
   const fired: { job: string; scheduledTime: Date; outcome: InvocationOutcome }[] = [];

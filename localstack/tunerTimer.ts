@@ -1,6 +1,5 @@
-import { resourceName, topology } from '../lib/topology.ts';
 import type { Provisioned } from './provision.ts';
-import { createWorkerPool } from './workerPool.ts';
+import { topologyFunctionPool } from './workerPool.ts';
 
 /** The local stand-in for the tuner's schedule. */
 export interface TunerTimer {
@@ -25,11 +24,9 @@ export interface TunerTimerOptions {
  * `intervalMs`, as its EventBridge schedule does on AWS, and logs what it recommended or applied.
  */
 export function startTunerTimer(options: TunerTimerOptions): TunerTimer {
-  const spec = topology.scheduled.tuner;
   const { functions, queues } = options.provisioned;
-  const pool = createWorkerPool({
-    name: resourceName(options.stage, spec.id),
-    entry: options.entry,
+  const pool = topologyFunctionPool('tuner', {
+    ...options,
     environment: {
       ...options.environment,
       PROCESSOR_FUNCTION_NAME: functions.processor.name,
@@ -38,9 +35,6 @@ export function startTunerTimer(options: TunerTimerOptions): TunerTimer {
       PARTITION_QUEUE_ARN: queues.partitions.arn,
       TUNER_APPLY: String(options.apply),
     },
-    memoryMb: spec.memoryMb,
-    timeoutSeconds: spec.timeoutSeconds,
-    region: options.region,
   });
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
+import { functionSpec, resourceName, type AnyFunctionName } from '../lib/topology.ts';
 import type { ContextFields, InvokeRequest, WorkerInit, WorkerReply } from './lambdaWorker.ts';
 
 /** A function as the pool runs it. */
@@ -47,6 +48,25 @@ export interface WorkerPool {
 const INIT_TIMEOUT_MS = 30_000;
 const ACCOUNT = '123456789012';
 const BOOT = new URL('./lambdaWorker.boot.mjs', import.meta.url);
+
+/**
+ * The pool of one of the topology's functions, named and sized as the stack deploys it: its local
+ * physical name, and the memory and timeout of its topology entry.
+ */
+export function topologyFunctionPool(
+  name: AnyFunctionName,
+  options: { readonly stage: string; readonly entry: URL; readonly environment: Readonly<Record<string, string>>; readonly region: string },
+): WorkerPool {
+  const spec = functionSpec(name);
+  return createWorkerPool({
+    name: resourceName(options.stage, spec.id),
+    entry: options.entry,
+    environment: options.environment,
+    memoryMb: spec.memoryMb,
+    timeoutSeconds: spec.timeoutSeconds,
+    region: options.region,
+  });
+}
 
 /**
  * Warm Lambda containers for one function: each a worker thread that imported the handler module
