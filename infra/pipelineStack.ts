@@ -9,7 +9,8 @@ import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { deadLetterId, topology, type AnyFunctionName, type QueueName } from '../lib/topology.ts';
+import { DEFAULT_DATABASE_POOL_SIZE } from '../lib/config.ts';
+import { deadLetterId, functionSpec, topology, type AnyFunctionName, type QueueName } from '../lib/topology.ts';
 import { defaultBounds } from '../lib/tune/controlLaw.ts';
 import { BatchflowFunction, type BatchflowFunctionProps } from './constructs/batchflowFunction.ts';
 import { BatchflowDatabase } from './constructs/database.ts';
@@ -30,8 +31,8 @@ const projectRoot = fileURLToPath(new URL('../', import.meta.url));
  */
 const DEAD_LETTER_RETENTION = Duration.days(14);
 
-/** Connections each function instance opens (DATABASE_POOL_SIZE's default in lib/config.ts). */
-const POOL_SIZE = 2;
+/** Connections each function instance opens: the functions' default, which the stack does not override. */
+const POOL_SIZE = DEFAULT_DATABASE_POOL_SIZE;
 
 /** Connections kept free of every function's limit: migrations, the API's bursts, an operator's psql. */
 const CONNECTION_HEADROOM = 10;
@@ -200,8 +201,7 @@ export class PipelineStack extends Stack {
 
   /** A function with the stage's log settings, in the database's network, allowed to connect. */
   private createFunction(name: AnyFunctionName, props: Omit<BatchflowFunctionProps, 'name'> = {}): BatchflowFunction {
-    const id = { ...topology.functions, ...topology.scheduled, ...topology.http, ...topology.deploy }[name].id;
-    const fn = new BatchflowFunction(this, id, {
+    const fn = new BatchflowFunction(this, functionSpec(name).id, {
       ...props,
       name,
       logRetention: this.stage.logRetention,

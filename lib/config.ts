@@ -53,6 +53,9 @@ export interface TunerTargets {
 
 const positiveInt = z.coerce.number().int().positive();
 
+/** Connections one function instance opens unless DATABASE_POOL_SIZE says otherwise (the stack sizes the database by it). */
+export const DEFAULT_DATABASE_POOL_SIZE = 2;
+
 const envSchema = z
   .object({
   DATABASE_URL: z.string().min(1, 'DATABASE_URL is empty').optional(),
@@ -63,7 +66,7 @@ const envSchema = z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'DATABASE_SCHEMA must be a lower-case SQL identifier')
     .default('batchflow'),
-  DATABASE_POOL_SIZE: positiveInt.default(2),
+  DATABASE_POOL_SIZE: positiveInt.default(DEFAULT_DATABASE_POOL_SIZE),
   PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL').optional(),
   PARTITION_BYTES: positiveInt.default(topology.ingest.partitionBytes),
   MAX_RECORD_BYTES: positiveInt.default(topology.ingest.maxRecordBytes),

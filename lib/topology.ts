@@ -146,13 +146,17 @@ export function functionSpec(name: AnyFunctionName): { id: string; entry: string
  * The functions' loggers and the stack's POWERTOOLS_SERVICE_NAME both take it from here.
  */
 export function serviceName(name: AnyFunctionName): string {
-  return `batchflow-${name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()}`;
+  return `batchflow-${kebab(name)}`;
 }
 
 /** The local physical name of a resource: `batchflow-<stage>-<kebab logical name>`. */
 export function resourceName(stage: string, logicalId: string): string {
-  const kebab = logicalId.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-  return `batchflow-${stage}-${kebab}`;
+  return `batchflow-${stage}-${kebab(logicalId)}`;
+}
+
+/** `syncSchedules`, `PartitionQueue` → `sync-schedules`, `partition-queue`. */
+function kebab(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }
 
 /** The DLQ's logical id of a queue. */

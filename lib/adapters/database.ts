@@ -2,7 +2,6 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import pRetry from 'p-retry';
 import type { Config } from '../config.ts';
 import { connectDb, type Db } from '../store/db.ts';
-import { isConnectionError } from './partitionMetrics.ts';
 
 /**
  * Opens the database a function uses: from DATABASE_URL, or on AWS from the Secrets Manager secret
@@ -60,4 +59,16 @@ export function retryOnConnectionErrors<T>(
       if (isConnectionError(error) && error.retriesLeft > 0) options.onRetry?.(error, error.attemptNumber, error.retriesLeft);
     },
   });
+}
+
+// Postgres SQLSTATEs of a database that refuses connections: too_many_connections,
+// cannot_connect_now, and the connection_exception class.
+// https://www.postgresql.org/docs/current/errcodes-appendix.html
+const CONNECTION_STATES = new Set(['53300', '57P03', '08000', '08001', '08003', '08004', '08006']);
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']);
+
+/** Whether a failure means the database could not be reached or refused a connection. */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (CONNECTION_STATES.has(code) || CONNECTION_ERRNOS.has(code));
 }

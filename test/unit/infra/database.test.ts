@@ -1,19 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { BatchflowDatabase } from '../../../infra/constructs/database.ts';
-import type { PipelineStack } from '../../../infra/pipelineStack.ts';
 import { auroraMaxConnections } from '../../../infra/sizing.ts';
 import { stageConfig } from '../../../infra/stages.ts';
 import { topology } from '../../../lib/topology.ts';
-import { externalNetwork, logicalId, secretArn, synthesize } from './support.ts';
+import { allFunctionNames, externalNetwork, logicalId, secretArn, synthesize } from './support.ts';
 
-type AnyName = keyof PipelineStack['functions'];
-const allFunctionNames = [
-  ...Object.keys(topology.functions),
-  ...Object.keys(topology.scheduled),
-  ...Object.keys(topology.http),
-  ...Object.keys(topology.deploy),
-] as AnyName[];
 
 /** The interface endpoint service names the template creates, e.g. `sqs`, `secretsmanager`. */
 function interfaceEndpointServices(template: ReturnType<typeof synthesize>['template']): string[] {

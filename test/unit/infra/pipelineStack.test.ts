@@ -3,17 +3,10 @@ import { CfnEventSourceMapping } from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { PipelineStack } from '../../../infra/pipelineStack.ts';
 import { topology, type FunctionName, type QueueName } from '../../../lib/topology.ts';
-import { allowed, logicalId, objectsArn, pair, secretArn, synthesize } from './support.ts';
+import { allFunctionNames, allowed, logicalId, objectsArn, pair, secretArn, synthesize } from './support.ts';
 
 const queueNames = Object.keys(topology.queues) as QueueName[];
 const functionNames = Object.keys(topology.functions) as FunctionName[];
-/** Every batchflow function: queue-, schedule-, HTTP- and deploy-driven. */
-const allFunctionNames = [
-  ...functionNames,
-  ...Object.keys(topology.scheduled),
-  ...Object.keys(topology.http),
-  ...Object.keys(topology.deploy),
-] as (keyof PipelineStack['functions'])[];
 
 /** What `ISecret.grantRead` allows on a brought database's secret. */
 const readsSecret = ['GetSecretValue', 'DescribeSecret'].map((action) => pair(`secretsmanager:${action}`, secretArn));

@@ -7,11 +7,20 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { addPipeline } from '../../../infra/batchflowApp.ts';
 import type { PipelineStack } from '../../../infra/pipelineStack.ts';
+import { topology } from '../../../lib/topology.ts';
 
 // The feature flags `cdk synth` runs with, so the tests assert the template that gets deployed.
 const cdkJson = JSON.parse(readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;
 };
+
+/** Every batchflow function: queue-, schedule-, HTTP- and deploy-driven. */
+export const allFunctionNames = [
+  ...Object.keys(topology.functions),
+  ...Object.keys(topology.scheduled),
+  ...Object.keys(topology.http),
+  ...Object.keys(topology.deploy),
+] as (keyof PipelineStack['functions'])[];
 
 export const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:batchflow/database-AbC123';
 
