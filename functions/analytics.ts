@@ -9,7 +9,7 @@ import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('analytics') });
-const db = await openDatabase(loadConfig());
+const db = await openDatabase(loadConfig('analytics'));
 
 /**
  * A schedule fired (EventBridge Scheduler, or the local runtime): run the job it names for the

@@ -10,7 +10,7 @@ import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('api') });
-const db = await openDatabase(loadConfig());
+const db = await openDatabase(loadConfig('api'));
 
 /**
  * The read-only HTTP API (API Gateway HTTP API, payload 2.0, IAM-authorised): GET routes answering

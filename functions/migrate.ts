@@ -10,7 +10,7 @@ import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('migrate') });
-const config = loadConfig();
+const config = loadConfig('migrate');
 const db = await openDatabase(config);
 
 /**

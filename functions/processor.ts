@@ -10,6 +10,7 @@ import { openDatabase, isConnectionError } from '../lib/adapters/database.ts';
 import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
 import { parsePartitionMessage } from '../lib/adapters/partitionQueue.ts';
 import { addPartitionMetrics, addSignal } from '../lib/adapters/partitionMetrics.ts';
+import { settleEach } from '../lib/adapters/sqsBatch.ts';
 import { loadConfig } from '../lib/config.ts';
 import { processPartition, type ProcessContext } from '../lib/process/processPartition.ts';
 import { METRICS_NAMESPACE } from '../lib/tune/signals.ts';
@@ -17,7 +18,7 @@ import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config, clients and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('processor') });
-const config = loadConfig();
+const config = loadConfig('processor');
 // EMF on stdout: CloudWatch turns it into metrics on AWS, the local runtime does the same locally.
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: config.functionName });
 const ctx: ProcessContext = {
@@ -31,19 +32,15 @@ export const handler = middy<SQSEvent>()
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
   .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('partition failed', { error: reason as Error }) }))
-  .handler(async (event) => {
-    // One partition at a time: each already holds ~10^5 records and its own memory.
-    const results: PromiseSettledResult<void>[] = [];
-    for (const record of event.Records) {
+  .handler((event) =>
+    settleEach(event.Records, async (record) => {
       try {
         const outcome = await processPartition(ctx, parsePartitionMessage(record.body));
         addPartitionMetrics(metrics, outcome);
         logger.info('partition', { ...outcome });
-        results.push({ status: 'fulfilled', value: undefined });
       } catch (reason) {
         if (isConnectionError(reason)) addSignal(metrics, 'dbConnectionErrors', 1);
-        results.push({ status: 'rejected', reason });
+        throw reason;
       }
-    }
-    return results;
-  });
+    }),
+  );

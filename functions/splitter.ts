@@ -7,6 +7,7 @@ import { createS3Client, createSqsClient } from '../lib/adapters/aws.ts';
 import { openDatabase } from '../lib/adapters/database.ts';
 import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
 import { sqsPartitionQueue } from '../lib/adapters/partitionQueue.ts';
+import { settleEach } from '../lib/adapters/sqsBatch.ts';
 import { loadConfig } from '../lib/config.ts';
 import { parseS3Notification } from '../lib/split/s3Event.ts';
 import { splitObject, type SplitContext } from '../lib/split/splitObject.ts';
@@ -14,8 +15,7 @@ import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config, clients and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('splitter') });
-const config = loadConfig();
-if (!config.partitionQueueUrl) throw new Error('PARTITION_QUEUE_URL is required by the splitter');
+const config = loadConfig('splitter');
 const ctx: SplitContext = {
   db: await openDatabase(config),
   objects: s3ObjectStore(createS3Client()),
@@ -28,17 +28,10 @@ const ctx: SplitContext = {
 export const handler = middy<SQSEvent>()
   .use(injectLambdaContext(logger))
   .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('notification failed', { error: reason as Error }) }))
-  .handler(async (event) => {
-    const results: PromiseSettledResult<void>[] = [];
-    for (const record of event.Records) {
-      try {
-        const { objects, ignored } = parseS3Notification(record.body);
-        if (ignored.length > 0) logger.info('ignored notification', { ignored });
-        for (const object of objects) logger.info('split', { object, outcome: await splitObject(ctx, object) });
-        results.push({ status: 'fulfilled', value: undefined });
-      } catch (reason) {
-        results.push({ status: 'rejected', reason });
-      }
-    }
-    return results;
-  });
+  .handler((event) =>
+    settleEach(event.Records, async (record) => {
+      const { objects, ignored } = parseS3Notification(record.body);
+      if (ignored.length > 0) logger.info('ignored notification', { ignored });
+      for (const object of objects) logger.info('split', { object, outcome: await splitObject(ctx, object) });
+    }),
+  );

@@ -11,8 +11,7 @@ import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config, clients and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('syncSchedules') });
-const config = loadConfig();
-if (!config.jobSchedules) throw new Error('SCHEDULE_GROUP, SCHEDULER_ROLE_ARN and ANALYTICS_FUNCTION_ARN are required');
+const config = loadConfig('syncSchedules');
 const db = await openDatabase(config);
 const schedules = schedulerJobSchedules(createSchedulerClient(), config.jobSchedules);
 

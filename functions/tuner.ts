@@ -11,8 +11,7 @@ import { runTuner, type TunerContext } from '../lib/tune/runTuner.ts';
 
 // Cold start: config, clients and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('tuner') });
-const config = loadConfig();
-if (!config.tuner) throw new Error('PROCESSOR_FUNCTION_NAME, SPLITTER_FUNCTION_NAME, PARTITION_QUEUE_NAME and PARTITION_QUEUE_ARN are required by the tuner');
+const config = loadConfig('tuner');
 const targets = config.tuner;
 const cloudWatch = createCloudWatchClient();
 const ctx: TunerContext = {

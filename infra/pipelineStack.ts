@@ -9,7 +9,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { DEFAULT_DATABASE_POOL_SIZE } from '../lib/config.ts';
+import { DEFAULTS } from '../lib/config.ts';
 import { deadLetterId, functionSpec, topology, type AnyFunctionName, type QueueName } from '../lib/topology.ts';
 import { defaultBounds } from '../lib/tune/controlLaw.ts';
 import { BatchflowFunction, type BatchflowFunctionProps } from './constructs/batchflowFunction.ts';
@@ -32,7 +32,7 @@ const projectRoot = fileURLToPath(new URL('../', import.meta.url));
 const DEAD_LETTER_RETENTION = Duration.days(14);
 
 /** Connections each function instance opens: the functions' default, which the stack does not override. */
-const POOL_SIZE = DEFAULT_DATABASE_POOL_SIZE;
+const POOL_SIZE = DEFAULTS.databasePoolSize;
 
 /** Connections kept free of every function's limit: migrations, the API's bursts, an operator's psql. */
 const CONNECTION_HEADROOM = 10;

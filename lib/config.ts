@@ -1,12 +1,177 @@
 import { z } from 'zod';
 import { BatchflowError } from './errors.ts';
-import { topology } from './topology.ts';
+import { topology, type AnyFunctionName } from './topology.ts';
 
 /**
- * Everything the functions read from their environment, parsed once at cold start and passed
- * down. Nothing below `functions/` reads `process.env`.
+ * The one environment contract. Each function declares here the variables it reads, with their
+ * types and defaults; its loader parses exactly those, once at cold start, and the config is
+ * passed down from there. The CDK stack (`infra/`) and the local runtime (`localstack/`) both
+ * build each function's environment with `functionEnvironment`, so a variable a deployer forgets is
+ * a synth error, not a cold-start failure on AWS. Outside this file nothing under `lib/` reads
+ * `process.env`.
  */
-export interface Config {
+
+/** Defaults that more than one place needs: the functions, the CLI and the local runtime. */
+export const DEFAULTS = {
+  /** The Postgres schema holding batchflow's tables. */
+  databaseSchema: 'batchflow',
+  /** Connections one function instance opens (the stack sizes the database by it). */
+  databasePoolSize: 2,
+  /** Where clients go when the environment names no region (moto and LocalStack accept any). */
+  region: 'us-east-1',
+} as const;
+
+
+const positiveInt = z.coerce.number().int().positive();
+const arn = (name: string) => z.string().startsWith('arn:', `${name} must be an ARN`);
+const nonEmpty = (name: string) => z.string().min(1, `${name} is empty`);
+
+/** Every variable any function reads, with its type. Whether a function needs it is in `contract`. */
+const variables = {
+  DATABASE_URL: nonEmpty('DATABASE_URL'),
+  DATABASE_SECRET_ARN: arn('DATABASE_SECRET_ARN'),
+  DATABASE_HOST: nonEmpty('DATABASE_HOST'),
+  DATABASE_SSL: z.enum(['require', 'disable'], { message: 'DATABASE_SSL must be require or disable' }),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'DATABASE_SCHEMA must be a lower-case SQL identifier'),
+  DATABASE_POOL_SIZE: positiveInt,
+  PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL'),
+  PARTITION_BYTES: positiveInt,
+  MAX_RECORD_BYTES: positiveInt,
+  PROCESSOR_FUNCTION_NAME: nonEmpty('PROCESSOR_FUNCTION_NAME'),
+  SPLITTER_FUNCTION_NAME: nonEmpty('SPLITTER_FUNCTION_NAME'),
+  PARTITION_QUEUE_NAME: nonEmpty('PARTITION_QUEUE_NAME'),
+  PARTITION_QUEUE_ARN: arn('PARTITION_QUEUE_ARN'),
+  TUNER_MAX_CONCURRENCY: positiveInt,
+  TUNER_APPLY: z.enum(['true', 'false'], { message: 'TUNER_APPLY must be true or false' }),
+  DEFINITIONS_DIR: nonEmpty('DEFINITIONS_DIR'),
+  SCHEDULE_GROUP: nonEmpty('SCHEDULE_GROUP'),
+  SCHEDULER_ROLE_ARN: arn('SCHEDULER_ROLE_ARN'),
+  ANALYTICS_FUNCTION_ARN: arn('ANALYTICS_FUNCTION_ARN'),
+  // Set by Lambda itself (and by the local runtime's workers), never by a deployer.
+  AWS_LAMBDA_FUNCTION_NAME: nonEmpty('AWS_LAMBDA_FUNCTION_NAME'),
+} as const;
+
+/** A variable of the contract. */
+export type VariableName = keyof typeof variables;
+
+/** What an optional variable is when unset; a variable with no default here is undefined then. */
+const defaults: Partial<Record<VariableName, string>> = {
+  DATABASE_SSL: 'require',
+  DATABASE_SCHEMA: DEFAULTS.databaseSchema,
+  DATABASE_POOL_SIZE: String(DEFAULTS.databasePoolSize),
+  PARTITION_BYTES: String(topology.ingest.partitionBytes),
+  MAX_RECORD_BYTES: String(topology.ingest.maxRecordBytes),
+  TUNER_APPLY: 'false',
+  AWS_LAMBDA_FUNCTION_NAME: 'batchflow',
+};
+
+/** Variables Lambda sets in every function; a deployer may not set them. */
+export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME'];
+
+/** One function's part of the contract. */
+export interface FunctionContract {
+  /** Variables it cannot start without. */
+  readonly required: readonly VariableName[];
+  /** Variables it reads when set (with the default above otherwise). */
+  readonly optional: readonly VariableName[];
+  /** Groups of which at least one must be set. */
+  readonly oneOf: readonly (readonly VariableName[])[];
+}
+
+const database = {
+  optional: ['DATABASE_URL', 'DATABASE_SECRET_ARN', 'DATABASE_HOST', 'DATABASE_SSL', 'DATABASE_SCHEMA', 'DATABASE_POOL_SIZE'],
+  // A postgres:// URL locally; on AWS the RDS secret.
+  oneOf: [['DATABASE_URL', 'DATABASE_SECRET_ARN']],
+} as const;
+
+/** Per function: the variables its loader reads. */
+export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
+  splitter: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES'] },
+  processor: { ...database, required: [], optional: [...database.optional, 'MAX_RECORD_BYTES', 'AWS_LAMBDA_FUNCTION_NAME'] },
+  analytics: { ...database, required: [] },
+  api: { ...database, required: [] },
+  migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
+  syncSchedules: { ...database, required: ['SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'] },
+  tuner: {
+    ...database,
+    required: ['PROCESSOR_FUNCTION_NAME', 'SPLITTER_FUNCTION_NAME', 'PARTITION_QUEUE_NAME', 'PARTITION_QUEUE_ARN'],
+    optional: [...database.optional, 'PARTITION_BYTES', 'TUNER_APPLY', 'TUNER_MAX_CONCURRENCY'],
+  },
+};
+
+/** Every variable a function's loader reads, required first. */
+export function contractVariables(name: AnyFunctionName): VariableName[] {
+  return [...contract[name].required, ...contract[name].optional];
+}
+
+/** A configuration problem, named by variable. */
+export class ConfigError extends BatchflowError {
+  override name = 'ConfigError';
+}
+
+/**
+ * The environment a deployer gives function `name`: the contract's variables found in `values`,
+ * nothing else. Fails, naming them, when a required variable is missing or when `values` sets a
+ * variable the function does not read (unless `pick` says `values` is a superset, as the local
+ * runtime's is). Values are not checked here: on AWS they are CloudFormation tokens until deploy;
+ * the loader checks them at cold start.
+ *
+ * @example
+ * environment: functionEnvironment('splitter', { ...database.environment(), PARTITION_QUEUE_URL: queue.queueUrl })
+ */
+export function functionEnvironment(
+  name: AnyFunctionName,
+  values: Readonly<Record<string, string | undefined>>,
+  options: { readonly pick?: boolean } = {},
+): Record<string, string> {
+  const reads = new Set<string>(contractVariables(name));
+  const problems: string[] = [];
+  const environment: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    if ((LAMBDA_PROVIDED as readonly string[]).includes(key)) problems.push(`${key} is set by Lambda`);
+    else if (reads.has(key)) environment[key] = value;
+    else if (!options.pick) problems.push(`${key} is not read by ${name}`);
+  }
+  for (const key of contract[name].required) if (!(key in environment)) problems.push(`${key} is required`);
+  for (const group of contract[name].oneOf) {
+    if (!group.some((key) => key in environment)) problems.push(`one of ${group.join(', ')} is required`);
+  }
+  if (problems.length > 0) throw new ConfigError(`${name} environment: ${problems.join('; ')}`);
+  return environment;
+}
+
+/** The parsed variables of one function: each one the contract gives it, typed. */
+type Parsed = { [K in VariableName]: z.output<(typeof variables)[K]> };
+
+function parse(name: AnyFunctionName, env: NodeJS.ProcessEnv): Parsed {
+  const shape: Record<string, z.ZodType> = {};
+  for (const key of contract[name].required) shape[key] = variables[key];
+  for (const key of contract[name].optional) {
+    const fallback = defaults[key];
+    const type: z.ZodType = variables[key];
+    shape[key] = fallback === undefined ? type.optional() : type.default(type.parse(fallback));
+  }
+  const oneOf = contract[name].oneOf;
+  const schema = z.object(shape).superRefine((e, ctx) => {
+    for (const group of oneOf) {
+      if (!group.some((key) => e[key] !== undefined)) {
+        ctx.addIssue({ code: 'custom', path: [group[0]!], message: `set ${group.join(' or ')}` });
+      }
+    }
+  });
+  // Empty strings are how shells and CloudFormation unset a variable.
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = schema.safeParse(given);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration of ${name}: ${problems.join('; ')}`);
+  }
+  return parsed.data as Parsed;
+}
+
+/** How a function reaches its database. */
+export interface DatabaseConfig {
   /** A postgres:// URL (local, tests), or undefined when the URL comes from `databaseSecretArn`. */
   readonly databaseUrl: string | undefined;
   /** On AWS: a Secrets Manager secret in the RDS format ({host, port, username, password, dbname}). */
@@ -22,18 +187,27 @@ export interface Config {
   readonly databaseSchema: string;
   /** Largest number of connections one function instance opens. */
   readonly databasePoolSize: number;
-  /** Queue the splitter sends partitions to (absent in functions that do not send). */
-  readonly partitionQueueUrl: string | undefined;
+}
+
+/** The splitter: where partitions go and how large they are. */
+export interface SplitterConfig extends DatabaseConfig {
+  readonly partitionQueueUrl: string;
   readonly partitionBytes: number;
+  readonly maxRecordBytes: number;
+}
+
+/** The processor. */
+export interface ProcessorConfig extends DatabaseConfig {
   readonly maxRecordBytes: number;
   /** This function's physical name (Lambda sets it): the `service` dimension of its metrics. */
   readonly functionName: string;
-  /** What the tuner watches and moves (the tuner only). */
-  readonly tuner: TunerTargets | undefined;
-  /** Dataset and job definitions to apply on deploy (the migrate function only): `datasets/`, `jobs/`. */
-  readonly definitionsDir: string | undefined;
-  /** Where job schedules live (the schedule-sync function only). */
-  readonly jobSchedules: { groupName: string; roleArn: string; functionArn: string } | undefined;
+}
+
+/** The tuner: what it watches and moves. */
+export interface TunerConfig extends DatabaseConfig {
+  /** The partition size until the tuner has chosen one. */
+  readonly partitionBytes: number;
+  readonly tuner: TunerTargets;
 }
 
 /** The resources the tuner reads metrics of and whose settings it changes. */
@@ -51,55 +225,18 @@ export interface TunerTargets {
   readonly maxConcurrency: number | undefined;
 }
 
-const positiveInt = z.coerce.number().int().positive();
-
-/** Connections one function instance opens unless DATABASE_POOL_SIZE says otherwise (the stack sizes the database by it). */
-export const DEFAULT_DATABASE_POOL_SIZE = 2;
-
-const envSchema = z
-  .object({
-  DATABASE_URL: z.string().min(1, 'DATABASE_URL is empty').optional(),
-  DATABASE_SECRET_ARN: z.string().startsWith('arn:', 'DATABASE_SECRET_ARN must be an ARN').optional(),
-  DATABASE_HOST: z.string().min(1, 'DATABASE_HOST is empty').optional(),
-  DATABASE_SSL: z.enum(['require', 'disable'], { message: 'DATABASE_SSL must be require or disable' }).default('require'),
-  DATABASE_SCHEMA: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'DATABASE_SCHEMA must be a lower-case SQL identifier')
-    .default('batchflow'),
-  DATABASE_POOL_SIZE: positiveInt.default(DEFAULT_DATABASE_POOL_SIZE),
-  PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL').optional(),
-  PARTITION_BYTES: positiveInt.default(topology.ingest.partitionBytes),
-  MAX_RECORD_BYTES: positiveInt.default(topology.ingest.maxRecordBytes),
-  AWS_LAMBDA_FUNCTION_NAME: z.string().min(1).default('batchflow'),
-  PROCESSOR_FUNCTION_NAME: z.string().min(1).optional(),
-  SPLITTER_FUNCTION_NAME: z.string().min(1).optional(),
-  PARTITION_QUEUE_NAME: z.string().min(1).optional(),
-  PARTITION_QUEUE_ARN: z.string().startsWith('arn:', 'PARTITION_QUEUE_ARN must be an ARN').optional(),
-  TUNER_MAX_CONCURRENCY: positiveInt.optional(),
-  TUNER_APPLY: z.enum(['true', 'false'], { message: 'TUNER_APPLY must be true or false' }).default('false'),
-  DEFINITIONS_DIR: z.string().min(1).optional(),
-  SCHEDULE_GROUP: z.string().min(1).optional(),
-  SCHEDULER_ROLE_ARN: z.string().startsWith('arn:', 'SCHEDULER_ROLE_ARN must be an ARN').optional(),
-  ANALYTICS_FUNCTION_ARN: z.string().startsWith('arn:', 'ANALYTICS_FUNCTION_ARN must be an ARN').optional(),
-  })
-  .refine((e) => e.DATABASE_URL || e.DATABASE_SECRET_ARN, {
-    message: 'set DATABASE_URL (postgres://user@host:port/db) or DATABASE_SECRET_ARN',
-    path: ['DATABASE_URL'],
-  });
-
-/** A configuration problem, named by variable. */
-export class ConfigError extends BatchflowError {
-  override name = 'ConfigError';
+/** The migrate function. */
+export interface MigrateConfig extends DatabaseConfig {
+  /** Dataset and job definitions to apply on deploy: `datasets/`, `jobs/`. */
+  readonly definitionsDir: string | undefined;
 }
 
-/** Parses the environment into a Config, failing fast with every problem named. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
+/** The schedule-sync function: where job schedules live. */
+export interface SyncSchedulesConfig extends DatabaseConfig {
+  readonly jobSchedules: { readonly groupName: string; readonly roleArn: string; readonly functionArn: string };
+}
+
+function databaseConfig(e: Parsed): DatabaseConfig {
   return {
     databaseUrl: e.DATABASE_URL,
     databaseSecretArn: e.DATABASE_SECRET_ARN,
@@ -107,25 +244,92 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseSsl: e.DATABASE_SSL,
     databaseSchema: e.DATABASE_SCHEMA,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+  };
+}
+
+const loaders = {
+  splitter: (e: Parsed): SplitterConfig => ({
+    ...databaseConfig(e),
     partitionQueueUrl: e.PARTITION_QUEUE_URL,
     partitionBytes: e.PARTITION_BYTES,
     maxRecordBytes: e.MAX_RECORD_BYTES,
-    functionName: e.AWS_LAMBDA_FUNCTION_NAME,
-    tuner:
-      e.PROCESSOR_FUNCTION_NAME && e.SPLITTER_FUNCTION_NAME && e.PARTITION_QUEUE_NAME && e.PARTITION_QUEUE_ARN
-        ? {
-            processorFunctionName: e.PROCESSOR_FUNCTION_NAME,
-            splitterFunctionName: e.SPLITTER_FUNCTION_NAME,
-            partitionQueueName: e.PARTITION_QUEUE_NAME,
-            partitionQueueArn: e.PARTITION_QUEUE_ARN,
-            apply: e.TUNER_APPLY === 'true',
-            maxConcurrency: e.TUNER_MAX_CONCURRENCY,
-          }
-        : undefined,
-    definitionsDir: e.DEFINITIONS_DIR,
-    jobSchedules:
-      e.SCHEDULE_GROUP && e.SCHEDULER_ROLE_ARN && e.ANALYTICS_FUNCTION_ARN
-        ? { groupName: e.SCHEDULE_GROUP, roleArn: e.SCHEDULER_ROLE_ARN, functionArn: e.ANALYTICS_FUNCTION_ARN }
-        : undefined,
+  }),
+  processor: (e: Parsed): ProcessorConfig => ({ ...databaseConfig(e), maxRecordBytes: e.MAX_RECORD_BYTES, functionName: e.AWS_LAMBDA_FUNCTION_NAME }),
+  analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
+  api: (e: Parsed): DatabaseConfig => databaseConfig(e),
+  migrate: (e: Parsed): MigrateConfig => ({ ...databaseConfig(e), definitionsDir: e.DEFINITIONS_DIR }),
+  syncSchedules: (e: Parsed): SyncSchedulesConfig => ({
+    ...databaseConfig(e),
+    jobSchedules: { groupName: e.SCHEDULE_GROUP, roleArn: e.SCHEDULER_ROLE_ARN, functionArn: e.ANALYTICS_FUNCTION_ARN },
+  }),
+  tuner: (e: Parsed): TunerConfig => ({
+    ...databaseConfig(e),
+    partitionBytes: e.PARTITION_BYTES,
+    tuner: {
+      processorFunctionName: e.PROCESSOR_FUNCTION_NAME,
+      splitterFunctionName: e.SPLITTER_FUNCTION_NAME,
+      partitionQueueName: e.PARTITION_QUEUE_NAME,
+      partitionQueueArn: e.PARTITION_QUEUE_ARN,
+      apply: e.TUNER_APPLY === 'true',
+      maxConcurrency: e.TUNER_MAX_CONCURRENCY,
+    },
+  }),
+} satisfies Record<AnyFunctionName, (e: Parsed) => DatabaseConfig>;
+
+/** The config of function `name`. */
+export type FunctionConfig<N extends AnyFunctionName> = ReturnType<(typeof loaders)[N]>;
+
+/**
+ * Parses function `name`'s variables (and only those) into its config, failing fast with every
+ * problem named by variable.
+ *
+ * @example
+ * const config = loadConfig('splitter'); // config.partitionQueueUrl: string
+ */
+export function loadConfig<N extends AnyFunctionName>(name: N, env: NodeJS.ProcessEnv = process.env): FunctionConfig<N> {
+  return loaders[name](parse(name, env)) as FunctionConfig<N>;
+}
+
+/**
+ * What the `batchflow` CLI reads from its environment: a deployed stack's outputs, or nothing
+ * (then it finds the running local stack).
+ */
+export interface CliEnvironment {
+  readonly databaseUrl: string | undefined;
+  readonly databaseSchema: string;
+  readonly bucket: string | undefined;
+  readonly endpoint: string | undefined;
+  readonly region: string;
+  /** Whether the environment holds access keys (the local stack accepts any, but the SDK insists on some). */
+  readonly hasAccessKeys: boolean;
+  readonly schedules: { readonly groupName: string; readonly roleArn: string; readonly functionArn: string } | undefined;
+  readonly tuner:
+    | { readonly processorFunctionName: string; readonly splitterFunctionName: string; readonly partitionQueueArn: string }
+    | undefined;
+}
+
+/** Reads the CLI's environment (see README "CLI"); every variable is optional. */
+export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
+  const set = (key: string) => (env[key] ? env[key] : undefined);
+  const all = <K extends string>(...keys: K[]) => (keys.every((k) => set(k)) ? (Object.fromEntries(keys.map((k) => [k, env[k]!])) as Record<K, string>) : undefined);
+  const schedules = all('BATCHFLOW_SCHEDULE_GROUP', 'BATCHFLOW_SCHEDULER_ROLE_ARN', 'BATCHFLOW_ANALYTICS_FUNCTION_ARN');
+  const tuner = all('BATCHFLOW_PROCESSOR_FUNCTION', 'BATCHFLOW_SPLITTER_FUNCTION', 'BATCHFLOW_PARTITION_QUEUE_ARN');
+  return {
+    databaseUrl: set('DATABASE_URL'),
+    databaseSchema: set('DATABASE_SCHEMA') ?? DEFAULTS.databaseSchema,
+    bucket: set('BATCHFLOW_BUCKET'),
+    endpoint: set('AWS_ENDPOINT_URL'),
+    region: set('AWS_REGION') ?? set('AWS_DEFAULT_REGION') ?? DEFAULTS.region,
+    hasAccessKeys: Boolean(set('AWS_ACCESS_KEY_ID') && set('AWS_SECRET_ACCESS_KEY')),
+    schedules: schedules && {
+      groupName: schedules.BATCHFLOW_SCHEDULE_GROUP,
+      roleArn: schedules.BATCHFLOW_SCHEDULER_ROLE_ARN,
+      functionArn: schedules.BATCHFLOW_ANALYTICS_FUNCTION_ARN,
+    },
+    tuner: tuner && {
+      processorFunctionName: tuner.BATCHFLOW_PROCESSOR_FUNCTION,
+      splitterFunctionName: tuner.BATCHFLOW_SPLITTER_FUNCTION,
+      partitionQueueArn: tuner.BATCHFLOW_PARTITION_QUEUE_ARN,
+    },
   };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeJob, describeRows } from '../lib/cli/report.ts';
-import type { Target } from '../lib/cli/target.ts';
+import { localTarget } from '../lib/cli/target.ts';
 import { uploadFile, waitForJob } from '../lib/cli/upload.ts';
 import { parseDatasetDefinition } from '../lib/datasets/definition.ts';
 import { queryRollups } from '../lib/query/queryRollups.ts';
@@ -44,7 +44,7 @@ try {
   const bytes = await writeSalesCsv(file, { records });
   say(`generated ${records.toLocaleString('en-US')} records (${(bytes / 1e6).toFixed(1)} MB) in ${Math.round(performance.now() - t)} ms: ${file}`);
 
-  const target: Target = { ...stack.state, bucket: stack.state.bucket, source: 'local stack' };
+  const target = localTarget(stack.state);
   const object = await uploadFile(db, target, file, dataset.name);
   say(`uploaded s3://${object.bucket}/${object.key}; waiting for the pipeline`);
   const job = await waitForJob(db, object, { progress: true });

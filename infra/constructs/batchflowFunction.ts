@@ -9,6 +9,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FunctionNetwork } from './database.ts';
+import { functionEnvironment } from '../../lib/config.ts';
 import { functionSpec, serviceName, topology, type AnyFunctionName, type FunctionName } from '../../lib/topology.ts';
 
 /** The repository root: topology entries and package-lock.json are relative to it. */
@@ -30,8 +31,9 @@ export interface BatchflowFunctionProps {
    */
   readonly source?: IQueue;
   /**
-   * Extra environment variables (see lib/config.ts for what the functions read).
-   * @default - only the defaults this construct sets
+   * The values of the function's variables: each must be one its part of the environment
+   * contract (lib/config.ts) names, and every variable the contract requires must be here.
+   * @default - none: only functions that need no variable of their own
    */
   readonly environment?: Readonly<Record<string, string>>;
   /**
@@ -134,9 +136,12 @@ export class BatchflowFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: serviceName(props.name),
         // Stack traces point into the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
-        ...props.environment,
-        // Lambda unpacks the bundle in LAMBDA_TASK_ROOT, /var/task.
-        ...(props.bundledDirectory ? { [props.bundledDirectory.env]: `/var/task/${props.bundledDirectory.name}` } : {}),
+        // Exactly what the function's loader reads (lib/config.ts): a variable missing here fails the synth, not a cold start.
+        ...functionEnvironment(props.name, {
+          ...props.environment,
+          // Lambda unpacks the bundle in LAMBDA_TASK_ROOT, /var/task.
+          ...(props.bundledDirectory ? { [props.bundledDirectory.env]: `/var/task/${props.bundledDirectory.name}` } : {}),
+        }),
       },
       bundling: {
         // esbuild is a dev dependency: bundle on this machine, never in a Docker image.

@@ -14,6 +14,8 @@ export interface AwsClientOptions {
   /** Overrides the SDK's own endpoint resolution (tests and the local runtime). */
   readonly endpoint?: string;
   readonly region?: string;
+  /** Explicit credentials (the CLI against the local stack); otherwise the SDK's own chain. */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
 /**
@@ -30,11 +32,12 @@ export function createS3Client(options: AwsClientOptions = {}): S3Client {
   });
 }
 
-/** Endpoint and region when given; otherwise the SDK resolves them itself. */
-function clientConfig(options: AwsClientOptions): { endpoint?: string; region?: string } {
+/** Endpoint, region and credentials when given; otherwise the SDK resolves them itself. */
+function clientConfig(options: AwsClientOptions): { endpoint?: string; region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } {
   return {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : {}),
+    ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
   };
 }
 

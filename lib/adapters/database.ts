@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pRetry from 'p-retry';
-import type { Config } from '../config.ts';
+import type { DatabaseConfig } from '../config.ts';
 import { connectDb, type Db } from '../store/db.ts';
 
 /**
@@ -8,12 +8,12 @@ import { connectDb, type Db } from '../store/db.ts';
  * RDS maintains ({host, port, username, password, dbname}), read once per cold start and never
  * logged.
  */
-export async function openDatabase(config: Config): Promise<Db> {
+export async function openDatabase(config: DatabaseConfig): Promise<Db> {
   const url = config.databaseUrl ?? (await urlFromSecret(config));
   return connectDb({ url, schema: config.databaseSchema, max: config.databasePoolSize });
 }
 
-async function urlFromSecret(config: Config): Promise<string> {
+async function urlFromSecret(config: DatabaseConfig): Promise<string> {
   const secretArn = config.databaseSecretArn!;
   const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
   return databaseUrlFromSecret(secretArn, out.SecretString, { host: config.databaseHost, ssl: config.databaseSsl });

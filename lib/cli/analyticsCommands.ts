@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { JobDefinitionError, parseJobDefinition } from '../analytics/jobDefinition.ts';
 import { checkJob } from '../definitions/definitions.ts';
@@ -7,6 +6,7 @@ import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob } f
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { resultJson } from '../views.ts';
+import { readJsonFile } from './jsonFile.ts';
 import { table } from './report.ts';
 import { CliError, type Target } from './target.ts';
 import { createSchedulerClient } from '../adapters/aws.ts';
@@ -18,24 +18,22 @@ type IsoDate = (flag: string) => (value: string) => Date;
 /** A deployed stack's schedules (EventBridge Scheduler); none locally, where the runtime fires jobs. */
 function schedulesOf(target: Target): JobSchedules | undefined {
   if (!target.schedules) return undefined;
-  return schedulerJobSchedules(createSchedulerClient({ endpoint: target.endpoint, region: target.region }), target.schedules);
+  return schedulerJobSchedules(createSchedulerClient(target.clients), target.schedules);
 }
 
-/** Adds `jobs put|list|delete|run` and `results` to the CLI. */
+/**
+ * Adds `analytics put|list|delete|run` and `results` to the CLI. `analytics` was `jobs` before
+ * ingestion jobs and analytics jobs got names of their own; `jobs` stays as an alias.
+ */
 export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: IsoDate): void {
   const print = (json: boolean, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value, null, 2) : text());
-  const jobs = program.command('jobs').description('scheduled analytics jobs');
+  const jobs = program.command('analytics').alias('jobs').description('scheduled analytics jobs');
 
   jobs
     .command('put <file>')
     .description('create or replace an analytics job from a JSON definition')
     .action(async (file: string) => {
-      let input: unknown;
-      try {
-        input = JSON.parse(readFileSync(file, 'utf8'));
-      } catch (err) {
-        throw new CliError(`${file}: ${(err as Error).message}`);
-      }
+      const input = readJsonFile(file);
       await withDb(async (db, target) => {
         try {
           const job = parseJobDefinition(input);

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULTS } from '../config.ts';
 import { DatasetDefinitionError, parseDatasetDefinition } from '../datasets/definition.ts';
 import { BatchflowError } from '../errors.ts';
 import { queryRollups } from '../query/queryRollups.ts';
@@ -10,6 +10,7 @@ import { migrate } from '../store/migrate.ts';
 import { summarize } from '../views.ts';
 import { addAnalyticsCommands } from './analyticsCommands.ts';
 import { describeJob, describeRejects, describeRows, table } from './report.ts';
+import { readJsonFile } from './jsonFile.ts';
 import { CliError, resolveTarget, type Target } from './target.ts';
 import { addTuneCommand } from './tuneCommand.ts';
 import { uploadFile, waitForJob } from './upload.ts';
@@ -17,7 +18,7 @@ import { uploadFile, waitForJob } from './upload.ts';
 /** Runs `fn` against the resolved target's database, closing the pool afterwards. */
 async function withDb<T>(fn: (db: Db, target: Target) => Promise<T>): Promise<T> {
   const target = resolveTarget();
-  const db = connectDb({ url: target.databaseUrl, schema: target.databaseSchema, max: 2 });
+  const db = connectDb({ url: target.databaseUrl, schema: target.databaseSchema, max: DEFAULTS.databasePoolSize });
   try {
     await migrate(db);
     return await fn(db, target);
@@ -49,12 +50,7 @@ datasets
   .command('put <file>')
   .description('create or replace a dataset from a JSON definition')
   .action(async (file: string) => {
-    let input: unknown;
-    try {
-      input = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new CliError(`${file}: ${(err as Error).message}`);
-    }
+    const input = readJsonFile(file);
     let def;
     try {
       def = parseDatasetDefinition(input);

@@ -1,5 +1,7 @@
-import { readLocalState } from '../../localstack/state.ts';
+import { readLocalState, type LocalState } from '../../localstack/state.ts';
 import type { JobScheduleSettings } from '../adapters/jobSchedules.ts';
+import type { AwsClientOptions } from '../adapters/aws.ts';
+import { loadCliEnvironment, type CliEnvironment } from '../config.ts';
 import { BatchflowError } from '../errors.ts';
 import { resourceName, topology } from '../topology.ts';
 
@@ -7,6 +9,8 @@ import { resourceName, topology } from '../topology.ts';
 export interface Target {
   readonly endpoint: string | undefined;
   readonly region: string;
+  /** How the CLI builds its AWS clients for this target. */
+  readonly clients: AwsClientOptions;
   readonly bucket: string | undefined;
   readonly databaseUrl: string;
   readonly databaseSchema: string;
@@ -30,56 +34,54 @@ export class CliError extends BatchflowError {
   override name = 'CliError';
 }
 
+/** The local endpoint accepts any credentials; the SDK still insists on having some. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
+
 /**
  * Resolves the target once: explicit environment (DATABASE_URL, BATCHFLOW_BUCKET, AWS_ENDPOINT_URL,
  * and for job schedules BATCHFLOW_SCHEDULE_GROUP, BATCHFLOW_SCHEDULER_ROLE_ARN,
  * BATCHFLOW_ANALYTICS_FUNCTION_ARN, for the tuner BATCHFLOW_PROCESSOR_FUNCTION,
- * BATCHFLOW_SPLITTER_FUNCTION and BATCHFLOW_PARTITION_QUEUE_ARN — a deployed stack's outputs) wins; otherwise the running local stack's `.batchflow/local.json`, so
- * `npm run local` in one terminal and `batchflow ...` in another need no flags.
+ * BATCHFLOW_SPLITTER_FUNCTION and BATCHFLOW_PARTITION_QUEUE_ARN — a deployed stack's outputs)
+ * wins; otherwise the running local stack's `.batchflow/local.json`, so `npm run local` in one
+ * terminal and `batchflow ...` in another need no flags.
  */
-export function resolveTarget(env: NodeJS.ProcessEnv = process.env): Target {
-  if (env.DATABASE_URL) {
+export function resolveTarget(env: CliEnvironment = loadCliEnvironment(), readLocal: () => LocalState | undefined = readLocalState): Target {
+  if (env.databaseUrl) {
     return {
-      endpoint: env.AWS_ENDPOINT_URL,
-      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      bucket: env.BATCHFLOW_BUCKET,
-      databaseUrl: env.DATABASE_URL,
-      databaseSchema: env.DATABASE_SCHEMA ?? 'batchflow',
+      endpoint: env.endpoint,
+      region: env.region,
+      clients: { ...(env.endpoint ? { endpoint: env.endpoint } : {}), region: env.region },
+      bucket: env.bucket,
+      databaseUrl: env.databaseUrl,
+      databaseSchema: env.databaseSchema,
       source: 'environment',
-      ...(env.BATCHFLOW_SCHEDULE_GROUP && env.BATCHFLOW_SCHEDULER_ROLE_ARN && env.BATCHFLOW_ANALYTICS_FUNCTION_ARN
-        ? {
-            schedules: {
-              groupName: env.BATCHFLOW_SCHEDULE_GROUP,
-              roleArn: env.BATCHFLOW_SCHEDULER_ROLE_ARN,
-              functionArn: env.BATCHFLOW_ANALYTICS_FUNCTION_ARN,
-            },
-          }
-        : {}),
-      ...(env.BATCHFLOW_PROCESSOR_FUNCTION && env.BATCHFLOW_SPLITTER_FUNCTION && env.BATCHFLOW_PARTITION_QUEUE_ARN
+      ...(env.schedules ? { schedules: env.schedules } : {}),
+      ...(env.tuner
         ? {
             tuner: {
-              processorFunctionName: env.BATCHFLOW_PROCESSOR_FUNCTION,
-              splitterFunctionName: env.BATCHFLOW_SPLITTER_FUNCTION,
+              ...env.tuner,
               // arn:aws:sqs:<region>:<account>:<name>
-              partitionQueueName: env.BATCHFLOW_PARTITION_QUEUE_ARN.split(':').pop()!,
-              partitionQueueArn: env.BATCHFLOW_PARTITION_QUEUE_ARN,
+              partitionQueueName: env.tuner.partitionQueueArn.split(':').pop()!,
             },
           }
         : {}),
     };
   }
-  const local = readLocalState();
+  const local = readLocal();
   if (!local) {
     throw new CliError(
       'no running local stack found (.batchflow/local.json) and DATABASE_URL is not set: start one with `npm run local`, or set DATABASE_URL and BATCHFLOW_BUCKET for a deployed stack',
     );
   }
-  // The local endpoint accepts any credentials; the SDK still insists on having some.
-  process.env.AWS_ACCESS_KEY_ID ??= 'test';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  return localTarget(local, env.hasAccessKeys);
+}
+
+/** The target of a running local stack, from its state file. */
+export function localTarget(local: LocalState, hasAccessKeys = false): Target {
   return {
     endpoint: local.endpoint,
     region: local.region,
+    clients: { endpoint: local.endpoint, region: local.region, ...(hasAccessKeys ? {} : { credentials: LOCAL_CREDENTIALS }) },
     bucket: local.bucket,
     databaseUrl: local.databaseUrl,
     databaseSchema: local.databaseSchema,

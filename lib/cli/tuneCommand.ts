@@ -16,7 +16,7 @@ async function tune(db: Db, target: Target, apply: boolean): Promise<TunerRun> {
   if (!names) {
     throw new CliError('set BATCHFLOW_PROCESSOR_FUNCTION, BATCHFLOW_SPLITTER_FUNCTION and BATCHFLOW_PARTITION_QUEUE_ARN (stack outputs) to tune a deployed stack');
   }
-  const clients = { endpoint: target.endpoint, region: target.region };
+  const clients = target.clients;
   const cloudWatch = createCloudWatchClient(clients);
   const spec = topology.scheduled.tuner;
   return runTuner(

@@ -21,7 +21,7 @@ export async function uploadFile(db: Db, target: Target, file: string, dataset: 
   }
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const objectKey = key ?? `${topology.bucket.uploadPrefix}${dataset}/${stamp}-${basename(file)}`;
-  const s3 = createS3Client({ endpoint: target.endpoint, region: target.region });
+  const s3 = createS3Client(target.clients);
   // Multipart above 64 MiB (parts of 16 MiB), a single PUT below.
   await new Upload({
     client: s3,

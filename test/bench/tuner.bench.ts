@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createCloudWatchClient, createLambdaClient } from '../../lib/adapters/aws.ts';
 import { readObservation } from '../../lib/adapters/metricsReader.ts';
 import { createProcessorSettings } from '../../lib/adapters/processorSettings.ts';
-import type { Target } from '../../lib/cli/target.ts';
+import { localTarget } from '../../lib/cli/target.ts';
 import { uploadFile, waitForJob } from '../../lib/cli/upload.ts';
 import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { putDataset } from '../../lib/store/datasets.ts';
@@ -73,7 +73,7 @@ async function run(file: string, tuned: boolean): Promise<{ ms: number; timeline
     await putDataset(db, dataset);
     await levers.apply({ maxConcurrency: 1 });
     while (stack.lambda.stats[processor.name].settings.maxConcurrency !== 1) await sleep(200);
-    const target: Target = { ...stack.state, source: 'local stack' };
+    const target = localTarget(stack.state);
     const started = performance.now();
     const object = await uploadFile(db, target, file, dataset.name);
     let done = false;

@@ -1,7 +1,6 @@
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { databaseUrlFromSecret } from '../../../lib/adapters/database.ts';
-import { loadConfig } from '../../../lib/config.ts';
 
 const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:batchflow/database-AbC123';
 /** What RDS keeps in a cluster's generated secret. */
@@ -55,40 +54,5 @@ describe('databaseUrlFromSecret', () => {
     expect(errors[1]).toBe(`secret ${arn} lacks host`);
     expect(errors[2]).toBe(`secret ${arn} lacks username`);
     for (const e of errors) expect(e).not.toContain('hunter2');
-  });
-});
-
-describe('loadConfig: database and tuner settings the stack passes', () => {
-  it('reads the proxy host, TLS mode and the tuner concurrency cap', () => {
-    // Prepare
-    const env = {
-      DATABASE_SECRET_ARN: arn,
-      DATABASE_HOST: 'proxy.example',
-      DATABASE_SSL: 'disable',
-      PROCESSOR_FUNCTION_NAME: 'p',
-      SPLITTER_FUNCTION_NAME: 's',
-      PARTITION_QUEUE_NAME: 'q',
-      PARTITION_QUEUE_ARN: 'arn:aws:sqs:eu-west-1:123456789012:q',
-      TUNER_MAX_CONCURRENCY: '37',
-    };
-
-    // Act
-    const config = loadConfig(env);
-
-    // Assess
-    expect(config).toMatchObject({ databaseHost: 'proxy.example', databaseSsl: 'disable' });
-    expect(config.tuner?.maxConcurrency).toBe(37);
-    expect(loadConfig({ DATABASE_SECRET_ARN: arn }).databaseSsl).toBe('require');
-  });
-
-  it('names a bad TLS mode and a bad concurrency cap', () => {
-    // Prepare
-    const env = { DATABASE_SECRET_ARN: arn, DATABASE_SSL: 'maybe', TUNER_MAX_CONCURRENCY: 'lots' };
-
-    // Act
-    const load = () => loadConfig(env);
-
-    // Assess
-    expect(load).toThrow(/DATABASE_SSL: DATABASE_SSL must be require or disable.*TUNER_MAX_CONCURRENCY/);
   });
 });
