@@ -7,7 +7,7 @@ import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { resultJson } from '../views.ts';
 import { readJsonFile } from './jsonFile.ts';
-import { table } from './report.ts';
+import { print, table } from './report.ts';
 import { CliError, type Target } from './target.ts';
 import { createSchedulerClient } from '../adapters/aws.ts';
 import { schedulerJobSchedules, type JobSchedules } from '../adapters/jobSchedules.ts';
@@ -26,7 +26,6 @@ function schedulesOf(target: Target): JobSchedules | undefined {
  * ingestion jobs and analytics jobs got names of their own; `jobs` stays as an alias.
  */
 export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: IsoDate): void {
-  const print = (json: boolean, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value, null, 2) : text());
   const jobs = program.command('analytics').alias('jobs').description('scheduled analytics jobs');
 
   jobs

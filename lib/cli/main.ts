@@ -9,7 +9,7 @@ import { getJob, listJobs, listRejects } from '../store/jobs.ts';
 import { migrate } from '../store/migrate.ts';
 import { summarize } from '../views.ts';
 import { addAnalyticsCommands } from './analyticsCommands.ts';
-import { describeJob, describeRejects, describeRows, table } from './report.ts';
+import { describeJob, describeRejects, describeRows, print, table } from './report.ts';
 import { readJsonFile } from './jsonFile.ts';
 import { CliError, resolveTarget, type Target } from './target.ts';
 import { addTuneCommand } from './tuneCommand.ts';
@@ -27,7 +27,6 @@ async function withDb<T>(fn: (db: Db, target: Target) => Promise<T>): Promise<T>
   }
 }
 
-const print = (json: boolean, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value, null, 2) : text());
 
 const isoDate = (flag: string) => (value: string) => {
   const d = new Date(value);

@@ -49,3 +49,8 @@ export function describeRejects(rejects: readonly LocatedReject[]): string {
     rejects.map((r) => ({ line: r.line ?? '?', offset: r.byteOffset, reason: r.reason, raw: r.raw.length > 60 ? `${r.raw.slice(0, 57)}...` : r.raw })),
   );
 }
+
+/** Prints `value` as JSON with `--json`, else the human-readable `text()`. */
+export function print(json: boolean, value: unknown, text: () => string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : text());
+}
