@@ -1,5 +1,6 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { DEFAULTS } from '../lib/config.ts';
 import { stageNames, type StageName } from './stages.ts';
 
 /** Where the pipeline's Postgres comes from. */
@@ -65,7 +66,7 @@ const contextSchema = z
     databaseSchema: z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'databaseSchema must be a lower-case SQL identifier')
-      .default('batchflow'),
+      .default(DEFAULTS.databaseSchema),
     localstack: boolFromContext.default(false),
     alarmEmail: z.email('alarmEmail must be an e-mail address').optional(),
     api: boolFromContext.default(true),
