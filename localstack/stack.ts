@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLambdaClient } from '../lib/adapters/aws.ts';
+import type { LocalState } from '../lib/cli/localState.ts';
 import { connectDb } from '../lib/store/db.ts';
 import { migrate } from '../lib/store/migrate.ts';
 import { resourceName, topology, type FunctionName, type ScheduledFunctionName } from '../lib/topology.ts';
@@ -10,7 +11,7 @@ import { eventSourceMappings, type MappingSettingsSource } from './mappings.ts';
 import { ensureAwsEndpoint } from './moto.ts';
 import { ensurePostgres } from './pglite.ts';
 import { provision, type Provisioned, type ProvisionOptions } from './provision.ts';
-import { removeLocalState, writeLocalState, type LocalState } from './state.ts';
+import { removeLocalState, writeLocalState } from './localStateWriter.ts';
 import { startLocalHttpApi, type LocalHttpApi } from './httpApi.ts';
 import { startTunerTimer } from './tunerTimer.ts';
 

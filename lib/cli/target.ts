@@ -1,7 +1,7 @@
-import { readLocalState } from '../../localstack/state.ts';
 import type { JobScheduleSettings } from '../adapters/jobSchedules.ts';
 import { BatchflowError } from '../errors.ts';
 import { resourceName, topology } from '../topology.ts';
+import { readLocalState } from './localState.ts';
 
 /** Where the CLI's commands go: an AWS endpoint (undefined = AWS itself), a bucket and Postgres. */
 export interface Target {

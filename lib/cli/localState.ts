@@ -1,7 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { QueueName } from '../lib/topology.ts';
-import { localDir } from './paths.ts';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { QueueName } from '../topology.ts';
 
 /** Where a running local stack is, for the `batchflow` CLI and other tools. */
 export interface LocalState {
@@ -17,21 +16,8 @@ export interface LocalState {
   readonly startedAt: string;
 }
 
-/** `<root>/.batchflow/local.json`. */
-export const defaultStatePath = join(localDir, 'local.json');
-
-/** Writes the state file atomically (a reader never sees half of it). */
-export function writeLocalState(state: LocalState, path = defaultStatePath): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(temporary, path);
-}
-
-/** Removes the state file if this process wrote it (synchronous: safe in an `exit` handler). */
-export function removeLocalState(path = defaultStatePath): void {
-  if (readStateFile(path)?.pid === process.pid) rmSync(path, { force: true });
-}
+/** `<root>/.batchflow/local.json` (this file lives in `<root>/lib/cli/`). */
+export const defaultStatePath = fileURLToPath(new URL('../../.batchflow/local.json', import.meta.url));
 
 /**
  * The running local stack, or undefined when there is none (no file, or a stale one whose process
@@ -46,7 +32,8 @@ export function readLocalState(path = defaultStatePath): LocalState | undefined 
   return state && isAlive(state.pid) ? state : undefined;
 }
 
-function readStateFile(path: string): LocalState | undefined {
+/** The state file as written, stale or not: undefined when it is missing or unreadable. */
+export function readStateFile(path: string): LocalState | undefined {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as LocalState;
   } catch {
