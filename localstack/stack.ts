@@ -8,9 +8,9 @@ import { resourceName, topology, type FunctionName, type ScheduledFunctionName }
 import { startLocalScheduler, type LocalScheduler } from './scheduler.ts';
 import { startLambdaService, type LambdaService, type LocalFunction } from './lambdaService.ts';
 import { eventSourceMappings, type MappingSettingsSource } from './mappings.ts';
-import { ensureAwsEndpoint } from './moto.ts';
-import { ensurePostgres } from './pglite.ts';
-import { provision, type Provisioned, type ProvisionOptions } from './provision.ts';
+import { ensureAwsEndpoint } from './services/moto.ts';
+import { ensurePostgres } from './services/pglite.ts';
+import { provision, type Provisioned, type ProvisionOptions } from './services/provision.ts';
 import { removeLocalState, writeLocalState } from './localStateWriter.ts';
 import { startLocalHttpApi, type LocalHttpApi } from './httpApi.ts';
 import { startTunerTimer } from './tunerTimer.ts';

@@ -1,4 +1,4 @@
-import type { Provisioned } from './provision.ts';
+import type { Provisioned } from './services/provision.ts';
 import { topologyFunctionPool } from './workerPool.ts';
 
 /** The local stand-in for the tuner's schedule. */

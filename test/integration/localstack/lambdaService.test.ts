@@ -7,7 +7,7 @@ import { createCloudWatchClient, createLambdaClient, createSqsClient } from '../
 import { readObservation } from '../../../lib/adapters/metricsReader.ts';
 import { startLambdaService, type LambdaService, type LocalFunction } from '../../../localstack/lambdaService.ts';
 import { eventSourceMappings, type MappingSettings, type MappingSettingsSource } from '../../../localstack/mappings.ts';
-import { provision, type Provisioned, type ProvisionedQueue, type QueueSettings } from '../../../localstack/provision.ts';
+import { provision, type Provisioned, type ProvisionedQueue, type QueueSettings } from '../../../localstack/services/provision.ts';
 import type { Script } from './fixtures/scriptedHandler.ts';
 import { countByKey, createAttemptsTable, maxOverlap, queueDepth, readAttempts, sendScripts, uniqueStage, waitFor } from './support.ts';
 

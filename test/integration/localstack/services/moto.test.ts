@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { answers, ensureAwsEndpoint } from '../../../localstack/moto.ts';
+import { answers, ensureAwsEndpoint } from '../../../../localstack/services/moto.ts';
 
 /** A port nothing listens on (the OS picks it, we release it). */
 async function freePort(): Promise<number> {

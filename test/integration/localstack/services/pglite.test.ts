@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensurePostgres, startPglite, type LocalPostgres } from '../../../localstack/pglite.ts';
+import { ensurePostgres, startPglite, type LocalPostgres } from '../../../../localstack/services/pglite.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'batchflow-pglite-'));
 let shared: LocalPostgres;

@@ -12,8 +12,8 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { createIamClient, createLambdaClient, createS3Client, createSqsClient } from '../lib/adapters/aws.ts';
-import { deadLetterId, resourceName, topology, type FunctionName, type QueueName } from '../lib/topology.ts';
+import { createIamClient, createLambdaClient, createS3Client, createSqsClient } from '../../lib/adapters/aws.ts';
+import { deadLetterId, resourceName, topology, type FunctionName, type QueueName } from '../../lib/topology.ts';
 import { provisionFunctions, type ProvisionedFunction } from './lambdaFunctions.ts';
 
 /** A queue's settings as provisioned (topology's, unless overridden). */

@@ -7,8 +7,8 @@ import {
   ResourceNotFoundException,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { findMapping, MappingNotFoundError } from '../lib/adapters/processorSettings.ts';
-import { resourceName, topology, type FunctionName, type QueueName } from '../lib/topology.ts';
+import { findMapping, MappingNotFoundError } from '../../lib/adapters/processorSettings.ts';
+import { resourceName, topology, type FunctionName, type QueueName } from '../../lib/topology.ts';
 import { storedZip } from './zip.ts';
 
 /** A queue-driven function as registered at the endpoint, with its event source mapping. */

@@ -3,8 +3,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from '@electric-sql/pglite-socket';
-import { isAlive } from '../lib/cli/localState.ts';
-import { localDir } from './paths.ts';
+import { isAlive } from '../../lib/cli/localState.ts';
+import { localDir } from '../paths.ts';
 import { WireQueue } from './wireQueue.ts';
 
 export interface PostgresOptions {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from './paths.ts';
+import { projectRoot } from '../paths.ts';
 
 /**
  * The Python tools batchflow uses, installed on first use into one venv (`.venv-moto`, which

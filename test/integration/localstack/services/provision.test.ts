@@ -8,10 +8,10 @@ import {
 import { HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createLambdaClient, createS3Client, createSqsClient } from '../../../lib/adapters/aws.ts';
-import { topology, type FunctionName } from '../../../lib/topology.ts';
-import { provision } from '../../../localstack/provision.ts';
-import { uniqueStage } from './support.ts';
+import { createLambdaClient, createS3Client, createSqsClient } from '../../../../lib/adapters/aws.ts';
+import { topology, type FunctionName } from '../../../../lib/topology.ts';
+import { provision } from '../../../../localstack/services/provision.ts';
+import { uniqueStage } from '../support.ts';
 
 const endpoint = inject('awsEndpoint');
 const region = inject('awsRegion');
