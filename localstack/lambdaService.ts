@@ -4,7 +4,7 @@ import { startAwsMetrics, type AwsMetrics, type FunctionActivity, type MeteredFu
 import { emfToMetricData } from './emf.ts';
 import { normaliseSettings, SQS_MAX_RECEIVE, topologyMappings, type MappingSettings, type MappingSettingsSource } from './mappings.ts';
 import { readBatchResponse, toSqsEvent } from './sqsEvent.ts';
-import { createWorkerPool, type WorkerPool } from './workerPool.ts';
+import { createWorkerPool, type WorkerPool } from './runtime/workerPool.ts';
 
 /** A function as the local Lambda service runs it: its code, its queue, its settings. */
 export interface LocalFunction {

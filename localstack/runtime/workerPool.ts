@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
-import { functionSpec, resourceName, type AnyFunctionName } from '../lib/topology.ts';
+import { functionSpec, resourceName, type AnyFunctionName } from '../../lib/topology.ts';
 import type { ContextFields, InvokeRequest, WorkerInit, WorkerReply } from './lambdaWorker.ts';
 
 /** A function as the pool runs it. */
