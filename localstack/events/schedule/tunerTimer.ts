@@ -1,5 +1,5 @@
-import type { Provisioned } from './services/provision.ts';
-import { topologyFunctionPool } from './runtime/workerPool.ts';
+import type { Provisioned } from '../../services/provision.ts';
+import { topologyFunctionPool } from '../../runtime/workerPool.ts';
 
 /** The local stand-in for the tuner's schedule. */
 export interface TunerTimer {

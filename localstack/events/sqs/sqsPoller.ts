@@ -1,12 +1,12 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import { createCloudWatchClient, createSqsClient } from '../lib/adapters/aws.ts';
-import { startAwsMetrics, type AwsMetrics, type FunctionActivity, type MeteredFunction } from './awsMetrics.ts';
-import { emfToMetricData } from './emf.ts';
-import { normaliseSettings, SQS_MAX_RECEIVE, topologyMappings, type MappingSettings, type MappingSettingsSource } from './mappings.ts';
+import { createCloudWatchClient, createSqsClient } from '../../../lib/adapters/aws.ts';
+import { startAwsMetrics, type AwsMetrics, type FunctionActivity, type MeteredFunction } from '../../awsMetrics.ts';
+import { emfToMetricData } from '../../emf.ts';
+import { normaliseSettings, SQS_MAX_RECEIVE, topologyMappings, type MappingSettings, type MappingSettingsSource } from './mappingSettings.ts';
 import { readBatchResponse, toSqsEvent } from './sqsEvent.ts';
-import { createWorkerPool, type WorkerPool } from './runtime/workerPool.ts';
+import { createWorkerPool, type WorkerPool } from '../../runtime/workerPool.ts';
 
-/** A function as the local Lambda service runs it: its code, its queue, its settings. */
+/** A function as the SQS poller runs it: its code, its queue, its settings. */
 export interface LocalFunction {
   /** Physical name (context.functionName, AWS_LAMBDA_FUNCTION_NAME). */
   readonly name: string;
@@ -22,7 +22,7 @@ export interface LocalFunction {
   readonly environment: Readonly<Record<string, string>>;
 }
 
-export interface LambdaServiceOptions {
+export interface SqsPollerOptions {
   readonly functions: readonly LocalFunction[];
   readonly endpoint: string;
   readonly region: string;
@@ -55,7 +55,7 @@ export interface FunctionStats {
   settings: MappingSettings;
 }
 
-export interface LambdaService {
+export interface SqsPoller {
   readonly stats: Readonly<Record<string, Readonly<FunctionStats>>>;
   /** Publishes the metrics gathered so far now (tests; the timer does it otherwise). */
   flushMetrics(): Promise<void>;
@@ -77,10 +77,10 @@ export interface LambdaService {
  * concurrent receives on one queue occasionally return the same message twice.
  *
  * @example
- * const service = await startLambdaService({ functions, endpoint, region: 'us-east-1' });
- * await service.stop();
+ * const poller = await startSqsPoller({ functions, endpoint, region: 'us-east-1' });
+ * await poller.stop();
  */
-export async function startLambdaService(options: LambdaServiceOptions): Promise<LambdaService> {
+export async function startSqsPoller(options: SqsPollerOptions): Promise<SqsPoller> {
   const log = options.log ?? (() => {});
   const mappings = options.mappings ?? topologyMappings;
   const sqs = createSqsClient({ endpoint: options.endpoint, region: options.region });
@@ -145,7 +145,7 @@ class FunctionRunner implements MeteredFunction {
     readonly fn: LocalFunction,
     settings: MappingSettings,
     private readonly sqs: SQSClient,
-    private readonly options: LambdaServiceOptions,
+    private readonly options: SqsPollerOptions,
     private readonly signal: AbortSignal,
     private readonly log: (line: string) => void,
     onStdoutLine?: (line: string) => boolean,

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createLambdaClient } from '../../../lib/adapters/aws.ts';
-import { createProcessorSettings } from '../../../lib/adapters/processorSettings.ts';
-import { connectDb } from '../../../lib/store/db.ts';
-import { listTuningHistory } from '../../../lib/store/performance.ts';
-import { defaultBounds } from '../../../lib/tune/controlLaw.ts';
-import { startLocalStack } from '../../../localstack/stack.ts';
-import { uniqueStage, waitFor } from './support.ts';
+import { createLambdaClient } from '../../../../../lib/adapters/aws.ts';
+import { createProcessorSettings } from '../../../../../lib/adapters/processorSettings.ts';
+import { connectDb } from '../../../../../lib/store/db.ts';
+import { listTuningHistory } from '../../../../../lib/store/performance.ts';
+import { defaultBounds } from '../../../../../lib/tune/controlLaw.ts';
+import { startLocalStack } from '../../../../../localstack/stack.ts';
+import { uniqueStage, waitFor } from '../../support.ts';
 
 const endpoint = inject('awsEndpoint');
 const databaseUrl = inject('databaseUrl');

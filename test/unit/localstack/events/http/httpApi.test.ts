@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toEvent } from '../../../localstack/httpApi.ts';
+import { toEvent } from '../../../../../localstack/events/http/httpApi.ts';
 
 describe('toEvent', () => {
   it('turns a request into an HTTP API payload 2.0 event as API Gateway does, repeated parameters joined by commas', () => {

@@ -1,7 +1,7 @@
-import { fireTimesBetween, parseSchedule } from '../lib/analytics/schedule.ts';
-import { listAnalyticsJobs } from '../lib/store/analytics.ts';
-import { connectDb } from '../lib/store/db.ts';
-import { topologyFunctionPool, type InvocationOutcome } from './runtime/workerPool.ts';
+import { fireTimesBetween, parseSchedule } from '../../../lib/analytics/schedule.ts';
+import { listAnalyticsJobs } from '../../../lib/store/analytics.ts';
+import { connectDb } from '../../../lib/store/db.ts';
+import { topologyFunctionPool, type InvocationOutcome } from '../../runtime/workerPool.ts';
 
 /** The local stand-in for EventBridge Scheduler. */
 export interface LocalScheduler {

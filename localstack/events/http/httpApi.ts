@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { topologyFunctionPool } from './runtime/workerPool.ts';
+import { topologyFunctionPool } from '../../runtime/workerPool.ts';
 
 /** The local stand-in for the stack's HTTP API. */
 export interface LocalHttpApi {

@@ -3,30 +3,30 @@ import { UpdateEventSourceMappingCommand, type LambdaClient } from '@aws-sdk/cli
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createCloudWatchClient, createLambdaClient, createSqsClient } from '../../../lib/adapters/aws.ts';
-import { readObservation } from '../../../lib/adapters/metricsReader.ts';
-import { startLambdaService, type LambdaService, type LocalFunction } from '../../../localstack/lambdaService.ts';
-import { eventSourceMappings, type MappingSettings, type MappingSettingsSource } from '../../../localstack/mappings.ts';
-import { provision, type Provisioned, type ProvisionedQueue, type QueueSettings } from '../../../localstack/services/provision.ts';
-import type { Script } from './fixtures/scriptedHandler.ts';
-import { countByKey, createAttemptsTable, maxOverlap, queueDepth, readAttempts, sendScripts, uniqueStage, waitFor } from './support.ts';
+import { createCloudWatchClient, createLambdaClient, createSqsClient } from '../../../../../lib/adapters/aws.ts';
+import { readObservation } from '../../../../../lib/adapters/metricsReader.ts';
+import { startSqsPoller, type SqsPoller, type LocalFunction } from '../../../../../localstack/events/sqs/sqsPoller.ts';
+import { eventSourceMappings, type MappingSettings, type MappingSettingsSource } from '../../../../../localstack/events/sqs/mappingSettings.ts';
+import { provision, type Provisioned, type ProvisionedQueue, type QueueSettings } from '../../../../../localstack/services/provision.ts';
+import type { Script } from '../../fixtures/scriptedHandler.ts';
+import { countByKey, createAttemptsTable, maxOverlap, queueDepth, readAttempts, sendScripts, uniqueStage, waitFor } from '../../support.ts';
 
 const endpoint = inject('awsEndpoint');
 const region = inject('awsRegion');
 const databaseUrl = inject('databaseUrl');
 const schema = 'it_localstack_lambda';
-const scripted = new URL('./fixtures/scriptedHandler.ts', import.meta.url);
+const scripted = new URL('../../fixtures/scriptedHandler.ts', import.meta.url);
 const broken = new URL('./fixtures/brokenModule.ts', import.meta.url);
 const emf = new URL('./fixtures/emfHandler.ts', import.meta.url);
 
 let sql: postgres.Sql;
 let sqs: SQSClient;
 let lambda: LambdaClient;
-let service: LambdaService | undefined;
+let service: SqsPoller | undefined;
 
 interface Harness {
   readonly queue: ProvisionedQueue;
-  readonly service: LambdaService;
+  readonly service: SqsPoller;
   readonly functionName: string;
   readonly provisioned: Provisioned;
 }
@@ -76,7 +76,7 @@ async function startHarness(options: {
     settings === 'endpoint'
       ? eventSourceMappings(lambda, { processor: { functionName: fn.name, queueArn: queue.arn, mappingUuid } })
       : { read: async () => (typeof settings === 'function' ? settings() : settings) };
-  service = await startLambdaService({
+  service = await startSqsPoller({
     functions: [fn],
     endpoint,
     region,
@@ -120,7 +120,7 @@ afterAll(async () => {
   lambda.destroy();
 });
 
-describe('local Lambda service', () => {
+describe('SQS poller', () => {
   it('processes every message exactly once when all succeed', async () => {
     // Prepare
     const sent = scripts(25);

@@ -1,8 +1,8 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { createProcessorSettings, type ProcessorSettings, type ProcessorTarget } from '../lib/adapters/processorSettings.ts';
-import { topology, type FunctionName } from '../lib/topology.ts';
+import { createProcessorSettings, type ProcessorSettings, type ProcessorTarget } from '../../../lib/adapters/processorSettings.ts';
+import { topology, type FunctionName } from '../../../lib/topology.ts';
 
-/** The event source mapping settings the local Lambda service applies to one function. */
+/** The event source mapping settings the SQS poller applies to one function. */
 export interface MappingSettings {
   /** Records per invocation (SQS receives at most 10 at a time). */
   readonly batchSize: number;
@@ -11,7 +11,7 @@ export interface MappingSettings {
 }
 
 /**
- * Where the Lambda service reads mapping settings from; it asks again every few seconds, so a
+ * Where the SQS poller reads mapping settings from; it asks again every few seconds, so a
  * source that changes (a tuner writing to the event source mapping) takes effect while running.
  */
 export interface MappingSettingsSource {
