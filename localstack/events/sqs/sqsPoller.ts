@@ -1,7 +1,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { createCloudWatchClient, createSqsClient } from '../../../lib/adapters/aws.ts';
-import { startAwsMetrics, type AwsMetrics, type FunctionActivity, type MeteredFunction } from '../../awsMetrics.ts';
-import { emfToMetricData } from '../../emf.ts';
+import { startAwsMetrics, type AwsMetrics, type FunctionActivity, type MeteredFunction } from '../../metrics/awsMetrics.ts';
+import { emfToMetricData } from '../../metrics/emf.ts';
 import { normaliseSettings, SQS_MAX_RECEIVE, topologyMappings, type MappingSettings, type MappingSettingsSource } from './mappingSettings.ts';
 import { readBatchResponse, toSqsEvent } from './sqsEvent.ts';
 import { createWorkerPool, type WorkerPool } from '../../runtime/workerPool.ts';

@@ -1,5 +1,5 @@
 import { StandardUnit, type Dimension, type MetricDatum } from '@aws-sdk/client-cloudwatch';
-import type { MetricDataGroup } from '../lib/adapters/metricsPublisher.ts';
+import type { MetricDataGroup } from '../../lib/adapters/metricsPublisher.ts';
 
 const UNITS = new Set<string>(Object.values(StandardUnit));
 // Spec limits: 30 dimensions per set, 100 metrics per directive, 100 values per metric.

@@ -1,7 +1,7 @@
 import type { CloudWatchClient, MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { publishMetrics, type MetricDataGroup } from '../lib/adapters/metricsPublisher.ts';
-import { signals, type SignalName } from '../lib/tune/signals.ts';
+import { publishMetrics, type MetricDataGroup } from '../../lib/adapters/metricsPublisher.ts';
+import { signals, type SignalName } from '../../lib/tune/signals.ts';
 
 /** What one function did since the previous publication. */
 export interface FunctionActivity {

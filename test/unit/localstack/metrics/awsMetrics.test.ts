@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { signals } from '../../../lib/tune/signals.ts';
-import { lambdaMetricData, queueMetricData } from '../../../localstack/awsMetrics.ts';
+import { signals } from '../../../../lib/tune/signals.ts';
+import { lambdaMetricData, queueMetricData } from '../../../../localstack/metrics/awsMetrics.ts';
 
 const at = new Date(1_700_000_000_000);
 

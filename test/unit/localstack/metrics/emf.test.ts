@@ -1,6 +1,6 @@
 import { Metrics, MetricResolution, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
-import { emfToMetricData } from '../../../localstack/emf.ts';
+import { emfToMetricData } from '../../../../localstack/metrics/emf.ts';
 
 const at = 1_700_000_000_000;
 
