@@ -1,15 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeJob, describeRows } from '../lib/cli/report.ts';
-import type { Target } from '../lib/cli/target.ts';
-import { uploadFile, waitForJob } from '../lib/cli/upload.ts';
-import { parseDatasetDefinition } from '../lib/datasets/definition.ts';
-import { queryRollups } from '../lib/query/queryRollups.ts';
-import { clearDatasetRollups, putDataset } from '../lib/store/datasets.ts';
-import { connectDb } from '../lib/store/db.ts';
-import { localDir } from './paths.ts';
+import { describeJob, describeRows } from '../../lib/cli/report.ts';
+import type { Target } from '../../lib/cli/target.ts';
+import { uploadFile, waitForJob } from '../../lib/cli/upload.ts';
+import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
+import { queryRollups } from '../../lib/query/queryRollups.ts';
+import { clearDatasetRollups, putDataset } from '../../lib/store/datasets.ts';
+import { connectDb } from '../../lib/store/db.ts';
+import { localDir } from '../paths.ts';
 import { salesDataset, writeSalesCsv } from './sampleData.ts';
-import { startLocalStack } from './stack.ts';
+import { startLocalStack } from '../stack.ts';
 
 /**
  * `npm run demo`: the whole pipeline on this machine with nothing set — starts the local stack
