@@ -1,6 +1,7 @@
 /**
  * `npm run localstack:deploy`: deploys the real CDK stack (infra/) with cdklocal to the LocalStack
- * of localstack/docker-compose.yml, its database being that file's Postgres. See localstack/README.md.
+ * of localstack/compose/docker-compose.yml, its database being that file's Postgres. See
+ * localstack/compose/README.md.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -9,11 +10,11 @@ import { constants } from 'node:os';
 import { join, relative } from 'node:path';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { pipelineStackName } from '../infra/context.ts';
-import { stageNames, type StageName } from '../infra/stages.ts';
-import { topology } from '../lib/topology.ts';
+import { pipelineStackName } from '../../infra/context.ts';
+import { stageNames, type StageName } from '../../infra/stages.ts';
+import { topology } from '../../lib/topology.ts';
 import { DeployError, putDatabaseSecret, SECRET_NAME, waitForLocalStack } from './localstackDeploy.ts';
-import { localDir, projectRoot } from './paths.ts';
+import { localDir, projectRoot } from '../paths.ts';
 
 // Node 20 is supported locally; the SDK's notice about 2027 releases needing Node 22 is in the README.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -23,7 +24,7 @@ const DATABASE = { host: 'postgres', port: 5432, username: 'batchflow', password
 /** The same database from this machine (docker-compose.yml publishes it on 127.0.0.1:5433). */
 const HOST_DATABASE = { host: '127.0.0.1', port: 5433, url: 'postgres://batchflow:batchflow@127.0.0.1:5433/batchflow' };
 const OUTPUTS_FILE = join(localDir, 'localstack-outputs.json');
-const COMPOSE_UP = 'docker compose -f localstack/docker-compose.yml up -d --wait';
+const COMPOSE_UP = 'docker compose -f localstack/compose/docker-compose.yml up -d --wait';
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** A cdklocal step failed; it has printed why. Carries its exit code. */
@@ -46,7 +47,7 @@ const seconds = (value: string) => {
 };
 
 const program = new Command('localstack:deploy')
-  .description('Deploy the batchflow CDK stack to LocalStack (localstack/docker-compose.yml), with its Postgres as the database.')
+  .description('Deploy the batchflow CDK stack to LocalStack (localstack/compose/docker-compose.yml), with its Postgres as the database.')
   .addOption(new Option('--stage <stage>', 'the stage (cdk -c stage=...)').choices(stageNames).default('dev'))
   .option('--api', 'deploy the HTTP API (default: when LocalStack reports apigatewayv2)')
   .option('--no-api', 'leave the HTTP API out (cdk -c api=false)')

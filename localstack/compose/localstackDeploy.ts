@@ -50,7 +50,7 @@ export async function waitForLocalStack(
       problem = `nothing answered (${cause ?? (err as Error).message})`;
     }
     if (Date.now() >= deadline) {
-      throw new DeployError(`LocalStack is not running at ${url}: ${problem}\nStart it with \`${options.hint}\` (needs Docker and LOCALSTACK_AUTH_TOKEN; see localstack/README.md), or set AWS_ENDPOINT_URL to where it runs.`);
+      throw new DeployError(`LocalStack is not running at ${url}: ${problem}\nStart it with \`${options.hint}\` (needs Docker and LOCALSTACK_AUTH_TOKEN; see localstack/compose/README.md), or set AWS_ENDPOINT_URL to where it runs.`);
     }
     if (!announced) options.log?.(`waiting up to ${timeoutMs / 1000} s for LocalStack at ${url} ...`);
     announced = true;

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { DeleteSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { App } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readDeploymentContext } from '../../../infra/context.ts';
-import { DeployError, putDatabaseSecret, waitForLocalStack } from '../../../localstack/localstackDeploy.ts';
+import { readDeploymentContext } from '../../../../infra/context.ts';
+import { DeployError, putDatabaseSecret, waitForLocalStack } from '../../../../localstack/compose/localstackDeploy.ts';
 
 /**
  * What `npm run localstack:deploy` does before cdklocal, against a real endpoint: LocalStack needs
@@ -17,8 +17,8 @@ import { DeployError, putDatabaseSecret, waitForLocalStack } from '../../../loca
 
 const endpoint = inject('awsEndpoint');
 const client = new SecretsManagerClient({ endpoint, region: inject('awsRegion') });
-const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const compose = 'docker compose -f localstack/docker-compose.yml up -d --wait';
+const projectRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+const compose = 'docker compose -f localstack/compose/docker-compose.yml up -d --wait';
 
 /** An HTTP server on a free port answering every request with `body`. */
 async function serve(status: number, body: unknown): Promise<{ server: Server; url: string }> {
@@ -88,7 +88,7 @@ describe('waitForLocalStack', () => {
 
     // Assess
     await expect(wait).rejects.toThrow(DeployError);
-    await expect(waitForLocalStack(endpoint, 0, { hint: compose })).rejects.toThrow(/something answered \(HTTP \d+\) but not LocalStack's health report[\s\S]*docker compose -f localstack\/docker-compose.yml up -d --wait/);
+    await expect(waitForLocalStack(endpoint, 0, { hint: compose })).rejects.toThrow(/something answered \(HTTP \d+\) but not LocalStack's health report[\s\S]*docker compose -f localstack\/compose\/docker-compose.yml up -d --wait/);
   });
 
   it('says that nothing answers on a closed port, after waiting for it', async () => {
@@ -111,7 +111,7 @@ describe('npm run localstack:deploy', () => {
     const url = await closedPort();
 
     // Act
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'localstack/deploy.ts', '--timeout', '1'], {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'localstack/compose/deploy.ts', '--timeout', '1'], {
       cwd: projectRoot,
       env: { ...process.env, AWS_ENDPOINT_URL: url, AWS_ENDPOINT_URL_S3: url },
       encoding: 'utf8',
