@@ -1,18 +1,19 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLambdaClient } from '../lib/adapters/aws.ts';
+import type { LocalState } from '../lib/cli/localState.ts';
 import { connectDb } from '../lib/store/db.ts';
 import { migrate } from '../lib/store/migrate.ts';
 import { resourceName, topology, type FunctionName, type ScheduledFunctionName } from '../lib/topology.ts';
-import { startLocalScheduler, type LocalScheduler } from './scheduler.ts';
-import { startLambdaService, type LambdaService, type LocalFunction } from './lambdaService.ts';
-import { eventSourceMappings, type MappingSettingsSource } from './mappings.ts';
-import { ensureAwsEndpoint } from './moto.ts';
-import { ensurePostgres } from './pglite.ts';
-import { provision, type Provisioned, type ProvisionOptions } from './provision.ts';
-import { removeLocalState, writeLocalState, type LocalState } from './state.ts';
-import { startLocalHttpApi, type LocalHttpApi } from './httpApi.ts';
-import { startTunerTimer } from './tunerTimer.ts';
+import { startLocalScheduler, type LocalScheduler } from './events/schedule/jobScheduler.ts';
+import { startSqsPoller, type SqsPoller, type LocalFunction } from './events/sqs/sqsPoller.ts';
+import { eventSourceMappings, type MappingSettingsSource } from './events/sqs/mappingSettings.ts';
+import { ensureAwsEndpoint } from './services/moto.ts';
+import { ensurePostgres } from './services/pglite.ts';
+import { provision, type Provisioned, type ProvisionOptions } from './services/provision.ts';
+import { removeLocalState, writeLocalState } from './localStateWriter.ts';
+import { startLocalHttpApi, type LocalHttpApi } from './events/http/httpApi.ts';
+import { startTunerTimer } from './events/schedule/tunerTimer.ts';
 
 export interface LocalStackOptions {
   /** Prefix of every resource name, `batchflow-<stage>-...`. @default 'local' */
@@ -62,7 +63,7 @@ export interface LocalStackOptions {
 export interface LocalStack {
   readonly state: LocalState;
   readonly provisioned: Provisioned;
-  readonly lambda: LambdaService;
+  readonly lambda: SqsPoller;
   readonly scheduler: LocalScheduler;
   /** The HTTP API, when `httpApiPort` was given. */
   readonly httpApi: LocalHttpApi | undefined;
@@ -151,7 +152,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
       mappings = eventSourceMappings(lambdaApi, targets);
     }
-    const lambda = await startLambdaService({
+    const lambda = await startSqsPoller({
       functions,
       endpoint: aws.endpoint,
       region: aws.region,

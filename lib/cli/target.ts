@@ -1,9 +1,9 @@
-import { readLocalState, type LocalState } from '../../localstack/state.ts';
 import type { JobScheduleSettings } from '../adapters/jobSchedules.ts';
 import type { AwsClientOptions } from '../adapters/aws.ts';
 import { loadCliEnvironment, type CliEnvironment } from '../config.ts';
 import { BatchflowError } from '../errors.ts';
 import { resourceName, topology } from '../topology.ts';
+import { readLocalState, type LocalState } from './localState.ts';
 
 /** Where the CLI's commands go: an AWS endpoint (undefined = AWS itself), a bucket and Postgres. */
 export interface Target {

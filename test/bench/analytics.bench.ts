@@ -18,7 +18,7 @@ import { putDataset } from '../../lib/store/datasets.ts';
 import { connectDb } from '../../lib/store/db.ts';
 import { migrate } from '../../lib/store/migrate.ts';
 import { mergeRollupCells } from '../../lib/store/rollups.ts';
-import { prng } from '../../localstack/sampleData.ts';
+import { prng } from '../../localstack/demo/sampleData.ts';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 2_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);

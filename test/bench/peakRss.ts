@@ -9,7 +9,7 @@ import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
 import { findRecordStart } from '../../lib/split/boundary.ts';
 import { planByteRanges } from '../../lib/split/plan.ts';
 import { topology } from '../../lib/topology.ts';
-import { salesDataset } from '../../localstack/sampleData.ts';
+import { salesDataset } from '../../localstack/demo/sampleData.ts';
 
 const file = process.argv[2];
 const dataset = parseDatasetDefinition(salesDataset);

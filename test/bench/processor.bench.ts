@@ -11,7 +11,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { topology } from '../../lib/topology.ts';
 import { localDir, projectRoot } from '../../localstack/paths.ts';
-import { salesDataset, writeSalesCsv } from '../../localstack/sampleData.ts';
+import { salesDataset, writeSalesCsv } from '../../localstack/demo/sampleData.ts';
 
 const HEAP_CAP_MB = 128;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);

@@ -21,7 +21,7 @@ import { putDataset } from '../../lib/store/datasets.ts';
 import { connectDb } from '../../lib/store/db.ts';
 import { runTuner, type TunerContext } from '../../lib/tune/runTuner.ts';
 import { localDir } from '../../localstack/paths.ts';
-import { salesDataset, writeSalesCsv } from '../../localstack/sampleData.ts';
+import { salesDataset, writeSalesCsv } from '../../localstack/demo/sampleData.ts';
 import { startLocalStack } from '../../localstack/stack.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { ensureAwsEndpoint } from '../../localstack/moto.ts';
+import { ensureAwsEndpoint } from '../../localstack/services/moto.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

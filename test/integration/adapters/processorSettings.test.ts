@@ -10,7 +10,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-s
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createIamClient, createLambdaClient, createSqsClient } from '../../../lib/adapters/aws.ts';
 import { createProcessorSettings, MappingNotFoundError, type ProcessorTarget } from '../../../lib/adapters/processorSettings.ts';
-import { storedZip } from '../../../localstack/zip.ts';
+import { storedZip } from '../../../localstack/services/zip.ts';
 
 const clientOptions = { endpoint: inject('awsEndpoint'), region: inject('awsRegion') };
 const lambda = createLambdaClient(clientOptions);

@@ -3,7 +3,7 @@ import { AGGREGATIONS, parseJobDefinition, type JobDefinition } from '../../../l
 import type { RollupRow } from '../../../lib/query/queryRollups.ts';
 import { putAnalyticsJob, type ResultRow } from '../../../lib/store/analytics.ts';
 import type { Db } from '../../../lib/store/db.ts';
-import { prng } from '../../../localstack/sampleData.ts';
+import { prng } from '../../../localstack/demo/sampleData.ts';
 import { differences, expectedRollup, readCsvIndependently } from '../pipeline/expected.ts';
 import { upload, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';

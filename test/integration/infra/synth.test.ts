@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addPipeline } from '../../../infra/batchflowApp.ts';
-import { ensurePythonTool, pythonTools } from '../../../localstack/moto.ts';
+import { ensurePythonTool, pythonTools } from '../../../localstack/services/moto.ts';
 import { topology } from '../../../lib/topology.ts';
 
 const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));

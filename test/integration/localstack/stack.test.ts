@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +6,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createS3Client, createSqsClient } from '../../../lib/adapters/aws.ts';
 import { startLocalStack } from '../../../localstack/stack.ts';
-import { readLocalState, writeLocalState } from '../../../localstack/state.ts';
+import { readLocalState } from '../../../lib/cli/localState.ts';
 import { countByKey, createAttemptsTable, readAttempts, sendScripts, uniqueStage, waitFor } from './support.ts';
 
 const endpoint = inject('awsEndpoint');
@@ -75,34 +74,5 @@ describe('local stack', () => {
       AWS_ENDPOINT_URL: endpoint,
       PARTITION_BYTES: '65536',
     });
-  });
-
-  it('ignores a state file whose process has exited', () => {
-    // Prepare
-    const statePath = join(scratch, 'stale.json');
-    const exited = spawnSync(process.execPath, ['-e', '']).pid!;
-    writeLocalState(
-      {
-        stage: 'gone',
-        endpoint,
-        region: 'us-east-1',
-        databaseUrl,
-        databaseSchema: schema,
-        bucket: 'batchflow-gone-uploads',
-        queues: {
-          ingest: { url: 'http://x/ingest', arn: 'arn:x:ingest', deadLetterUrl: 'http://x/ingest-dlq' },
-          partitions: { url: 'http://x/partitions', arn: 'arn:x:partitions', deadLetterUrl: 'http://x/partitions-dlq' },
-        },
-        pid: exited,
-        startedAt: new Date().toISOString(),
-      },
-      statePath,
-    );
-
-    // Act
-    const state = readLocalState(statePath);
-
-    // Assess
-    expect(state).toBeUndefined();
   });
 });

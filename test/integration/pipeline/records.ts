@@ -5,7 +5,7 @@
  * reason must name). Seeded, so a failing run reproduces.
  */
 
-import { prng } from '../../../localstack/sampleData.ts';
+import { prng } from '../../../localstack/demo/sampleData.ts';
 
 /** A record as the tests compute aggregates from it: dimension values by name, metrics by name (undefined: missing). */
 export interface FlatRecord {

@@ -11,7 +11,7 @@ import { listTuningHistory } from '../../../lib/store/performance.ts';
 import { topology } from '../../../lib/topology.ts';
 import { runTuner, type TunerContext } from '../../../lib/tune/runTuner.ts';
 import { METRICS_NAMESPACE } from '../../../lib/tune/signals.ts';
-import { provision, type Provisioned } from '../../../localstack/provision.ts';
+import { provision, type Provisioned } from '../../../localstack/services/provision.ts';
 
 const clientOptions = { endpoint: inject('awsEndpoint'), region: inject('awsRegion') };
 const cloudWatch = createCloudWatchClient(clientOptions);

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { topologyFunctionPool } from '../../runtime/workerPool.ts';
+
+/** The local stand-in for the stack's HTTP API. */
+export interface LocalHttpApi {
+  /** `http://127.0.0.1:<port>/`, like the stack's ApiUrl output. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export interface LocalHttpApiOptions {
+  readonly stage: string;
+  readonly region: string;
+  readonly entry: URL;
+  /** The stack's function environment. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Plays API Gateway's HTTP API in front of the real `api` function (in a worker, as a Lambda
+ * container): each request becomes a payload 2.0 event, the handler's result the response. It
+ * listens on loopback only and signs nothing: on AWS the same routes need SigV4 (IAM).
+ */
+export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<LocalHttpApi> {
+  const pool = topologyFunctionPool('api', options);
+  const server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const outcome = await pool.invoke(toEvent(req));
+    if (!outcome.ok) {
+      // What API Gateway answers when the integration fails.
+      options.log(`api: ${outcome.error}`);
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Internal Server Error' }));
+      return;
+    }
+    const result = outcome.value as APIGatewayProxyStructuredResultV2;
+    res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string> | undefined).end(result.body ?? '');
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return {
+    url,
+    async stop() {
+      await new Promise((resolve) => server.close(resolve));
+      await pool.close();
+    },
+  };
+}
+
+/** An HTTP API payload 2.0 event for a body-less request (the API has GET routes only). */
+export function toEvent(req: Pick<IncomingMessage, 'url' | 'method' | 'headers'>): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const query: Record<string, string> = {};
+  // API Gateway joins repeated parameters with commas.
+  for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
+  const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
+  const method = req.method ?? 'GET';
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: `${method} /{proxy+}`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    pathParameters: { proxy: url.pathname.slice(1) },
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'local',
+      domainName: headers.host ?? '127.0.0.1',
+      domainPrefix: 'local',
+      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      requestId: randomUUID(),
+      routeKey: `${method} /{proxy+}`,
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+  };
+}
