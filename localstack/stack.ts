@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLambdaClient } from '../lib/adapters/aws.ts';
 import type { LocalState } from '../lib/cli/localState.ts';
+import { DEFAULTS, functionEnvironment } from '../lib/config.ts';
 import { connectDb } from '../lib/store/db.ts';
 import { migrate } from '../lib/store/migrate.ts';
-import { resourceName, topology, type FunctionName, type ScheduledFunctionName } from '../lib/topology.ts';
+import { resourceName, topology, type AnyFunctionName, type FunctionName, type ScheduledFunctionName } from '../lib/topology.ts';
 import { startLocalScheduler, type LocalScheduler } from './events/schedule/jobScheduler.ts';
 import { startSqsPoller, type SqsPoller, type LocalFunction } from './events/sqs/sqsPoller.ts';
 import { eventSourceMappings, type MappingSettingsSource } from './events/sqs/mappingSettings.ts';
@@ -22,7 +23,7 @@ export interface LocalStackOptions {
   readonly endpoint?: string;
   /** @default DATABASE_URL, else an embedded PGlite (see pglite.ts) */
   readonly databaseUrl?: string;
-  /** @default DATABASE_SCHEMA, else 'batchflow' */
+  /** @default DATABASE_SCHEMA, else DEFAULTS.databaseSchema (lib/config.ts) */
   readonly databaseSchema?: string;
   /** PGlite's data directory when no database URL is given. @default `.batchflow/pgdata` */
   readonly pgliteDataDir?: string;
@@ -51,7 +52,7 @@ export interface LocalStackOptions {
    * @default no HTTP API (`npm run local` serves it on 4567)
    */
   readonly httpApiPort?: number;
-  /** Variables added to every function's environment, after the stack's own. */
+  /** Variables added to every function's environment, after its own part of the contract. */
   readonly environment?: Readonly<Record<string, string>>;
   /** Write `.batchflow/local.json` for the CLI (and remove it on stop). @default false */
   readonly writeState?: boolean;
@@ -71,8 +72,10 @@ export interface LocalStack {
   stop(options?: { readonly drainTimeoutMs?: number }): Promise<void>;
 }
 
-/** Variables passed from this process to the functions when set (tuning knobs, log levels). */
-const PASSED_THROUGH = /^(PARTITION_BYTES|MAX_RECORD_BYTES|DATABASE_POOL_SIZE|POWERTOOLS_.*|AWS_LAMBDA_LOG_LEVEL|LOG_LEVEL)$/;
+/** Log settings passed from this process to every function when set. */
+const PLATFORM_PASSED_THROUGH = /^(POWERTOOLS_.*|AWS_LAMBDA_LOG_LEVEL|LOG_LEVEL)$/;
+/** Tuning knobs passed from this process when set, to the functions whose contract reads them. */
+const TUNABLES_PASSED_THROUGH = /^(PARTITION_BYTES|MAX_RECORD_BYTES|DATABASE_POOL_SIZE)$/;
 
 /**
  * batchflow on one machine, no AWS account and no Docker: an AWS endpoint (moto), Postgres
@@ -88,7 +91,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stage = options.stage ?? 'local';
   // Room for `batchflow-<stage>-partition-queue-dlq` in SQS's 80 and a bucket name in S3's 63.
   if (!/^[a-z0-9][a-z0-9-]{0,29}$/.test(stage)) throw new Error(`stage "${stage}" must be 1-30 of [a-z0-9-]`);
-  const schema = options.databaseSchema ?? process.env.DATABASE_SCHEMA ?? 'batchflow';
+  const schema = options.databaseSchema ?? process.env.DATABASE_SCHEMA ?? DEFAULTS.databaseSchema;
   const log = options.log ?? (() => {});
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -109,11 +112,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await migrateSchema(pg.url, schema, log);
     const provisioned = await provision({ stage, endpoint: aws.endpoint, region: aws.region, queueOverrides: options.queueOverrides });
 
-    const environment: Record<string, string> = {
-      ...passedThrough(process.env),
-      DATABASE_URL: pg.url,
-      DATABASE_SCHEMA: schema,
-      PARTITION_QUEUE_URL: provisioned.queues.partitions.url,
+    const { functions: registered, queues } = provisioned;
+    // What Lambda gives every function on AWS (region, credentials), the local endpoint, log settings.
+    const platform: Record<string, string> = {
+      ...passedThrough(process.env, PLATFORM_PASSED_THROUGH),
       AWS_ENDPOINT_URL: aws.endpoint,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       AWS_REGION: aws.region,
@@ -121,8 +123,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
       ...(process.env.AWS_SESSION_TOKEN ? { AWS_SESSION_TOKEN: process.env.AWS_SESSION_TOKEN } : {}),
-      ...options.environment,
     };
+    // Every contract variable that has a value here; each function is given its own part of it
+    // (lib/config.ts), as the CDK stack gives it on AWS.
+    const values: Record<string, string> = {
+      ...passedThrough(process.env, TUNABLES_PASSED_THROUGH),
+      DATABASE_URL: pg.url,
+      DATABASE_SCHEMA: schema,
+      PARTITION_QUEUE_URL: queues.partitions.url,
+      PROCESSOR_FUNCTION_NAME: registered.processor.name,
+      SPLITTER_FUNCTION_NAME: registered.splitter.name,
+      PARTITION_QUEUE_NAME: queues.partitions.name,
+      PARTITION_QUEUE_ARN: queues.partitions.arn,
+      TUNER_APPLY: String(options.tunerApply ?? false),
+    };
+    const environmentOf = (name: AnyFunctionName): Record<string, string> => ({
+      ...platform,
+      ...functionEnvironment(name, values, { pick: true }),
+      ...options.environment,
+    });
     const functions = (Object.keys(topology.functions) as FunctionName[]).map((key): LocalFunction => {
       const fn = topology.functions[key];
       const queue = provisioned.queues[fn.source];
@@ -134,7 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         queueArn: queue.arn,
         memoryMb: fn.memoryMb,
         timeoutSeconds: fn.timeoutSeconds,
-        environment,
+        environment: environmentOf(key),
       };
     });
     for (const fn of functions) {
@@ -168,7 +187,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       databaseSchema: schema,
       region: aws.region,
       entry: options.entries?.analytics ?? new URL(`../${topology.scheduled.analytics.entry}`, import.meta.url),
-      environment,
+      environment: environmentOf('analytics'),
       tickMs: options.schedulerTickMs,
       log,
     });
@@ -177,9 +196,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const tuner = startTunerTimer({
         stage,
         region: aws.region,
-        provisioned,
         entry: new URL(`../${topology.scheduled.tuner.entry}`, import.meta.url),
-        environment,
+        environment: environmentOf('tuner'),
         apply: options.tunerApply ?? false,
         intervalMs: options.tunerIntervalMs,
         log,
@@ -193,7 +211,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         stage,
         region: aws.region,
         entry: new URL(`../${topology.http.api.entry}`, import.meta.url),
-        environment,
+        environment: environmentOf('api'),
         port: options.httpApiPort,
         log,
       });
@@ -237,8 +255,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-function passedThrough(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => PASSED_THROUGH.test(e[0]) && e[1] !== undefined));
+function passedThrough(env: NodeJS.ProcessEnv, names: RegExp): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => names.test(e[0]) && e[1] !== undefined));
 }
 
 /** Creates the schema and tables (lib/store/migrate.ts). */

@@ -1,4 +1,3 @@
-import type { Provisioned } from '../../services/provision.ts';
 import { topologyFunctionPool } from '../../runtime/workerPool.ts';
 
 /** The local stand-in for the tuner's schedule. */
@@ -9,11 +8,10 @@ export interface TunerTimer {
 export interface TunerTimerOptions {
   readonly stage: string;
   readonly region: string;
-  readonly provisioned: Provisioned;
   readonly entry: URL;
-  /** The stack's function environment; the tuner's targets are added here. */
+  /** The tuner's environment, complete (its targets and TUNER_APPLY included). */
   readonly environment: Readonly<Record<string, string>>;
-  /** Apply the recommendations (default: a dry run that only logs them, as the issue asks locally). */
+  /** Whether the environment lets the tuner apply its recommendations: how its log lines read. */
   readonly apply: boolean;
   readonly intervalMs: number;
   readonly log: (line: string) => void;
@@ -24,17 +22,8 @@ export interface TunerTimerOptions {
  * `intervalMs`, as its EventBridge schedule does on AWS, and logs what it recommended or applied.
  */
 export function startTunerTimer(options: TunerTimerOptions): TunerTimer {
-  const { functions, queues } = options.provisioned;
   const pool = topologyFunctionPool('tuner', {
     ...options,
-    environment: {
-      ...options.environment,
-      PROCESSOR_FUNCTION_NAME: functions.processor.name,
-      SPLITTER_FUNCTION_NAME: functions.splitter.name,
-      PARTITION_QUEUE_NAME: queues.partitions.name,
-      PARTITION_QUEUE_ARN: queues.partitions.arn,
-      TUNER_APPLY: String(options.apply),
-    },
   });
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
