@@ -5,7 +5,8 @@ import { listResults, type ResultRow } from '../../../lib/store/analytics.ts';
 import { readCsvIndependently } from '../pipeline/expected.ts';
 import { registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
-import { DAY, HOUR, expectedWindow, putJob, resultDifferences, salesFile, salesJob } from './support.ts';
+import { DAY, HOUR } from '../../support/time.ts';
+import { expectedWindow, putJob, resultDifferences, salesFile, salesJob } from './support.ts';
 
 let p: Pipeline;
 let def: DatasetDefinition;

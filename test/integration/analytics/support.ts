@@ -8,6 +8,7 @@ import { differences, expectedRollup, readCsvIndependently } from '../pipeline/e
 import { upload, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
+import { boundaryAtOrBefore, GRANULARITY_MS, HOUR } from '../../support/time.ts';
 
 /**
  * The analytics tests' inputs and expectations. Uploads are CSV files of the `salesCsv` dataset
@@ -15,24 +16,6 @@ import type { FlatRecord } from '../pipeline/records.ts';
  * Date.UTC arithmetic, two-pass variance, exact sorted median with its 1% rule), never from the
  * analytics code.
  */
-
-export const HOUR = 3_600_000;
-export const DAY = 24 * HOUR;
-/** Monday 2000-01-03 00:00 UTC: the bucket origin the pipeline documents, and so the windows'. */
-export const ORIGIN_MS = Date.UTC(2000, 0, 3);
-
-export const GRANULARITY_MS: Readonly<Record<string, number>> = {
-  '1-hour': HOUR,
-  '2-hour': 2 * HOUR,
-  '4-hour': 4 * HOUR,
-  '6-hour': 6 * HOUR,
-  '12-hour': 12 * HOUR,
-  '1-day': DAY,
-  '2-day': 2 * DAY,
-  '3-day': 3 * DAY,
-  '1-week': 7 * DAY,
-  '2-week': 14 * DAY,
-};
 
 export const REGIONS = ['north', 'south', 'east', 'west', ''] as const;
 export const PRODUCTS = ['p1', 'p2', 'p3', 'p4'] as const;
@@ -92,7 +75,7 @@ export async function putJob(p: { readonly db: Db }, job: JobDefinition): Promis
 /** The window [start, end) of `granularity` that ended at or before fireTime − delay, by plain arithmetic. */
 export function expectedWindow(fireTimeMs: number, granularity: string, delayHours: number): { start: Date; end: Date } {
   const g = GRANULARITY_MS[granularity];
-  const end = ORIGIN_MS + Math.floor((fireTimeMs - delayHours * HOUR - ORIGIN_MS) / g) * g;
+  const end = boundaryAtOrBefore(fireTimeMs - delayHours * HOUR, g);
   return { start: new Date(end - g), end: new Date(end) };
 }
 

@@ -5,7 +5,8 @@ import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { listResults } from '../../../lib/store/analytics.ts';
 import { registerDataset, salesCsv, startPipeline, type Pipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
-import { DAY, expectedWindow, putJob, resultDifferences, salesJob, uploadSales } from './support.ts';
+import { DAY } from '../../support/time.ts';
+import { expectedWindow, putJob, resultDifferences, salesJob, uploadSales } from './support.ts';
 
 let p: Pipeline;
 let def: DatasetDefinition;
