@@ -130,8 +130,8 @@ describe('an analytics job run', () => {
     expect(resultDifferences(after.filter(inWindow(touched)), all, job, [touched])).toEqual([]);
     expect(resultDifferences(after.filter(inWindow(fired)), all, job, [fired])).toEqual([]);
     // The recomputed window did change: its counts now include the late records.
-    const count = (rows: ResultRow[]) => rows.filter((r) => r.aggregation === 'count' && r.metric === 'qty').reduce((s, r) => s + r.value!, 0);
-    const lateQty = lateRecords.filter((r) => r.metrics.qty !== undefined).length;
+    const count = (rows: ResultRow[]) => rows.filter((r) => r.aggregation === 'count' && r.metric === 'quantity').reduce((s, r) => s + r.value!, 0);
+    const lateQty = lateRecords.filter((r) => r.metrics.quantity !== undefined).length;
     expect(count(after.filter(inWindow(touched)))).toBe(count(before.filter(inWindow(touched))) + lateQty);
   });
 });

@@ -21,21 +21,21 @@ export const REGIONS = ['north', 'south', 'east', 'west', ''] as const;
 export const PRODUCTS = ['p1', 'p2', 'p3', 'p4'] as const;
 
 /**
- * A CSV upload `ts,region,product,amount,qty` with `records` rows spread uniformly over each of
+ * A CSV upload `ts,region,product,amount,quantity` with `records` rows spread uniformly over each of
  * `ranges` ([fromMs, toMs), in turn): amounts with cents (some negative, some empty), integer
  * quantities (some empty). Read it back with expected.ts's readCsvIndependently.
  */
 export function salesFile(options: { records: number; seed: number; ranges: readonly (readonly [number, number])[] }): Buffer {
   const random = prng(options.seed);
-  const lines = ['ts,region,product,amount,qty'];
+  const lines = ['ts,region,product,amount,quantity'];
   for (let i = 0; i < options.records; i++) {
     const [from, to] = options.ranges[i % options.ranges.length];
     const ts = new Date(from + Math.floor(random() * (to - from))).toISOString();
     const region = REGIONS[Math.floor(random() * REGIONS.length)];
     const product = PRODUCTS[Math.floor(random() * PRODUCTS.length)];
     const amount = random() < 0.05 ? '' : (((random() < 0.1 ? -1 : 1) * Math.floor(random() * 100_000)) / 100).toFixed(2);
-    const qty = random() < 0.1 ? '' : String(1 + Math.floor(random() * 20));
-    lines.push([ts, region, product, amount, qty].join(','));
+    const quantity = random() < 0.1 ? '' : String(1 + Math.floor(random() * 20));
+    lines.push([ts, region, product, amount, quantity].join(','));
   }
   return Buffer.from(lines.join('\n') + '\n');
 }
@@ -60,7 +60,7 @@ export function salesJob(fields: {
     filter: null,
     metrics: [
       { metric: 'amount', aggregations: [...AGGREGATIONS] },
-      { metric: 'qty', aggregations: [...AGGREGATIONS] },
+      { metric: 'quantity', aggregations: [...AGGREGATIONS] },
     ],
     ...fields,
   });

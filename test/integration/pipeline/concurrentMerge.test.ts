@@ -35,7 +35,7 @@ afterAll(async () => {
 
 /** How many quantities the records hold and their total: integers, so exact in doubles. */
 function quantities(records: readonly FlatRecord[]): { count: number; sum: number } {
-  const values = records.flatMap((r) => (r.metrics.qty === undefined ? [] : [r.metrics.qty]));
+  const values = records.flatMap((r) => (r.metrics.quantity === undefined ? [] : [r.metrics.quantity]));
   return { count: values.length, sum: values.reduce((s, v) => s + v, 0) };
 }
 
@@ -67,7 +67,7 @@ describe('processors merging into the same rollup rows at the same time', () => 
     };
     const settled = await Promise.allSettled(Array.from({ length: LANES }, lane));
     const job = (await getJob(p.db, outcome.jobId!))!;
-    const weeks = await queryRollups(p.db, def, { granularity: '1-week', by: [], metrics: ['qty'] });
+    const weeks = await queryRollups(p.db, def, { granularity: '1-week', by: [], metrics: ['quantity'] });
     const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);
 
     // Assess

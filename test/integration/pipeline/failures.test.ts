@@ -61,7 +61,7 @@ describe('an upload the pipeline cannot ingest', () => {
   it('as a CSV whose header lacks a column the dataset defines ends its job failed, naming the column', async () => {
     // Prepare
     await registerDataset(p, salesCsv('sales'));
-    const key = 'uploads/sales/no-qty.csv';
+    const key = 'uploads/sales/no-quantity.csv';
     const rows = ['ts,region,product,amount', ...['north', 'south'].map((r, i) => `2024-03-0${i + 4}T10:00:00Z,${r},${csvField('Widget, large')},1.50`)];
 
     // Act
@@ -71,7 +71,7 @@ describe('an upload the pipeline cannot ingest', () => {
 
     // Assess
     expect(job).toMatchObject({ status: 'failed', dataset: 'sales', recordsRead: 0 });
-    expect(job.reason).toContain('"qty"');
+    expect(job.reason).toContain('"quantity"');
     expect(rollups).toBe(0);
   });
 

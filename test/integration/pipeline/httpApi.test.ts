@@ -29,7 +29,7 @@ describe('the local HTTP API', () => {
     // Prepare
     await registerDataset(p, salesCsv('sales'));
     const lines = [
-      'ts,region,product,amount,qty',
+      'ts,region,product,amount,quantity',
       '2024-03-04T10:00:00Z,north,widget,1.50,2',
       '2024-03-04T11:00:00Z,south,widget,not-a-number,1',
       '2024-03-04T12:00:00Z,north,gadget,3.25,4',

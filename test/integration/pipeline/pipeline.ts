@@ -28,6 +28,9 @@ import { resourceName } from '../../../lib/topology.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../localstack/stack.ts';
 import { queueDepth, uniqueStage, waitFor } from '../localstack/support.ts';
 
+/** The CSV dataset of records.ts's generateCsv and analytics/support.ts's salesFile: the sales dataset. */
+export { salesCsv } from '../../support/sales.ts';
+
 /**
  * The pipeline under test: the local stack (real moto, real Postgres, the real handlers in worker
  * threads) in a stage and a schema of its own, with clients to drive it and read its results.
@@ -100,18 +103,6 @@ export async function registerDataset(p: Pipeline, definition: Record<string, un
   await putDataset(p.db, def);
   return def;
 }
-
-/** The CSV dataset of records.ts's generateCsv: every single-dimension rollup, the pair and the total. */
-export const salesCsv = (name: string) => ({
-  name,
-  format: 'csv',
-  timeColumn: 'ts',
-  timeFormat: 'iso',
-  granularity: '1-hour',
-  dimensions: ['region', 'product'],
-  metrics: ['amount', 'qty'],
-  rollups: [['region'], ['product'], ['region', 'product'], []],
-});
 
 /** Uploads an object. */
 export async function upload(p: Pipeline, key: string, body: Uint8Array, bucket = p.bucket): Promise<void> {

@@ -40,7 +40,7 @@ const DAY_MS = 86_400_000;
 const FIRST_DAY_MS = Date.UTC(2024, 2, 1);
 
 /** The CSV columns, in file order: `note` is in the file but not in the dataset. */
-export const CSV_COLUMNS = ['ts', 'region', 'note', 'product', 'amount', 'qty'] as const;
+export const CSV_COLUMNS = ['ts', 'region', 'note', 'product', 'amount', 'quantity'] as const;
 
 const REGIONS = ['north', 'south', 'east', 'west', ''];
 const PRODUCTS = ['Widget', 'Widget, large', 'Gadget\nv2', 'Say "hi"', 'Line1\r\nLine2', 'Ünïcødé ✓', ''];
@@ -87,7 +87,7 @@ export interface CsvOptions {
 }
 
 /**
- * A CSV upload: header `ts,region,note,product,amount,qty`, good records spread over three weeks
+ * A CSV upload: header `ts,region,note,product,amount,quantity`, good records spread over three weeks
  * (or a few hot cells), amounts with cents (some negative, some empty), integer quantities (some
  * empty), and bad rows of each kind: too few fields, too many, an unparsable number in either
  * metric, an impossible or unreadable timestamp, an empty time.
@@ -128,7 +128,7 @@ export function generateCsv(options: CsvOptions): GeneratedFile {
       note: pick(random, NOTES),
       product: hot ? 'Widget' : pick(random, PRODUCTS),
       amount: random() < 0.05 ? '' : ((random() < 0.1 ? -1 : 1) * Math.floor(random() * 100_000) / 100).toFixed(2),
-      qty: random() < 0.1 ? '' : String(1 + Math.floor(random() * 20)),
+      quantity: random() < 0.1 ? '' : String(1 + Math.floor(random() * 20)),
     };
     let fields = CSV_COLUMNS.map((c) => csvField(row[c]));
     let reasonNames = '';
@@ -148,7 +148,7 @@ export function generateCsv(options: CsvOptions): GeneratedFile {
           break;
         case 3:
           fields[5] = 'many';
-          reasonNames = 'field "qty"';
+          reasonNames = 'field "quantity"';
           break;
         case 4:
           fields[0] = '2024-03-04T25:00:00Z';
@@ -177,7 +177,7 @@ function csvRecord(row: Record<(typeof CSV_COLUMNS)[number], string>, timeMs: nu
     dims: { region: row.region, product: row.product },
     metrics: {
       amount: row.amount === '' ? undefined : Number(row.amount),
-      qty: row.qty === '' ? undefined : Number(row.qty),
+      quantity: row.quantity === '' ? undefined : Number(row.quantity),
     },
   };
 }
