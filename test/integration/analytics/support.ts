@@ -5,7 +5,7 @@ import { putAnalyticsJob, type ResultRow } from '../../../lib/store/analytics.ts
 import type { Db } from '../../../lib/store/db.ts';
 import { prng } from '../../../localstack/sampleData.ts';
 import { differences, expectedRollup, readCsvIndependently } from '../pipeline/expected.ts';
-import { upload, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
+import { uploadAndWait, type Pipeline } from '../pipeline/pipeline.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
 import { boundaryAtOrBefore, GRANULARITY_MS, HOUR } from '../../support/time.ts';
@@ -141,8 +141,7 @@ export function expectResultShape(rows: readonly ResultRow[], job: string): void
 export async function uploadSales(p: Pipeline, def: DatasetDefinition, key: string, file: Parameters<typeof salesFile>[0]): Promise<FlatRecord[]> {
   const bytes = salesFile(file);
   const records = readCsvIndependently(bytes, def).good;
-  await upload(p, key, bytes);
-  const job = await waitForJob(p, key);
+  const job = await uploadAndWait(p, key, bytes);
   if (job.status !== 'completed' || job.recordsAggregated !== records.length) throw new Error(`upload did not complete: ${JSON.stringify(job)}`);
   return records;
 }
