@@ -1,16 +1,12 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import sales from '../../definitions/datasets/sales.json' with { type: 'json' };
 
-/** The sample dataset of the demo and the benchmarks: sales by region and product. */
-export const salesDataset = {
-  name: 'sales',
-  format: 'csv',
-  timeColumn: 'ts',
-  timeFormat: 'iso',
-  granularity: '1-hour',
-  dimensions: ['region', 'product'],
-  metrics: ['amount', 'quantity'],
-} as const;
+/**
+ * The sample dataset of the demo, the benchmarks and the tests: sales by region and product, as
+ * deployed (definitions/datasets/sales.json is its one definition).
+ */
+export const salesDataset = sales;
 
 export const REGIONS = ['north', 'south', 'east', 'west', 'central'] as const;
 

@@ -19,6 +19,7 @@ import { connectDb } from '../../lib/store/db.ts';
 import { migrate } from '../../lib/store/migrate.ts';
 import { mergeRollupCells } from '../../lib/store/rollups.ts';
 import { prng } from '../../localstack/demo/sampleData.ts';
+import { salesCsv } from '../support/sales.ts';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 2_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -34,15 +35,7 @@ const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test
 const schema = `bench_analytics_${randomBytes(3).toString('hex')}`;
 const db = connectDb({ url, schema, max: 4 });
 
-const dataset = parseDatasetDefinition({
-  name: 'sales',
-  format: 'csv',
-  timeColumn: 'ts',
-  granularity: '1-hour',
-  dimensions: ['region', 'product'],
-  metrics: ['amount', 'qty'],
-  rollups: [['region'], ['product'], ['region', 'product'], []],
-});
+const dataset = parseDatasetDefinition(salesCsv());
 
 try {
   await migrate(db);
@@ -102,7 +95,7 @@ try {
       filter: spec.filter,
       metrics: [
         { metric: 'amount', aggregations: [...AGGREGATIONS] },
-        { metric: 'qty', aggregations: [...AGGREGATIONS] },
+        { metric: 'quantity', aggregations: [...AGGREGATIONS] },
       ],
     });
     await putAnalyticsJob(db, job);
@@ -114,7 +107,7 @@ try {
       const started = performance.now();
       const outcome = await runAnalyticsJob(db, job.name, fireTime, 'manual');
       const wallMs = performance.now() - started;
-      const counted = outcome.rows.filter((r) => r.metric === 'qty' && r.aggregation === 'count').reduce((s, r) => s + r.value!, 0);
+      const counted = outcome.rows.filter((r) => r.metric === 'quantity' && r.aggregation === 'count').reduce((s, r) => s + r.value!, 0);
       const w = outcome.windows[0];
       console.log(
         `${job.name} run ${run}: window ${w.start.toISOString()}..${w.end.toISOString()}, ${fmt(spec.covered)} raw records in the window` +

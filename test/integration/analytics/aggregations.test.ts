@@ -1,12 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runAnalyticsJob, type RunOutcome } from '../../../lib/analytics/runJob.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { listResults, type ResultRow } from '../../../lib/store/analytics.ts';
-import { registerDataset, salesCsv, startPipeline, type Pipeline } from '../pipeline/pipeline.ts';
+import { registerDataset, salesCsv, usePipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
-import { DAY, expectResultShape, putJob, resultDifferences, salesJob, uploadSales } from './support.ts';
+import { DAY } from '../../support/time.ts';
+import { expectResultShape, putJob, resultDifferences, salesJob, uploadSales } from './support.ts';
 
-let p: Pipeline;
+const p = usePipeline('analytics-agg');
 let def: DatasetDefinition;
 let records: FlatRecord[];
 
@@ -15,13 +16,8 @@ const FROM = Date.UTC(2024, 2, 1);
 const TO = FROM + 21 * DAY;
 
 beforeAll(async () => {
-  p = await startPipeline('analytics-agg');
   def = await registerDataset(p, salesCsv('sales'));
   records = await uploadSales(p, def, 'uploads/sales/march.csv', { records: 10_000, seed: 31, ranges: [[FROM, TO]] });
-});
-
-afterAll(async () => {
-  await p?.stop();
 });
 
 /** Runs a job at each fire time in turn; the outcomes. */

@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runAnalyticsJob } from '../../../lib/analytics/runJob.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { listResults, type ResultRow } from '../../../lib/store/analytics.ts';
-import { readCsvIndependently } from '../pipeline/expected.ts';
-import { registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
+import { registerDataset, salesCsv, usePipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
-import { DAY, HOUR, expectedWindow, putJob, resultDifferences, salesFile, salesJob } from './support.ts';
+import { DAY, HOUR } from '../../support/time.ts';
+import { expectedWindow, putJob, resultDifferences, salesJob, uploadSales } from './support.ts';
 
-let p: Pipeline;
+const p = usePipeline('analytics-life');
 let def: DatasetDefinition;
 /** The records of dataset `sales` and of dataset `late` (before any late upload). */
 let sales: FlatRecord[];
@@ -16,28 +16,13 @@ let late: FlatRecord[];
 const FROM = Date.UTC(2024, 2, 1);
 const TO = Date.UTC(2024, 2, 10);
 
-/** Uploads a file to a dataset and waits for it; the records as csv-parse reads them. */
-async function uploadRecords(dataset: string, name: string, bytes: Buffer): Promise<FlatRecord[]> {
-  const records = readCsvIndependently(bytes, def).good;
-  const key = `uploads/${dataset}/${name}`;
-  await upload(p, key, bytes);
-  const job = await waitForJob(p, key);
-  if (job.status !== 'completed' || job.recordsAggregated !== records.length) throw new Error(`upload did not complete: ${JSON.stringify(job)}`);
-  return records;
-}
-
 beforeAll(async () => {
-  p = await startPipeline('analytics-life');
   def = await registerDataset(p, salesCsv('sales'));
   await registerDataset(p, salesCsv('late'));
   [sales, late] = await Promise.all([
-    uploadRecords('sales', 'march.csv', salesFile({ records: 5000, seed: 11, ranges: [[FROM, TO]] })),
-    uploadRecords('late', 'march.csv', salesFile({ records: 5000, seed: 12, ranges: [[FROM, TO]] })),
+    uploadSales(p, def, 'uploads/sales/march.csv', { records: 5000, seed: 11, ranges: [[FROM, TO]] }),
+    uploadSales(p, def, 'uploads/late/march.csv', { records: 5000, seed: 12, ranges: [[FROM, TO]] }),
   ]);
-});
-
-afterAll(async () => {
-  await p?.stop();
 });
 
 const windowOf = (start: string, granularityMs: number) => ({ start: new Date(start), end: new Date(Date.parse(start) + granularityMs) });
@@ -109,7 +94,7 @@ describe('an analytics job run', () => {
     await runAnalyticsJob(p.db, job.name, new Date('2024-03-08T00:00:00Z'), 'manual');
     const before = await listResults(p.db, job.name);
     const lateStart = Date.UTC(2024, 2, 5, 10);
-    const lateRecords = await uploadRecords('late', 'late.csv', salesFile({ records: 60, seed: 13, ranges: [[lateStart, lateStart + 4 * HOUR]] }));
+    const lateRecords = await uploadSales(p, def, 'uploads/late/late.csv', { records: 60, seed: 13, ranges: [[lateStart, lateStart + 4 * HOUR]] });
     const stale = await p.db.sql`select window_start from ${p.db.table('analytics_windows')} where job = ${job.name} and stale`;
 
     // Act
@@ -129,8 +114,8 @@ describe('an analytics job run', () => {
     expect(resultDifferences(after.filter(inWindow(touched)), all, job, [touched])).toEqual([]);
     expect(resultDifferences(after.filter(inWindow(fired)), all, job, [fired])).toEqual([]);
     // The recomputed window did change: its counts now include the late records.
-    const count = (rows: ResultRow[]) => rows.filter((r) => r.aggregation === 'count' && r.metric === 'qty').reduce((s, r) => s + r.value!, 0);
-    const lateQty = lateRecords.filter((r) => r.metrics.qty !== undefined).length;
+    const count = (rows: ResultRow[]) => rows.filter((r) => r.aggregation === 'count' && r.metric === 'quantity').reduce((s, r) => s + r.value!, 0);
+    const lateQty = lateRecords.filter((r) => r.metrics.quantity !== undefined).length;
     expect(count(after.filter(inWindow(touched)))).toBe(count(before.filter(inWindow(touched))) + lateQty);
   });
 });

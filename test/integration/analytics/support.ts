@@ -5,9 +5,10 @@ import { putAnalyticsJob, type ResultRow } from '../../../lib/store/analytics.ts
 import type { Db } from '../../../lib/store/db.ts';
 import { prng } from '../../../localstack/demo/sampleData.ts';
 import { differences, expectedRollup, readCsvIndependently } from '../pipeline/expected.ts';
-import { upload, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
+import { uploadAndWait, type Pipeline } from '../pipeline/pipeline.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
+import { boundaryAtOrBefore, GRANULARITY_MS, HOUR } from '../../support/time.ts';
 
 /**
  * The analytics tests' inputs and expectations. Uploads are CSV files of the `salesCsv` dataset
@@ -16,43 +17,25 @@ import type { FlatRecord } from '../pipeline/records.ts';
  * analytics code.
  */
 
-export const HOUR = 3_600_000;
-export const DAY = 24 * HOUR;
-/** Monday 2000-01-03 00:00 UTC: the bucket origin the pipeline documents, and so the windows'. */
-export const ORIGIN_MS = Date.UTC(2000, 0, 3);
-
-export const GRANULARITY_MS: Readonly<Record<string, number>> = {
-  '1-hour': HOUR,
-  '2-hour': 2 * HOUR,
-  '4-hour': 4 * HOUR,
-  '6-hour': 6 * HOUR,
-  '12-hour': 12 * HOUR,
-  '1-day': DAY,
-  '2-day': 2 * DAY,
-  '3-day': 3 * DAY,
-  '1-week': 7 * DAY,
-  '2-week': 14 * DAY,
-};
-
 export const REGIONS = ['north', 'south', 'east', 'west', ''] as const;
 export const PRODUCTS = ['p1', 'p2', 'p3', 'p4'] as const;
 
 /**
- * A CSV upload `ts,region,product,amount,qty` with `records` rows spread uniformly over each of
+ * A CSV upload `ts,region,product,amount,quantity` with `records` rows spread uniformly over each of
  * `ranges` ([fromMs, toMs), in turn): amounts with cents (some negative, some empty), integer
  * quantities (some empty). Read it back with expected.ts's readCsvIndependently.
  */
 export function salesFile(options: { records: number; seed: number; ranges: readonly (readonly [number, number])[] }): Buffer {
   const random = prng(options.seed);
-  const lines = ['ts,region,product,amount,qty'];
+  const lines = ['ts,region,product,amount,quantity'];
   for (let i = 0; i < options.records; i++) {
     const [from, to] = options.ranges[i % options.ranges.length];
     const ts = new Date(from + Math.floor(random() * (to - from))).toISOString();
     const region = REGIONS[Math.floor(random() * REGIONS.length)];
     const product = PRODUCTS[Math.floor(random() * PRODUCTS.length)];
     const amount = random() < 0.05 ? '' : (((random() < 0.1 ? -1 : 1) * Math.floor(random() * 100_000)) / 100).toFixed(2);
-    const qty = random() < 0.1 ? '' : String(1 + Math.floor(random() * 20));
-    lines.push([ts, region, product, amount, qty].join(','));
+    const quantity = random() < 0.1 ? '' : String(1 + Math.floor(random() * 20));
+    lines.push([ts, region, product, amount, quantity].join(','));
   }
   return Buffer.from(lines.join('\n') + '\n');
 }
@@ -77,7 +60,7 @@ export function salesJob(fields: {
     filter: null,
     metrics: [
       { metric: 'amount', aggregations: [...AGGREGATIONS] },
-      { metric: 'qty', aggregations: [...AGGREGATIONS] },
+      { metric: 'quantity', aggregations: [...AGGREGATIONS] },
     ],
     ...fields,
   });
@@ -92,7 +75,7 @@ export async function putJob(p: { readonly db: Db }, job: JobDefinition): Promis
 /** The window [start, end) of `granularity` that ended at or before fireTime − delay, by plain arithmetic. */
 export function expectedWindow(fireTimeMs: number, granularity: string, delayHours: number): { start: Date; end: Date } {
   const g = GRANULARITY_MS[granularity];
-  const end = ORIGIN_MS + Math.floor((fireTimeMs - delayHours * HOUR - ORIGIN_MS) / g) * g;
+  const end = boundaryAtOrBefore(fireTimeMs - delayHours * HOUR, g);
   return { start: new Date(end - g), end: new Date(end) };
 }
 
@@ -158,8 +141,7 @@ export function expectResultShape(rows: readonly ResultRow[], job: string): void
 export async function uploadSales(p: Pipeline, def: DatasetDefinition, key: string, file: Parameters<typeof salesFile>[0]): Promise<FlatRecord[]> {
   const bytes = salesFile(file);
   const records = readCsvIndependently(bytes, def).good;
-  await upload(p, key, bytes);
-  const job = await waitForJob(p, key);
+  const job = await uploadAndWait(p, key, bytes);
   if (job.status !== 'completed' || job.recordsAggregated !== records.length) throw new Error(`upload did not complete: ${JSON.stringify(job)}`);
   return records;
 }

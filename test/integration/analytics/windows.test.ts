@@ -1,13 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runAnalyticsJob } from '../../../lib/analytics/runJob.ts';
 import { fireTimesBetween, parseSchedule } from '../../../lib/analytics/schedule.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { listResults } from '../../../lib/store/analytics.ts';
-import { registerDataset, salesCsv, startPipeline, type Pipeline } from '../pipeline/pipeline.ts';
+import { registerDataset, salesCsv, usePipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
-import { DAY, expectedWindow, putJob, resultDifferences, salesJob, uploadSales } from './support.ts';
+import { DAY } from '../../support/time.ts';
+import { expectedWindow, putJob, resultDifferences, salesJob, uploadSales } from './support.ts';
 
-let p: Pipeline;
+const p = usePipeline('analytics-windows');
 let def: DatasetDefinition;
 let records: FlatRecord[];
 
@@ -16,13 +17,8 @@ const SPRING: readonly [number, number] = [Date.UTC(2024, 1, 12), Date.UTC(2024,
 const FALL: readonly [number, number] = [Date.UTC(2024, 9, 28), Date.UTC(2024, 10, 6)];
 
 beforeAll(async () => {
-  p = await startPipeline('analytics-windows');
   def = await registerDataset(p, salesCsv('sales'));
   records = await uploadSales(p, def, 'uploads/sales/dst.csv', { records: 8000, seed: 7, ranges: [SPRING, FALL] });
-});
-
-afterAll(async () => {
-  await p?.stop();
 });
 
 /**

@@ -52,7 +52,7 @@ const REJECTS_A: SeededReject[] = [
   { partition: 1, line: 2, offset: 4100, reason: 'expected 5 fields, got 3', raw: 'a,b,c' },
 ];
 /** Job "pending": partition 0 pending, partition 1 done with one reject (its line is not known yet). */
-const REJECT_B: SeededReject = { partition: 1, line: 4, offset: 9000, reason: 'field "qty": "many" is not a number', raw: '2024-03-02T00:00:00Z,east,p3,5.00,many' };
+const REJECT_B: SeededReject = { partition: 1, line: 4, offset: 9000, reason: 'field "quantity": "many" is not a number', raw: '2024-03-02T00:00:00Z,east,p3,5.00,many' };
 
 let jobA: Job; // completed_with_rejects
 let jobB: Job; // processing
@@ -72,7 +72,7 @@ async function split(jobId: number, partitions: number): Promise<void> {
   await recordSplit(db, jobId, {
     format: 'csv',
     compression: 'none',
-    columns: ['ts', 'region', 'product', 'amount', 'qty'],
+    columns: ['ts', 'region', 'product', 'amount', 'quantity'],
     headerLines: HEADER_LINES,
     dataStart: 28,
     splitMs: 3,
@@ -102,16 +102,16 @@ const daily = parseJobDefinition({
   enabled: false,
   metrics: [
     { metric: 'amount', aggregations: ['sum', 'avg'] },
-    { metric: 'qty', aggregations: ['count'] },
+    { metric: 'quantity', aggregations: ['count'] },
   ],
 });
-const hourly = parseJobDefinition({ name: 'hourly-qty', schedule: 'EVERYHOUR', dataset: 'sales', granularity: '1-hour', metrics: [{ metric: 'qty', aggregations: ['max'] }] });
+const hourly = parseJobDefinition({ name: 'hourly-quantity', schedule: 'EVERYHOUR', dataset: 'sales', granularity: '1-hour', metrics: [{ metric: 'quantity', aggregations: ['max'] }] });
 const WINDOW_STARTS = ['2024-03-01T00:00:00.000Z', '2024-03-02T00:00:00.000Z', '2024-03-03T00:00:00.000Z'];
 
 /** The rows of one window, deliberately out of order (the API sorts them). */
 function windowRows(w: number) {
   return [
-    { entity: 'west', metric: 'qty', aggregation: 'count', value: 10 + w },
+    { entity: 'west', metric: 'quantity', aggregation: 'count', value: 10 + w },
     { entity: 'east', metric: 'amount', aggregation: 'sum', value: 100.25 * (w + 1) },
     { entity: 'west', metric: 'amount', aggregation: 'avg', value: null },
     { entity: 'east', metric: 'amount', aggregation: 'avg', value: 3.5 + w },
@@ -261,7 +261,7 @@ describe('GET /jobs/{jobId}', () => {
       compression: 'none',
       status: 'completed_with_rejects',
       reason: null,
-      columns: ['ts', 'region', 'product', 'amount', 'qty'],
+      columns: ['ts', 'region', 'product', 'amount', 'quantity'],
       headerLines: HEADER_LINES,
       partitionsTotal: 2,
       partitionsDone: 2,

@@ -1,51 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PartitionMessage } from '../../../lib/adapters/partitionQueue.ts';
 import { processPartition, type PartitionOutcome } from '../../../lib/process/processPartition.ts';
 import { queryRollups } from '../../../lib/query/queryRollups.ts';
 import { getJob } from '../../../lib/store/jobs.ts';
-import { compareQueries, readCsvIndependently } from './expected.ts';
-import {
-  createHeld,
-  functionStats,
-  ownPool,
-  processContext,
-  registerDataset,
-  salesCsv,
-  splitHeld,
-  startPipeline,
-  upload,
-  waitForJob,
-  type Pipeline,
-} from './pipeline.ts';
-import { generateCsv, type FlatRecord } from './records.ts';
+import { compareQueries } from './expected.ts';
+import { createHeld, functionStats, ownPool, prepareCsv, processContext, splitHeld, uploadAndWait, usePipeline } from './pipeline.ts';
+import type { FlatRecord } from './records.ts';
 
 /** Processors in flight at once in the direct test, each with a pool of its own. */
 const LANES = 12;
 
-let p: Pipeline;
-
-beforeAll(async () => {
-  // A partition that failed (a deadlock, say) comes back after 20 s rather than 30 minutes.
-  p = await startPipeline('merge', { queueOverrides: { partitions: { visibilityTimeoutSeconds: 20 } } });
-});
-
-afterAll(async () => {
-  await p?.stop();
-});
+// A partition that failed (a deadlock, say) comes back after 20 s rather than 30 minutes.
+const p = usePipeline('merge', { queueOverrides: { partitions: { visibilityTimeoutSeconds: 20 } } });
 
 /** How many quantities the records hold and their total: integers, so exact in doubles. */
 function quantities(records: readonly FlatRecord[]): { count: number; sum: number } {
-  const values = records.flatMap((r) => (r.metrics.qty === undefined ? [] : [r.metrics.qty]));
+  const values = records.flatMap((r) => (r.metrics.quantity === undefined ? [] : [r.metrics.quantity]));
   return { count: values.length, sum: values.reduce((s, v) => s + v, 0) };
 }
 
 describe('processors merging into the same rollup rows at the same time', () => {
   it(`sum exactly, without a deadlock, with ${LANES} in flight on their own pools`, async () => {
     // Prepare
-    const def = await registerDataset(p, salesCsv('hot'));
+    const { def, file, independent } = await prepareCsv(p, 'hot', { records: 4000, seed: 41, cells: 'hot' });
     const held = await createHeld(p);
-    const file = generateCsv({ records: 4000, seed: 41, cells: 'hot' });
-    const independent = readCsvIndependently(file.bytes, def);
     const { outcome, messages } = await splitHeld(p, held, 'uploads/hot/cells.csv', file.bytes);
     const waiting: PartitionMessage[] = [...messages];
     let inFlight = 0;
@@ -67,7 +45,7 @@ describe('processors merging into the same rollup rows at the same time', () => 
     };
     const settled = await Promise.allSettled(Array.from({ length: LANES }, lane));
     const job = (await getJob(p.db, outcome.jobId!))!;
-    const weeks = await queryRollups(p.db, def, { granularity: '1-week', by: [], metrics: ['qty'] });
+    const weeks = await queryRollups(p.db, def, { granularity: '1-week', by: [], metrics: ['quantity'] });
     const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);
 
     // Assess
@@ -82,15 +60,12 @@ describe('processors merging into the same rollup rows at the same time', () => 
 
   it('sum exactly when the local runtime runs the processors for an upload of hot cells', async () => {
     // Prepare
-    const def = await registerDataset(p, salesCsv('hotstack'));
-    const file = generateCsv({ records: 4000, seed: 42, cells: 'hot' });
-    const independent = readCsvIndependently(file.bytes, def);
+    const { def, file, independent } = await prepareCsv(p, 'hotstack', { records: 4000, seed: 42, cells: 'hot' });
     const key = 'uploads/hotstack/cells.csv';
     const processor = functionStats(p, 'processor');
 
     // Act
-    await upload(p, key, file.bytes);
-    const job = await waitForJob(p, key);
+    const job = await uploadAndWait(p, key, file.bytes);
     const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);
 
     // Assess

@@ -1,30 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listRejects } from '../../../lib/store/jobs.ts';
-import { compareQueries, readCsvIndependently } from './expected.ts';
-import { registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';
-import { generateCsv } from './records.ts';
+import { compareQueries } from './expected.ts';
+import { prepareCsv, uploadAndWait, usePipeline } from './pipeline.ts';
 
-let p: Pipeline;
-
-beforeAll(async () => {
-  p = await startPipeline('csv');
-});
-
-afterAll(async () => {
-  await p?.stop();
-});
+const p = usePipeline('csv');
 
 describe('a CSV upload', () => {
   it('answers every rollup at every granularity as csv-parse and plain arithmetic do over the same file, and accounts for every bad row', async () => {
     // Prepare
-    const def = await registerDataset(p, salesCsv('sales'));
-    const file = generateCsv({ records: 3000, seed: 20240301, badRows: 21, blankLines: 3, finalLineEnd: false });
-    const independent = readCsvIndependently(file.bytes, def);
+    const { def, file, independent } = await prepareCsv(p, 'sales', { records: 3000, seed: 20240301, badRows: 21, blankLines: 3, finalLineEnd: false });
     const key = 'uploads/sales/2024-03 export.csv';
 
     // Act
-    await upload(p, key, file.bytes);
-    const job = await waitForJob(p, key);
+    const job = await uploadAndWait(p, key, file.bytes);
     const rejects = await listRejects(p.db, job.jobId);
     const { problems, rows } = await compareQueries(p.db, def, independent.good, def.rollups);
 

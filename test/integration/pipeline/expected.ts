@@ -2,6 +2,7 @@ import { parse } from 'csv-parse/sync';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { queryRollups, type RollupRow } from '../../../lib/query/queryRollups.ts';
 import type { Db } from '../../../lib/store/db.ts';
+import { boundaryAtOrBefore } from '../../support/time.ts';
 import type { FlatRecord } from './records.ts';
 
 /**
@@ -9,9 +10,6 @@ import type { FlatRecord } from './records.ts';
  * the CSV, plain Date arithmetic buckets it, and every statistic comes from the list of values
  * (two-pass variance, exact median by sorting).
  */
-
-/** Monday 2000-01-03 00:00 UTC, the bucket origin the pipeline documents (week buckets start on Mondays). */
-const ORIGIN_MS = Date.UTC(2000, 0, 3);
 
 /** Query granularities checked against a 1-hour base. */
 export const GRANULARITIES = [
@@ -77,7 +75,7 @@ export function expectedRollup(
 ): Map<string, Expected> {
   const groups = new Map<string, number[]>();
   for (const r of records) {
-    const bucket = ORIGIN_MS + Math.floor((r.timeMs - ORIGIN_MS) / q.granularityMs) * q.granularityMs;
+    const bucket = boundaryAtOrBefore(r.timeMs, q.granularityMs);
     const start = new Date(bucket).toISOString();
     const dims = q.by.map((d) => r.dims[d]);
     for (const metric of q.metrics) {

@@ -1,29 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findJobByObject } from '../../../lib/store/jobs.ts';
 import { waitFor } from '../localstack/support.ts';
-import {
-  countRows,
-  functionStats,
-  registerDataset,
-  salesCsv,
-  sendBodies,
-  startPipeline,
-  upload,
-  waitForEmptyQueue,
-  waitForJob,
-  type Pipeline,
-} from './pipeline.ts';
+import { countRows, functionStats, registerDataset, salesCsv, sendBodies, upload, uploadAndWait, usePipeline, waitForEmptyQueue } from './pipeline.ts';
 import { csvField, generateCsv } from './records.ts';
 
-let p: Pipeline;
-
-beforeAll(async () => {
-  p = await startPipeline('failures');
-});
-
-afterAll(async () => {
-  await p?.stop();
-});
+const p = usePipeline('failures');
 
 /** An S3 ObjectCreated notification as S3 puts it on the ingest queue (key URL-encoded, `+` for spaces). */
 function notification(bucket: string, key: string, size: number): string {
@@ -48,8 +29,7 @@ describe('an upload the pipeline cannot ingest', () => {
     const key = 'uploads/nosuch/2024-03.csv';
 
     // Act
-    await upload(p, key, generateCsv({ records: 50, seed: 61 }).bytes);
-    const job = await waitForJob(p, key);
+    const job = await uploadAndWait(p, key, generateCsv({ records: 50, seed: 61 }).bytes);
     const partitions = await countRows(p, 'batch_partitions', { jobId: job.jobId });
 
     // Assess
@@ -61,17 +41,16 @@ describe('an upload the pipeline cannot ingest', () => {
   it('as a CSV whose header lacks a column the dataset defines ends its job failed, naming the column', async () => {
     // Prepare
     await registerDataset(p, salesCsv('sales'));
-    const key = 'uploads/sales/no-qty.csv';
+    const key = 'uploads/sales/no-quantity.csv';
     const rows = ['ts,region,product,amount', ...['north', 'south'].map((r, i) => `2024-03-0${i + 4}T10:00:00Z,${r},${csvField('Widget, large')},1.50`)];
 
     // Act
-    await upload(p, key, Buffer.from(rows.join('\r\n')));
-    const job = await waitForJob(p, key);
+    const job = await uploadAndWait(p, key, Buffer.from(rows.join('\r\n')));
     const rollups = await countRows(p, 'rollups', { dataset: 'sales' });
 
     // Assess
     expect(job).toMatchObject({ status: 'failed', dataset: 'sales', recordsRead: 0 });
-    expect(job.reason).toContain('"qty"');
+    expect(job.reason).toContain('"quantity"');
     expect(rollups).toBe(0);
   });
 

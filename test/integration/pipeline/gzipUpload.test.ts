@@ -1,31 +1,20 @@
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listRejects } from '../../../lib/store/jobs.ts';
-import { compareQueries, readCsvIndependently } from './expected.ts';
-import { countRows, listKeys, registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';
+import { compareQueries } from './expected.ts';
+import { countRows, listKeys, prepareCsv, registerDataset, salesCsv, upload, uploadAndWait, usePipeline, waitForJob } from './pipeline.ts';
 import { generateCsv } from './records.ts';
 
-let p: Pipeline;
-
-beforeAll(async () => {
-  p = await startPipeline('gzip');
-});
-
-afterAll(async () => {
-  await p?.stop();
-});
+const p = usePipeline('gzip');
 
 describe('a gzip upload', () => {
   it('is staged in parts and answers every rollup as an independent computation over the uncompressed file does', async () => {
     // Prepare
-    const def = await registerDataset(p, salesCsv('zipped'));
-    const file = generateCsv({ records: 2500, seed: 51, badRows: 7, blankLines: 2 });
-    const independent = readCsvIndependently(file.bytes, def);
+    const { def, file, independent } = await prepareCsv(p, 'zipped', { records: 2500, seed: 51, badRows: 7, blankLines: 2 });
     const key = 'uploads/zipped/export.csv.gz';
 
     // Act
-    await upload(p, key, gzipSync(file.bytes));
-    const job = await waitForJob(p, key);
+    const job = await uploadAndWait(p, key, gzipSync(file.bytes));
     const staged = await listKeys(p, `staging/${job.jobId}/`);
     const rejects = await listRejects(p.db, job.jobId);
     const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);

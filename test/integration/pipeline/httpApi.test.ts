@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';
+import { describe, expect, it } from 'vitest';
+import { registerDataset, salesCsv, uploadAndWait, usePipeline } from './pipeline.ts';
 
 /**
  * The read-only HTTP API as `npm run local` serves it: the real `api` function behind the local
@@ -7,20 +7,10 @@ import { registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipe
  * uploaded (its lines) and from the job the store recorded, not from the API's own code.
  */
 
-let p: Pipeline;
-let api: string;
-
-beforeAll(async () => {
-  p = await startPipeline('http-api', { httpApiPort: 0 });
-  api = p.stack.httpApi!.url;
-});
-
-afterAll(async () => {
-  await p?.stop();
-});
+const p = usePipeline('http-api', { httpApiPort: 0 });
 
 async function get(path: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(new URL(path, api));
+  const response = await fetch(new URL(path, p.stack.httpApi!.url));
   return { status: response.status, body: await response.json() };
 }
 
@@ -29,14 +19,13 @@ describe('the local HTTP API', () => {
     // Prepare
     await registerDataset(p, salesCsv('sales'));
     const lines = [
-      'ts,region,product,amount,qty',
+      'ts,region,product,amount,quantity',
       '2024-03-04T10:00:00Z,north,widget,1.50,2',
       '2024-03-04T11:00:00Z,south,widget,not-a-number,1',
       '2024-03-04T12:00:00Z,north,gadget,3.25,4',
     ];
     const key = 'uploads/sales/api.csv';
-    await upload(p, key, Buffer.from(lines.join('\n')));
-    const job = await waitForJob(p, key);
+    const job = await uploadAndWait(p, key, Buffer.from(lines.join('\n')));
 
     // Act
     const list = await get('jobs');

@@ -1,19 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listRejects } from '../../../lib/store/jobs.ts';
 import { compareQueries } from './expected.ts';
 import { putTunedSetting } from '../../../lib/store/performance.ts';
-import { PARTITION_BYTES, registerDataset, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';
+import { PARTITION_BYTES, registerDataset, uploadAndWait, usePipeline } from './pipeline.ts';
 import { generateNdjson } from './records.ts';
 
-let p: Pipeline;
-
-beforeAll(async () => {
-  p = await startPipeline('ndjson');
-});
-
-afterAll(async () => {
-  await p?.stop();
-});
+const p = usePipeline('ndjson');
 
 describe('an NDJSON upload', () => {
   it('answers every rollup at every granularity as the generated records do, and accounts for every bad line', async () => {
@@ -31,8 +23,7 @@ describe('an NDJSON upload', () => {
     const key = 'uploads/events/day-1.ndjson';
 
     // Act
-    await upload(p, key, file.bytes);
-    const job = await waitForJob(p, key);
+    const job = await uploadAndWait(p, key, file.bytes);
     const rejects = await listRejects(p.db, job.jobId);
     const { problems, rows } = await compareQueries(p.db, def, file.good, def.rollups);
 
@@ -60,8 +51,7 @@ describe('an NDJSON upload', () => {
     await putTunedSetting(p.db, 'partitionBytes', tunedBytes);
 
     // Act
-    await upload(p, 'uploads/tuned/day-1.ndjson', file.bytes);
-    const job = await waitForJob(p, 'uploads/tuned/day-1.ndjson');
+    const job = await uploadAndWait(p, 'uploads/tuned/day-1.ndjson', file.bytes);
     await p.db.sql`delete from ${p.db.table('tuned_settings')}`;
 
     // Assess

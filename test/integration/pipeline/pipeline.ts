@@ -14,7 +14,7 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createS3Client, createSqsClient } from '../../../lib/adapters/aws.ts';
 import { s3ObjectStore } from '../../../lib/adapters/objectStore.ts';
 import { parsePartitionMessage, sqsPartitionQueue, type PartitionMessage } from '../../../lib/adapters/partitionQueue.ts';
@@ -26,7 +26,13 @@ import { connectDb, type Db } from '../../../lib/store/db.ts';
 import { findJobByObject, type Job } from '../../../lib/store/jobs.ts';
 import { resourceName } from '../../../lib/topology.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../localstack/stack.ts';
+import { salesCsv } from '../../support/sales.ts';
 import { queueDepth, uniqueStage, waitFor } from '../localstack/support.ts';
+import { readCsvIndependently } from './expected.ts';
+import { generateCsv, type CsvOptions, type FlatRecord, type GeneratedFile } from './records.ts';
+
+/** The CSV dataset of records.ts's generateCsv and analytics/support.ts's salesFile: the sales dataset. */
+export { salesCsv };
 
 /**
  * The pipeline under test: the local stack (real moto, real Postgres, the real handlers in worker
@@ -51,8 +57,35 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
+type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort'>;
+
+/**
+ * The pipeline of one test file, named after it: started before the file's tests (beforeAll),
+ * stopped after them (afterAll). Call it at the top of the file; it returns at once, for the
+ * tests and the file's helpers to use once beforeAll has run (before, any use throws).
+ *
+ * @example
+ * const p = usePipeline('csv');
+ * it('...', async () => { const job = await uploadAndWait(p, key, bytes); ... });
+ */
+export function usePipeline(name: string, options: PipelineOptions = {}): Pipeline {
+  let started: Pipeline | undefined;
+  beforeAll(async () => {
+    started = await startPipeline(name, options);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return new Proxy({} as Pipeline, {
+    get(_, property) {
+      if (!started) throw new Error(`the pipeline "${name}" is used before beforeAll started it`);
+      return Reflect.get(started, property);
+    },
+  });
+}
+
 /** Starts the stack for one test file, named after it. */
-export async function startPipeline(name: string, options: Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort'> = {}): Promise<Pipeline> {
+async function startPipeline(name: string, options: PipelineOptions = {}): Promise<Pipeline> {
   const endpoint = inject('awsEndpoint');
   const region = inject('awsRegion');
   const databaseUrl = inject('databaseUrl');
@@ -101,21 +134,30 @@ export async function registerDataset(p: Pipeline, definition: Record<string, un
   return def;
 }
 
-/** The CSV dataset of records.ts's generateCsv: every single-dimension rollup, the pair and the total. */
-export const salesCsv = (name: string) => ({
-  name,
-  format: 'csv',
-  timeColumn: 'ts',
-  timeFormat: 'iso',
-  granularity: '1-hour',
-  dimensions: ['region', 'product'],
-  metrics: ['amount', 'qty'],
-  rollups: [['region'], ['product'], ['region', 'product'], []],
-});
-
 /** Uploads an object. */
 export async function upload(p: Pipeline, key: string, body: Uint8Array, bucket = p.bucket): Promise<void> {
   await p.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+}
+
+/**
+ * A CSV upload's inputs and expectations: registers the sales dataset as `dataset`, generates the
+ * file (records.ts) and reads it as csv-parse and plain arithmetic do (expected.ts), not as the
+ * pipeline does.
+ */
+export async function prepareCsv(
+  p: Pipeline,
+  dataset: string,
+  options: CsvOptions,
+): Promise<{ def: DatasetDefinition; file: GeneratedFile; independent: { good: FlatRecord[]; rejected: number } }> {
+  const def = await registerDataset(p, salesCsv(dataset));
+  const file = generateCsv(options);
+  return { def, file, independent: readCsvIndependently(file.bytes, def) };
+}
+
+/** Uploads an object and waits for its job to finish (see waitForJob). */
+export async function uploadAndWait(p: Pipeline, key: string, body: Uint8Array, bucket = p.bucket): Promise<Job> {
+  await upload(p, key, body, bucket);
+  return waitForJob(p, key, bucket);
 }
 
 const FINISHED = new Set(['completed', 'completed_with_rejects', 'failed']);

@@ -35,12 +35,35 @@ export interface GeneratedFile {
 
 const pick = <T>(random: () => number, values: readonly T[]): T => values[Math.floor(random() * values.length)];
 
+/** `count` distinct row indexes below `total`, drawn from `random`: where the bad rows go. */
+function badRowIndexes(random: () => number, total: number, count: number): Set<number> {
+  const at = new Set<number>();
+  while (at.size < count) at.add(Math.floor(random() * total));
+  return at;
+}
+
+/** An object being written: the byte offset and the 1-based physical line the next text starts at. */
+function objectWriter() {
+  const pieces: string[] = [];
+  const out = {
+    offset: 0,
+    line: 1,
+    write(text: string): void {
+      pieces.push(text);
+      out.offset += Buffer.byteLength(text);
+      out.line += text.split('\n').length - 1;
+    },
+    bytes: (): Buffer => Buffer.from(pieces.join('')),
+  };
+  return out;
+}
+
 const DAY_MS = 86_400_000;
 /** 2024-03-01 (a Friday): three weeks from here cross several Monday week starts. */
 const FIRST_DAY_MS = Date.UTC(2024, 2, 1);
 
 /** The CSV columns, in file order: `note` is in the file but not in the dataset. */
-export const CSV_COLUMNS = ['ts', 'region', 'note', 'product', 'amount', 'qty'] as const;
+export const CSV_COLUMNS = ['ts', 'region', 'note', 'product', 'amount', 'quantity'] as const;
 
 const REGIONS = ['north', 'south', 'east', 'west', ''];
 const PRODUCTS = ['Widget', 'Widget, large', 'Gadget\nv2', 'Say "hi"', 'Line1\r\nLine2', 'Ünïcødé ✓', ''];
@@ -87,7 +110,7 @@ export interface CsvOptions {
 }
 
 /**
- * A CSV upload: header `ts,region,note,product,amount,qty`, good records spread over three weeks
+ * A CSV upload: header `ts,region,note,product,amount,quantity`, good records spread over three weeks
  * (or a few hot cells), amounts with cents (some negative, some empty), integer quantities (some
  * empty), and bad rows of each kind: too few fields, too many, an unparsable number in either
  * metric, an impossible or unreadable timestamp, an empty time.
@@ -97,19 +120,12 @@ export function generateCsv(options: CsvOptions): GeneratedFile {
   const lineEnd = options.lineEnd ?? '\r\n';
   const hot = options.cells === 'hot';
   const total = options.records + (options.badRows ?? 0);
-  const badAt = new Set<number>();
-  while (badAt.size < (options.badRows ?? 0)) badAt.add(Math.floor(random() * total));
+  const badAt = badRowIndexes(random, total, options.badRows ?? 0);
   const blankAt = new Set<number>();
   while (blankAt.size < (options.blankLines ?? 0)) blankAt.add(1 + Math.floor(random() * (total - 1)));
 
-  const pieces: string[] = [];
-  let offset = 0;
-  let line = 1;
-  const write = (text: string) => {
-    pieces.push(text);
-    offset += Buffer.byteLength(text);
-    line += text.split('\n').length - 1;
-  };
+  const out = objectWriter();
+  const write = out.write;
   if (options.bom ?? true) write('\uFEFF');
   write(CSV_COLUMNS.join(',') + lineEnd);
 
@@ -128,7 +144,7 @@ export function generateCsv(options: CsvOptions): GeneratedFile {
       note: pick(random, NOTES),
       product: hot ? 'Widget' : pick(random, PRODUCTS),
       amount: random() < 0.05 ? '' : ((random() < 0.1 ? -1 : 1) * Math.floor(random() * 100_000) / 100).toFixed(2),
-      qty: random() < 0.1 ? '' : String(1 + Math.floor(random() * 20)),
+      quantity: random() < 0.1 ? '' : String(1 + Math.floor(random() * 20)),
     };
     let fields = CSV_COLUMNS.map((c) => csvField(row[c]));
     let reasonNames = '';
@@ -148,7 +164,7 @@ export function generateCsv(options: CsvOptions): GeneratedFile {
           break;
         case 3:
           fields[5] = 'many';
-          reasonNames = 'field "qty"';
+          reasonNames = 'field "quantity"';
           break;
         case 4:
           fields[0] = '2024-03-04T25:00:00Z';
@@ -164,11 +180,11 @@ export function generateCsv(options: CsvOptions): GeneratedFile {
       }
     }
     const text = fields.join(',');
-    if (reasonNames) bad.push({ line, offset, raw: text, reasonNames });
+    if (reasonNames) bad.push({ line: out.line, offset: out.offset, raw: text, reasonNames });
     else good.push(csvRecord(row, time.timeMs));
     write(i === total - 1 && options.finalLineEnd === false ? text : text + lineEnd);
   }
-  return { bytes: Buffer.from(pieces.join('')), good, bad };
+  return { bytes: out.bytes(), good, bad };
 }
 
 function csvRecord(row: Record<(typeof CSV_COLUMNS)[number], string>, timeMs: number): FlatRecord {
@@ -177,7 +193,7 @@ function csvRecord(row: Record<(typeof CSV_COLUMNS)[number], string>, timeMs: nu
     dims: { region: row.region, product: row.product },
     metrics: {
       amount: row.amount === '' ? undefined : Number(row.amount),
-      qty: row.qty === '' ? undefined : Number(row.qty),
+      quantity: row.quantity === '' ? undefined : Number(row.quantity),
     },
   };
 }
@@ -197,16 +213,9 @@ export interface NdjsonOptions {
 export function generateNdjson(options: NdjsonOptions): GeneratedFile {
   const random = prng(options.seed);
   const total = options.records + (options.badRows ?? 0);
-  const badAt = new Set<number>();
-  while (badAt.size < (options.badRows ?? 0)) badAt.add(Math.floor(random() * total));
-  const pieces: string[] = [];
-  let offset = 0;
-  let line = 1;
-  const write = (text: string) => {
-    pieces.push(text);
-    offset += Buffer.byteLength(text);
-    line += text.split('\n').length - 1;
-  };
+  const badAt = badRowIndexes(random, total, options.badRows ?? 0);
+  const out = objectWriter();
+  const write = out.write;
   write('\uFEFF');
   const good: FlatRecord[] = [];
   const bad: BadRow[] = [];
@@ -253,7 +262,7 @@ export function generateNdjson(options: NdjsonOptions): GeneratedFile {
       }
     }
     if (reasonNames) {
-      bad.push({ line, offset, raw: text, reasonNames });
+      bad.push({ line: out.line, offset: out.offset, raw: text, reasonNames });
     } else {
       good.push({
         timeMs: seconds * 1000,
@@ -263,5 +272,5 @@ export function generateNdjson(options: NdjsonOptions): GeneratedFile {
     }
     write(text + (random() < 0.3 ? '\r\n' : '\n'));
   }
-  return { bytes: Buffer.from(pieces.join('')), good, bad };
+  return { bytes: out.bytes(), good, bad };
 }

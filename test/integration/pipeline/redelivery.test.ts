@@ -1,42 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { processPartition } from '../../../lib/process/processPartition.ts';
 import { findJobByObject, getJob, listRejects } from '../../../lib/store/jobs.ts';
 import { waitFor } from '../localstack/support.ts';
-import { compareQueries, readCsvIndependently } from './expected.ts';
+import { compareQueries } from './expected.ts';
 import {
   createHeld,
   functionStats,
   ownPool,
+  prepareCsv,
   processContext,
-  registerDataset,
-  salesCsv,
   sendBodies,
   splitHeld,
-  startPipeline,
   upload,
+  usePipeline,
   waitForEmptyQueue,
   waitForJob,
-  type Pipeline,
 } from './pipeline.ts';
-import { generateCsv } from './records.ts';
 
-let p: Pipeline;
-
-beforeAll(async () => {
-  p = await startPipeline('redelivery');
-});
-
-afterAll(async () => {
-  await p?.stop();
-});
+const p = usePipeline('redelivery');
 
 describe('a partition message delivered more than once', () => {
   it('is merged once whether the copies are processed one after another or at the same time', async () => {
     // Prepare
-    const def = await registerDataset(p, salesCsv('direct'));
+    const { def, file, independent } = await prepareCsv(p, 'direct', { records: 1500, seed: 31, badRows: 8 });
     const held = await createHeld(p);
-    const file = generateCsv({ records: 1500, seed: 31, badRows: 8 });
-    const independent = readCsvIndependently(file.bytes, def);
     const { outcome, messages } = await splitHeld(p, held, 'uploads/direct/held.csv', file.bytes);
     // Each copy on its own pool, as separate processor instances would be.
     const pools = [ownPool(p), ownPool(p), ownPool(p)];
@@ -84,9 +71,7 @@ describe('a partition message delivered more than once', () => {
 
   it('is absorbed when the partitions queue carries copies, during processing and after the job finished', async () => {
     // Prepare
-    const def = await registerDataset(p, salesCsv('queued'));
-    const file = generateCsv({ records: 2000, seed: 32, badRows: 5 });
-    const independent = readCsvIndependently(file.bytes, def);
+    const { def, file, independent } = await prepareCsv(p, 'queued', { records: 2000, seed: 32, badRows: 5 });
     const key = 'uploads/queued/copies.csv';
     const queue = p.stack.state.queues.partitions;
     const processor = functionStats(p, 'processor');

@@ -1,39 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getJob } from '../../../lib/store/jobs.ts';
 import { waitFor } from '../localstack/support.ts';
-import { compareQueries, readCsvIndependently } from './expected.ts';
-import {
-  countRows,
-  createHeld,
-  functionStats,
-  receiveBodies,
-  registerDataset,
-  salesCsv,
-  sendBodies,
-  startPipeline,
-  upload,
-  waitForEmptyQueue,
-  waitForJob,
-  type Pipeline,
-} from './pipeline.ts';
-import { generateCsv } from './records.ts';
+import { compareQueries } from './expected.ts';
+import { countRows, createHeld, functionStats, prepareCsv, receiveBodies, sendBodies, upload, usePipeline, waitForEmptyQueue, waitForJob } from './pipeline.ts';
 
-let p: Pipeline;
-
-beforeAll(async () => {
-  p = await startPipeline('renotify');
-});
-
-afterAll(async () => {
-  await p?.stop();
-});
+const p = usePipeline('renotify');
 
 describe('a repeated S3 notification for the same object', () => {
   it('creates no second job and counts nothing twice, whether it repeats at once or after the job finished', async () => {
     // Prepare
-    const def = await registerDataset(p, salesCsv('orders'));
-    const file = generateCsv({ records: 1500, seed: 71, badRows: 4 });
-    const independent = readCsvIndependently(file.bytes, def);
+    const { def, file, independent } = await prepareCsv(p, 'orders', { records: 1500, seed: 71, badRows: 4 });
     const key = 'uploads/orders/day 1.csv';
     // The held bucket notifies a queue only the test reads: the test holds S3's own message body.
     const held = await createHeld(p, { notify: true });

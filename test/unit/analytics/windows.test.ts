@@ -3,35 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { fireTimesBetween, parseSchedule } from '../../../lib/analytics/schedule.ts';
 import { windowFor, windowsBetween, windowsTouchedBy, WindowError, type Window } from '../../../lib/analytics/windows.ts';
 import { BatchflowError } from '../../../lib/errors.ts';
-
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const WEEK = 7 * DAY;
-// Monday 2000-01-03, written out here rather than imported, so the expectations do not share it.
-const ORIGIN = Date.UTC(2000, 0, 3);
-const WIDTHS: Record<string, number> = {
-  '1-hour': HOUR,
-  '2-hour': 2 * HOUR,
-  '4-hour': 4 * HOUR,
-  '6-hour': 6 * HOUR,
-  '12-hour': 12 * HOUR,
-  '1-day': DAY,
-  '2-day': 2 * DAY,
-  '3-day': 3 * DAY,
-  '1-week': WEEK,
-  '2-week': 2 * WEEK,
-};
+import { boundaryAtOrBefore, DAY, GRANULARITY_MS, HOUR } from '../../support/time.ts';
 
 const utc = (y: number, mo: number, d: number, h = 0, mi = 0) => Date.UTC(y, mo - 1, d, h, mi);
 const win = (start: number, end: number) => ({ start: new Date(start), end: new Date(end) });
 const show = (ws: readonly Window[]) => ws.map((w) => `${w.start.toISOString()}/${w.end.toISOString()}`);
 
-/** The last boundary at or before `t`, by whole widths from the origin. */
-function boundaryAtOrBefore(t: number, width: number): number {
-  return ORIGIN + Math.floor((t - ORIGIN) / width) * width;
-}
-
-const granularities = fc.constantFrom(...Object.keys(WIDTHS));
+const granularities = fc.constantFrom(...Object.keys(GRANULARITY_MS));
 const times = fc.integer({ min: utc(2001, 1, 1), max: utc(2040, 1, 1) });
 const delays = fc.oneof(fc.constantFrom(0, 1, 2, 4), fc.integer({ min: 0, max: 24 * 28 }));
 
@@ -64,13 +42,13 @@ describe('windowFor', () => {
     fc.assert(
       fc.property(times, granularities, delays, (t, g, delay) => {
         // Prepare
-        const end = boundaryAtOrBefore(t - delay * HOUR, WIDTHS[g]);
+        const end = boundaryAtOrBefore(t - delay * HOUR, GRANULARITY_MS[g]);
 
         // Act
         const window = windowFor(new Date(t), g, delay);
 
         // Assess
-        expect(window).toEqual(win(end - WIDTHS[g], end));
+        expect(window).toEqual(win(end - GRANULARITY_MS[g], end));
       }),
     );
   });
@@ -122,10 +100,10 @@ describe('windowsBetween', () => {
 
           // Assess
           const all = runs.flat();
-          const firstEnd = boundaryAtOrBefore(fromMs - delay * HOUR, WIDTHS[g]) + WIDTHS[g];
-          const lastEnd = boundaryAtOrBefore(fires.at(-1)!.getTime() - delay * HOUR, WIDTHS[g]);
-          const expected = Array.from({ length: Math.max(0, (lastEnd - firstEnd) / WIDTHS[g] + 1) }, (_, i) =>
-            win(firstEnd + (i - 1) * WIDTHS[g], firstEnd + i * WIDTHS[g]),
+          const firstEnd = boundaryAtOrBefore(fromMs - delay * HOUR, GRANULARITY_MS[g]) + GRANULARITY_MS[g];
+          const lastEnd = boundaryAtOrBefore(fires.at(-1)!.getTime() - delay * HOUR, GRANULARITY_MS[g]);
+          const expected = Array.from({ length: Math.max(0, (lastEnd - firstEnd) / GRANULARITY_MS[g] + 1) }, (_, i) =>
+            win(firstEnd + (i - 1) * GRANULARITY_MS[g], firstEnd + i * GRANULARITY_MS[g]),
           );
           expect(show(all)).toEqual(show(expected));
           runs.forEach((run, i) => {
@@ -173,7 +151,7 @@ describe('windowsTouchedBy', () => {
     const windows = windowsTouchedBy(range[0], range[1], g);
 
     // Assess
-    expect(windows).toEqual(starts.map((s) => win(s, s + WIDTHS[g])));
+    expect(windows).toEqual(starts.map((s) => win(s, s + GRANULARITY_MS[g])));
   });
 
   it('returns exactly the windows that overlap the data range', () => {
@@ -181,9 +159,9 @@ describe('windowsTouchedBy', () => {
       fc.property(times, fc.integer({ min: 0, max: 30 * DAY }), granularities, (min, span, g) => {
         // Prepare
         const max = min + span;
-        const first = boundaryAtOrBefore(min, WIDTHS[g]);
+        const first = boundaryAtOrBefore(min, GRANULARITY_MS[g]);
         const expected = [];
-        for (let s = first; s <= max; s += WIDTHS[g]) expected.push(win(s, s + WIDTHS[g]));
+        for (let s = first; s <= max; s += GRANULARITY_MS[g]) expected.push(win(s, s + GRANULARITY_MS[g]));
 
         // Act
         const windows = windowsTouchedBy(new Date(min), new Date(max), g);

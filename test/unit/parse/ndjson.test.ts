@@ -1,31 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRecordReader } from '../../../lib/parse/reader.ts';
-import { MAX_RAW_CHARS, type RecordLayout, type RejectedRecord } from '../../../lib/parse/sink.ts';
+import { MAX_RAW_CHARS, type RecordLayout } from '../../../lib/parse/sink.ts';
 import { chunked } from './csvText.ts';
-
-interface Accepted {
-  timeMs: number;
-  dims: string[];
-  metrics: number[];
-}
-
-function read(layout: RecordLayout, chunks: readonly Uint8Array[], baseOffset = 0, maxRecordBytes = 1 << 20) {
-  const accepted: Accepted[] = [];
-  const rejected: RejectedRecord[] = [];
-  const reader = createRecordReader(
-    layout,
-    {
-      accept: (timeMs, dims, metrics) => accepted.push({ timeMs, dims: [...dims], metrics: [...metrics] }),
-      reject: (record) => rejected.push(record),
-    },
-    { baseOffset, maxRecordBytes },
-  );
-  for (const chunk of chunks) reader.push(chunk);
-  return { accepted, rejected, stats: reader.end() };
-}
-
-const bytesOf = (text: string) => Buffer.from(text, 'utf8');
+import { bytesOf, read } from './readRecords.ts';
 
 const layout: RecordLayout = {
   format: 'ndjson',

@@ -1,34 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HeaderError } from '../../../lib/parse/header.ts';
-import { createRecordReader, type ReaderStats } from '../../../lib/parse/reader.ts';
-import { MAX_RAW_CHARS, type RecordLayout, type RejectedRecord } from '../../../lib/parse/sink.ts';
+import { MAX_RAW_CHARS, type RecordLayout } from '../../../lib/parse/sink.ts';
 import { chunked, quote, referenceParse } from './csvText.ts';
-
-interface Accepted {
-  timeMs: number;
-  dims: string[];
-  metrics: number[];
-}
-
-/** Reads chunks with a sink that copies what it is given (the reader reuses its arrays). */
-function read(layout: RecordLayout, chunks: readonly Uint8Array[], baseOffset = 0, maxRecordBytes = 1 << 20) {
-  const accepted: Accepted[] = [];
-  const rejected: RejectedRecord[] = [];
-  const reader = createRecordReader(
-    layout,
-    {
-      accept: (timeMs, dims, metrics) => accepted.push({ timeMs, dims: [...dims], metrics: [...metrics] }),
-      reject: (record) => rejected.push(record),
-    },
-    { baseOffset, maxRecordBytes },
-  );
-  for (const chunk of chunks) reader.push(chunk);
-  const stats: ReaderStats = reader.end();
-  return { accepted, rejected, stats };
-}
-
-const bytesOf = (text: string) => Buffer.from(text, 'utf8');
+import { bytesOf, read } from './readRecords.ts';
 
 const layout: RecordLayout = {
   format: 'csv',

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { createRollupAggregator, type RollupCell } from '../../../lib/rollup/aggregator.ts';
 import { DDSketch, SKETCH_RELATIVE_ACCURACY, sketchQuantile } from '../../../lib/rollup/sketch.ts';
+import { ORIGIN_MS } from '../../support/time.ts';
 
 interface TestRecord {
   timeMs: number;
@@ -22,16 +23,15 @@ const definitions: DatasetDefinition[] = [
   { dimensions: ['region'], metrics: ['amount', 'quantity'], granularity: '2-weeks', rollups: [['region']] },
 ].map((d) => parseDatasetDefinition({ name: 'orders', format: 'csv', timeColumn: 'ts', ...d }));
 
-const ORIGIN = Date.UTC(2000, 0, 3);
 const UNIT_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
 
 /** The bucket start in exact integer arithmetic, from the granularity's label. */
 function naiveBucketStart(tMs: number, granularity: string): number {
   const [count, unit] = granularity.split('-');
   const width = BigInt(Number(count) * UNIT_MS[unit]);
-  const offset = BigInt(tMs) - BigInt(ORIGIN);
+  const offset = BigInt(tMs) - BigInt(ORIGIN_MS);
   const floor = offset >= 0n ? offset / width : -((-offset + width - 1n) / width);
-  return Number(BigInt(ORIGIN) + floor * width);
+  return Number(BigInt(ORIGIN_MS) + floor * width);
 }
 
 /** A naive group-by: one entry per string key (rollup, bucket, dims, metric), every value kept. */
@@ -92,7 +92,7 @@ const metricValue = fc.oneof(
 );
 // Around the origin (before and after it) and around 2024, so buckets fall on both sides.
 const time = fc.oneof(
-  fc.integer({ min: ORIGIN - 30 * UNIT_MS.day, max: ORIGIN + 30 * UNIT_MS.day }),
+  fc.integer({ min: ORIGIN_MS - 30 * UNIT_MS.day, max: ORIGIN_MS + 30 * UNIT_MS.day }),
   fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2024, 0, 3) }),
 );
 

@@ -48,6 +48,24 @@ function longestRecord(starts: number[], size: number): number {
 
 const HEADER = 'ts,"na""me",amount\r\n';
 
+/**
+ * A CSV object of `header` then `text`: its bytes, where its data starts, its record starts (by
+ * quote parity), and boundary options whose maxRecordBytes is its longest record plus `slack`.
+ */
+function csvObject(header: string, text: string, extra: { slack?: number; windowBytes?: number } = {}) {
+  const bytes = bytesOf(header + text);
+  const dataStart = bytesOf(header).length;
+  const starts = csvRecordStarts(bytes, dataStart);
+  const options: BoundaryOptions = {
+    format: 'csv',
+    objectSize: bytes.length,
+    dataStart,
+    maxRecordBytes: longestRecord(starts, bytes.length) + (extra.slack ?? 0),
+    ...(extra.windowBytes === undefined ? {} : { windowBytes: extra.windowBytes }),
+  };
+  return { bytes, dataStart, starts, options };
+}
+
 describe('findRecordStart (CSV)', () => {
   it('finds the first record start at or after every offset of generated files with quoted fields', async () => {
     await fc.assert(
@@ -57,16 +75,7 @@ describe('findRecordStart (CSV)', () => {
         fc.integer({ min: 1, max: 64 }),
         async ({ text }, slack, windowBytes) => {
           // Prepare
-          const bytes = bytesOf(HEADER + text);
-          const dataStart = bytesOf(HEADER).length;
-          const starts = csvRecordStarts(bytes, dataStart);
-          const options: BoundaryOptions = {
-            format: 'csv',
-            objectSize: bytes.length,
-            dataStart,
-            maxRecordBytes: longestRecord(starts, bytes.length) + slack,
-            windowBytes,
-          };
+          const { bytes, dataStart, starts, options } = csvObject(HEADER, text, { slack, windowBytes });
           const { read, calls } = reader(bytes);
 
           for (let at = 0; at <= bytes.length + 1; at++) {
@@ -89,15 +98,7 @@ describe('findRecordStart (CSV)', () => {
     await fc.assert(
       fc.asyncProperty(csvText({ columns: 3, plain: true }), fc.integer({ min: 1, max: 16 }), async ({ text }, windowBytes) => {
         // Prepare
-        const bytes = bytesOf(text);
-        const starts = csvRecordStarts(bytes, 0);
-        const options: BoundaryOptions = {
-          format: 'csv',
-          objectSize: bytes.length,
-          dataStart: 0,
-          maxRecordBytes: longestRecord(starts, bytes.length),
-          windowBytes,
-        };
+        const { bytes, starts, options } = csvObject('', text, { windowBytes });
         const { read, calls } = reader(bytes);
 
         for (let at = 0; at <= bytes.length; at++) {
@@ -122,15 +123,7 @@ describe('findRecordStart (CSV)', () => {
         fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }),
         async ({ text }, fractions) => {
           // Prepare
-          const bytes = bytesOf(HEADER + text);
-          const dataStart = bytesOf(HEADER).length;
-          const starts = csvRecordStarts(bytes, dataStart);
-          const options: BoundaryOptions = {
-            format: 'csv',
-            objectSize: bytes.length,
-            dataStart,
-            maxRecordBytes: longestRecord(starts, bytes.length),
-          };
+          const { bytes, dataStart, starts, options } = csvObject(HEADER, text);
           const cuts = [...new Set(fractions.map((f) => Math.floor(f * bytes.length)))].sort((a, b) => a - b);
           const points = [dataStart, ...cuts, bytes.length];
           const { read, calls } = reader(bytes);
