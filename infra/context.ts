@@ -29,7 +29,7 @@ export interface DeploymentContext {
   readonly database: DatabaseChoice;
   /** Postgres schema holding batchflow's tables. */
   readonly databaseSchema: string;
-  /** Deploying to LocalStack with cdklocal (localstack/deploy.ts): no TLS to its Postgres. */
+  /** Deploying to LocalStack with cdklocal (localstack/compose/deploy.ts): no TLS to its Postgres. */
   readonly localstack: boolean;
   /** Where alarm notifications are e-mailed (they always go to the stack's SNS topic). */
   readonly alarmEmail: string | undefined;
@@ -82,7 +82,7 @@ const contextSchema = z
       ctx.addIssue({ code: 'custom', path: ['databaseSecretArn'], message: 'a database network needs databaseSecretArn (the database it reaches)' });
     }
     if (c.localstack && !c.databaseSecretArn) {
-      ctx.addIssue({ code: 'custom', path: ['databaseSecretArn'], message: 'localstack needs databaseSecretArn (localstack/deploy.ts creates one for the compose Postgres)' });
+      ctx.addIssue({ code: 'custom', path: ['databaseSecretArn'], message: 'localstack needs databaseSecretArn (localstack/compose/deploy.ts creates one for the compose Postgres)' });
     }
     if (c.localstack && given > 0) {
       ctx.addIssue({ code: 'custom', path: ['localstack'], message: 'localstack runs the functions next to its Postgres: give no database network' });

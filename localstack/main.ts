@@ -30,7 +30,7 @@ const rows: [string, string][] = [
     [`${name} queue`, q.url],
     [`${name} DLQ`, q.deadLetterUrl],
   ]),
-  ...Object.entries(stack.lambda.stats).map(([name, s]): [string, string] => [
+  ...Object.entries(stack.sqsPoller.stats).map(([name, s]): [string, string] => [
     'function',
     `${name}  (batchSize ${s.settings.batchSize}, maxConcurrency ${s.settings.maxConcurrency})`,
   ]),

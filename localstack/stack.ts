@@ -34,7 +34,7 @@ export interface LocalStackOptions {
   /** Per-queue changes to topology's settings (tests shorten the visibility timeout). */
   readonly queueOverrides?: ProvisionOptions['queueOverrides'];
   /**
-   * Where the Lambda service reads batch size and concurrency. @default the event source mappings
+   * Where the SQS poller reads batch size and concurrency. @default the event source mappings
    * at the endpoint (created from topology, disabled; the tuner changes them there)
    */
   readonly mappings?: MappingSettingsSource;
@@ -64,7 +64,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   readonly state: LocalState;
   readonly provisioned: Provisioned;
-  readonly lambda: SqsPoller;
+  /** Runs the queue-driven functions as their event source mappings do. */
+  readonly sqsPoller: SqsPoller;
   readonly scheduler: LocalScheduler;
   /** The HTTP API, when `httpApiPort` was given. */
   readonly httpApi: LocalHttpApi | undefined;
@@ -80,7 +81,7 @@ const TUNABLES_PASSED_THROUGH = /^(PARTITION_BYTES|MAX_RECORD_BYTES|DATABASE_POO
 /**
  * batchflow on one machine, no AWS account and no Docker: an AWS endpoint (moto), Postgres
  * (PGlite), the topology provisioned, the schema migrated, and the functions run by the local
- * Lambda service. Used by `npm run local`, the demo and the integration tests.
+ * SQS poller and the other event sources. Used by `npm run local`, the demo and the integration tests.
  *
  * @example
  * const stack = await startLocalStack({ stage: 'dev', log: console.log });
@@ -171,7 +172,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
       mappings = eventSourceMappings(lambdaApi, targets);
     }
-    const lambda = await startSqsPoller({
+    const sqsPoller = await startSqsPoller({
       functions,
       endpoint: aws.endpoint,
       region: aws.region,
@@ -180,7 +181,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
     });
     let drainTimeoutMs: number | undefined;
-    stops.push(() => lambda.stop({ drainTimeoutMs }));
+    stops.push(() => sqsPoller.stop({ drainTimeoutMs }));
     const scheduler = startLocalScheduler({
       stage,
       databaseUrl: pg.url,
@@ -241,7 +242,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       state,
       provisioned,
-      lambda,
+      sqsPoller,
       scheduler,
       httpApi,
       async stop(stopOptions = {}) {

@@ -72,7 +72,7 @@ async function run(file: string, tuned: boolean): Promise<{ ms: number; timeline
   try {
     await putDataset(db, dataset);
     await levers.apply({ maxConcurrency: 1 });
-    while (stack.lambda.stats[processor.name].settings.maxConcurrency !== 1) await sleep(200);
+    while (stack.sqsPoller.stats[processor.name].settings.maxConcurrency !== 1) await sleep(200);
     const target = localTarget(stack.state);
     const started = performance.now();
     const object = await uploadFile(db, target, file, dataset.name);
@@ -80,7 +80,7 @@ async function run(file: string, tuned: boolean): Promise<{ ms: number; timeline
     const loop = (async () => {
       while (!done) {
         await sleep(TICK_MS);
-        const s = stack.lambda.stats[processor.name];
+        const s = stack.sqsPoller.stats[processor.name];
         timeline.push(`${((performance.now() - started) / 1000).toFixed(0)}s:${s.settings.maxConcurrency}/${s.settings.batchSize}`);
         if (!tuned || done) continue;
         const result = await runTuner(ctx, { apply: true, now: new Date() });

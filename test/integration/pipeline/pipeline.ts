@@ -179,9 +179,9 @@ export async function waitForEmptyQueue(p: Pipeline, queueUrl: string, timeoutMs
   await waitFor(async () => (await queueDepth(p.sqs, queueUrl)) === 0, timeoutMs, `${queueUrl} to drain`);
 }
 
-/** A local function's counters (the local Lambda service's). */
+/** A local function's counters (the local SQS poller's). */
 export function functionStats(p: Pipeline, fn: 'splitter' | 'processor') {
-  return p.stack.lambda.stats[`batchflow-${p.stage}-${fn}`];
+  return p.stack.sqsPoller.stats[`batchflow-${p.stage}-${fn}`];
 }
 
 /** Sends message bodies to a queue, 10 per batch. */

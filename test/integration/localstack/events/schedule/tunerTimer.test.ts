@@ -43,7 +43,7 @@ describe('the local tuner schedule', () => {
     // Act
     try {
       await waitFor(async () => (await levers.read()).maxConcurrency === defaultBounds.minConcurrency || undefined, 30_000, 'the tuner to raise the mapping');
-      await waitFor(async () => stack.lambda.stats[processor.name].settings.maxConcurrency === defaultBounds.minConcurrency || undefined, 15_000, 'the runtime to follow');
+      await waitFor(async () => stack.sqsPoller.stats[processor.name].settings.maxConcurrency === defaultBounds.minConcurrency || undefined, 15_000, 'the runtime to follow');
     } finally {
       await stack.stop();
     }
