@@ -1,17 +1,6 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-
-/** The body of one partition message: which job and which partition (Postgres holds the rest). */
-export interface PartitionMessage {
-  readonly v: 1;
-  readonly jobId: number;
-  readonly idx: number;
-}
-
-/** Sends partition messages to the partition queue. */
-export interface PartitionQueue {
-  /** Sends every message; resolves with the indexes SQS accepted, throws if some never were. */
-  send(messages: readonly PartitionMessage[]): Promise<number[]>;
-}
+import type { PartitionMessage } from '../process/partitionMessage.ts';
+import type { PartitionQueue } from '../split/ports.ts';
 
 // SendMessageBatch takes at most 10 entries (and 256 KiB; our bodies are tiny).
 // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
@@ -49,18 +38,4 @@ export function sqsPartitionQueue(sqs: SQSClient, queueUrl: string): PartitionQu
       return messages.map((m) => m.idx);
     },
   };
-}
-
-/** Reads a partition message body, naming what is wrong with a bad one. */
-export function parsePartitionMessage(body: string): PartitionMessage {
-  let m: Partial<PartitionMessage>;
-  try {
-    m = JSON.parse(body);
-  } catch {
-    throw new Error(`partition message is not JSON: ${body.slice(0, 200)}`);
-  }
-  if (m.v !== 1 || !Number.isInteger(m.jobId) || !Number.isInteger(m.idx)) {
-    throw new Error(`partition message lacks v=1, jobId or idx: ${body.slice(0, 200)}`);
-  }
-  return { v: 1, jobId: m.jobId!, idx: m.idx! };
 }

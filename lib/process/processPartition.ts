@@ -1,5 +1,3 @@
-import type { ObjectStore } from '../adapters/objectStore.ts';
-import type { PartitionMessage } from '../adapters/partitionQueue.ts';
 import type { DatasetDefinition } from '../datasets/definition.ts';
 import { createRecordReader } from '../parse/reader.ts';
 import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
@@ -9,11 +7,13 @@ import { findRecordStart } from '../split/boundary.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { completePartition, getJob, getPartition, type Job, type Partition, type PartitionStats } from '../store/jobs.ts';
+import type { PartitionMessage } from './partitionMessage.ts';
+import type { ObjectReader } from './ports.ts';
 
 /** What processing needs from the outside world. */
 export interface ProcessContext {
   readonly db: Db;
-  readonly objects: ObjectStore;
+  readonly objects: ObjectReader;
   readonly maxRecordBytes: number;
 }
 

@@ -1,7 +1,5 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
-import type { ObjectStore } from '../adapters/objectStore.ts';
-import type { PartitionQueue } from '../adapters/partitionQueue.ts';
 import type { DatasetDefinition } from '../datasets/definition.ts';
 import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
 import { getDataset } from '../store/datasets.ts';
@@ -11,6 +9,7 @@ import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
 import { createPartCutter } from './cutter.ts';
 import { planByteRanges } from './plan.ts';
+import type { ObjectStore, PartitionQueue } from './ports.ts';
 import { datasetOfKey, type CreatedObject } from './s3Event.ts';
 
 /** What splitting needs from the outside world. */

@@ -17,7 +17,8 @@ import {
 import { inject } from 'vitest';
 import { createS3Client, createSqsClient } from '../../../lib/adapters/aws.ts';
 import { s3ObjectStore } from '../../../lib/adapters/objectStore.ts';
-import { parsePartitionMessage, sqsPartitionQueue, type PartitionMessage } from '../../../lib/adapters/partitionQueue.ts';
+import { sqsPartitionQueue } from '../../../lib/adapters/partitionQueue.ts';
+import { parsePartitionMessage, type PartitionMessage } from '../../../lib/process/partitionMessage.ts';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import type { ProcessContext } from '../../../lib/process/processPartition.ts';
 import { splitObject, type SplitOutcome } from '../../../lib/split/splitObject.ts';
