@@ -9,9 +9,9 @@ import {
   type JobWindow,
   type ResultRow,
 } from '../store/analytics.ts';
+import { filterToSql } from '../store/filterSql.ts';
 import { readWindow } from '../store/rollups.ts';
 import { BatchflowError } from '../errors.ts';
-import { filterToSql } from './filter.ts';
 import { aggregate, planJob, type JobPlan } from './plan.ts';
 import { windowFor } from './windows.ts';
 
