@@ -1,4 +1,4 @@
-import type { ResultRow } from './store/analytics.ts';
+import type { ResultRow } from './analytics/results.ts';
 import type { Job } from './store/jobs.ts';
 
 /**

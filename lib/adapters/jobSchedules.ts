@@ -8,6 +8,7 @@ import {
   type CreateScheduleCommandInput,
 } from '@aws-sdk/client-scheduler';
 import type { JobDefinition } from '../analytics/jobDefinition.ts';
+import type { JobSchedules } from '../analytics/ports.ts';
 import { parseSchedule, toEventBridgeScheduleExpression } from '../analytics/schedule.ts';
 
 /** Where job schedules live and what they invoke (the stack's outputs). */
@@ -15,16 +16,6 @@ export interface JobScheduleSettings {
   readonly groupName: string;
   readonly roleArn: string;
   readonly functionArn: string;
-}
-
-/** Keeps one EventBridge Scheduler schedule per job. */
-export interface JobSchedules {
-  /** Creates or updates the job's schedule (disabled jobs keep a DISABLED schedule). */
-  put(job: JobDefinition): Promise<void>;
-  /** Deletes the job's schedule; a missing one is fine. */
-  remove(name: string): Promise<void>;
-  /** Names of every schedule in the group. */
-  list(): Promise<string[]>;
 }
 
 /**

@@ -1,9 +1,24 @@
 import { rollupKey, type DatasetDefinition } from '../datasets/definition.ts';
 import { isMultipleOf, parseGranularity } from '../rollup/granularity.ts';
 import { sketchQuantile } from '../rollup/sketch.ts';
-import type { WindowCell } from '../store/rollups.ts';
 import { filterDimensions, parseFilter, type FilterExpr } from './filter.ts';
 import { JobDefinitionError, type Aggregation, type JobDefinition } from './jobDefinition.ts';
+
+/**
+ * One entity's merged statistics for one metric over a time window: what the store's readWindow
+ * merges from the rollups and `aggregate` turns into results.
+ */
+export interface WindowCell {
+  readonly entity: string;
+  readonly metric: string;
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly mean: number;
+  readonly m2: number;
+  readonly sketch: Record<string, number>;
+}
 
 /** How a job is answered from the ingestion rollups, decided once per run. */
 export interface JobPlan {

@@ -1,5 +1,5 @@
-import type { JobSchedules } from '../adapters/jobSchedules.ts';
 import type { JobDefinition } from './jobDefinition.ts';
+import type { JobSchedules } from './ports.ts';
 
 /** What a sync changed. */
 export interface ScheduleSync {

@@ -10,7 +10,8 @@ import { resultJson } from '../views.ts';
 import { table } from './report.ts';
 import { CliError, type Target } from './target.ts';
 import { createSchedulerClient } from '../adapters/aws.ts';
-import { schedulerJobSchedules, type JobSchedules } from '../adapters/jobSchedules.ts';
+import { schedulerJobSchedules } from '../adapters/jobSchedules.ts';
+import type { JobSchedules } from '../analytics/ports.ts';
 
 type WithDb = <T>(fn: (db: Db, target: Target) => Promise<T>) => Promise<T>;
 type IsoDate = (flag: string) => (value: string) => Date;

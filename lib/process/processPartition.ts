@@ -6,8 +6,9 @@ import { parseGranularity } from '../rollup/granularity.ts';
 import { findRecordStart } from '../split/boundary.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { completePartition, getJob, getPartition, type Job, type Partition, type PartitionStats } from '../store/jobs.ts';
+import { completePartition, getJob, getPartition, type Job, type Partition } from '../store/jobs.ts';
 import type { PartitionMessage } from './partitionMessage.ts';
+import type { PartitionStats } from './partitionStats.ts';
 import type { ObjectReader } from './ports.ts';
 
 /** What processing needs from the outside world. */

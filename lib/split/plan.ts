@@ -1,4 +1,11 @@
-import type { PartitionPlan } from '../store/jobs.ts';
+/** One partition of an object: a byte range of it (nominal unless exactRange), or one staged part. */
+export interface PartitionPlan {
+  readonly idx: number;
+  readonly sourceKey: string;
+  readonly rangeStart: number;
+  readonly rangeEnd: number;
+  readonly exactRange: boolean;
+}
 
 /**
  * Cuts [dataStart, objectSize) into byte ranges of about `partitionBytes`. The ranges are nominal:

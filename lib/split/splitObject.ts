@@ -4,11 +4,11 @@ import type { DatasetDefinition } from '../datasets/definition.ts';
 import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { failJob, markEnqueued, openJob, recordSplit, unsentPartitions, type Job, type PartitionPlan } from '../store/jobs.ts';
+import { failJob, markEnqueued, openJob, recordSplit, unsentPartitions, type Job } from '../store/jobs.ts';
 import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
 import { createPartCutter } from './cutter.ts';
-import { planByteRanges } from './plan.ts';
+import { planByteRanges, type PartitionPlan } from './plan.ts';
 import type { ObjectStore, PartitionQueue } from './ports.ts';
 import { datasetOfKey, type CreatedObject } from './s3Event.ts';
 

@@ -1,5 +1,7 @@
 import type { RejectedRecord } from '../parse/sink.ts';
+import type { PartitionStats } from '../process/partitionStats.ts';
 import type { RollupCell } from '../rollup/aggregator.ts';
+import type { PartitionPlan } from '../split/plan.ts';
 import type { Db, Tx } from './db.ts';
 import { markWindowsStale } from './analytics.ts';
 import { insertPerformanceMetrics } from './performance.ts';
@@ -49,26 +51,6 @@ export interface Partition {
   readonly exactRange: boolean;
   readonly status: 'pending' | 'completed';
   readonly enqueuedAt: Date | null;
-}
-
-export interface PartitionPlan {
-  readonly idx: number;
-  readonly sourceKey: string;
-  readonly rangeStart: number;
-  readonly rangeEnd: number;
-  readonly exactRange: boolean;
-}
-
-/** What a processor measured for one partition. */
-export interface PartitionStats {
-  readonly recordsRead: number;
-  readonly recordsAggregated: number;
-  readonly recordsRejected: number;
-  readonly lines: number;
-  readonly bytesRead: number;
-  readonly readMs: number;
-  readonly parseMs: number;
-  readonly mergeMs: number;
 }
 
 const jobColumns = (db: Db) => db.sql`

@@ -1,7 +1,8 @@
 import { expect } from 'vitest';
 import { AGGREGATIONS, parseJobDefinition, type JobDefinition } from '../../../lib/analytics/jobDefinition.ts';
 import type { RollupRow } from '../../../lib/query/queryRollups.ts';
-import { putAnalyticsJob, type ResultRow } from '../../../lib/store/analytics.ts';
+import type { ResultRow } from '../../../lib/analytics/results.ts';
+import { putAnalyticsJob } from '../../../lib/store/analytics.ts';
 import type { Db } from '../../../lib/store/db.ts';
 import { prng } from '../../../localstack/sampleData.ts';
 import { differences, expectedRollup, readCsvIndependently } from '../pipeline/expected.ts';
