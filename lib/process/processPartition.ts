@@ -3,7 +3,7 @@ import { createRecordReader } from '../parse/reader.ts';
 import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
 import { createRollupAggregator, type RollupCell } from '../rollup/aggregator.ts';
 import { parseGranularity } from '../rollup/granularity.ts';
-import { findRecordStart } from '../split/boundary.ts';
+import { findRecordStart } from './boundary.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { completePartition, getJob, getPartition, type Job, type Partition } from '../store/jobs.ts';

@@ -9,7 +9,7 @@ export interface PartitionPlan {
 
 /**
  * Cuts [dataStart, objectSize) into byte ranges of about `partitionBytes`. The ranges are nominal:
- * each processor moves both ends to the next record start (lib/split/boundary.ts), which lies at
+ * each processor moves both ends to the next record start (lib/process/boundary.ts), which lies at
  * most 2 × maxRecordBytes further on; ranges at least that long keep the moved ends in order, so
  * the partitions still tile the object exactly.
  */
