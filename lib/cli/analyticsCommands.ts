@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { JobDefinitionError, parseJobDefinition } from '../analytics/jobDefinition.ts';
 import { checkJob } from '../definitions/definitions.ts';
-import { runAnalyticsJob } from '../analytics/runJob.ts';
+import { runAnalyticsJob } from '../analytics/runAnalyticsJob.ts';
 import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob } from '../store/analytics.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';

@@ -1,5 +1,5 @@
 import { JobDefinitionError, parseJobDefinition, type JobDefinition } from '../analytics/jobDefinition.ts';
-import { planJob, type JobPlan } from '../analytics/plan.ts';
+import { planJob, type JobPlan } from '../analytics/rollupPlan.ts';
 import { parseSchedule, type Schedule } from '../analytics/schedule.ts';
 import { DatasetDefinitionError, parseDatasetDefinition, type DatasetDefinition } from '../datasets/definition.ts';
 import { BatchflowError } from '../errors.ts';

@@ -8,7 +8,7 @@ import { failJob, markEnqueued, openJob, recordSplit, unsentPartitions, type Job
 import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
 import { createPartCutter } from './cutter.ts';
-import { planByteRanges, type PartitionPlan } from './plan.ts';
+import { planByteRanges, type PartitionPlan } from './partitionPlan.ts';
 import type { ObjectStore, PartitionQueue } from './ports.ts';
 import { datasetOfKey, type CreatedObject } from './s3Event.ts';
 

@@ -1,7 +1,7 @@
 import type { RejectedRecord } from '../parse/sink.ts';
 import type { PartitionStats } from '../process/partitionStats.ts';
 import type { RollupCell } from '../rollup/aggregator.ts';
-import type { PartitionPlan } from '../split/plan.ts';
+import type { PartitionPlan } from '../split/partitionPlan.ts';
 import type { Db, Tx } from './db.ts';
 import { markWindowsStale } from './analytics.ts';
 import { insertPerformanceMetrics } from './performance.ts';

@@ -1,4 +1,4 @@
-import type { WindowCell } from '../analytics/plan.ts';
+import type { WindowCell } from '../analytics/rollupPlan.ts';
 import type { RollupCell } from '../rollup/aggregator.ts';
 import type postgres from 'postgres';
 import type { Db, Tx } from './db.ts';

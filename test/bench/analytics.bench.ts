@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AGGREGATIONS, parseJobDefinition } from '../../lib/analytics/jobDefinition.ts';
-import { runAnalyticsJob } from '../../lib/analytics/runJob.ts';
+import { runAnalyticsJob } from '../../lib/analytics/runAnalyticsJob.ts';
 import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
 import { putAnalyticsJob } from '../../lib/store/analytics.ts';

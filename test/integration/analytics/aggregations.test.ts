@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAnalyticsJob, type RunOutcome } from '../../../lib/analytics/runJob.ts';
+import { runAnalyticsJob, type RunOutcome } from '../../../lib/analytics/runAnalyticsJob.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import type { ResultRow } from '../../../lib/analytics/results.ts';
 import { listResults } from '../../../lib/store/analytics.ts';

@@ -10,7 +10,7 @@ import {
 import { filterToSql } from '../store/filterSql.ts';
 import { readWindow } from '../store/rollups.ts';
 import { BatchflowError } from '../errors.ts';
-import { aggregate, planJob, type JobPlan } from './plan.ts';
+import { aggregate, planJob, type JobPlan } from './rollupPlan.ts';
 import type { ResultRow } from './results.ts';
 import { windowFor, type Window } from './windows.ts';
 

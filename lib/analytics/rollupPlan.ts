@@ -4,6 +4,9 @@ import { sketchQuantile } from '../rollup/sketch.ts';
 import { filterDimensions, parseFilter, type FilterExpr } from './filter.ts';
 import { JobDefinitionError, type Aggregation, type JobDefinition } from './jobDefinition.ts';
 
+// An analytics job's plan: which ingestion rollup answers it (chosen once per run), and how the
+// window cells merged from that rollup become the job's aggregations.
+
 /**
  * One entity's merged statistics for one metric over a time window: what the store's readWindow
  * merges from the rollups and `aggregate` turns into results.
