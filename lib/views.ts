@@ -1,5 +1,5 @@
 import type { ResultRow } from './analytics/results.ts';
-import type { Job } from './store/jobs.ts';
+import type { Job } from './store/ingestJobs.ts';
 
 /**
  * The JSON shapes batchflow shows outside itself: the CLI's `--json` and the HTTP API print the

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { BatchflowError } from '../errors.ts';
 import { getAnalyticsJob, listAnalyticsJobs, listResults } from '../store/analytics.ts';
 import type { Db } from '../store/db.ts';
-import { getJob, listJobs, listRejects } from '../store/jobs.ts';
+import { getJob, listJobs } from '../store/ingestJobs.ts';
+import { listRejects } from '../store/rejects.ts';
 import { listTuningHistory } from '../store/performance.ts';
 import { resultJson, summarize } from '../views.ts';
 

@@ -1,4 +1,5 @@
-import type { Job, LocatedReject } from '../store/jobs.ts';
+import type { Job } from '../store/ingestJobs.ts';
+import type { LocatedReject } from '../store/rejects.ts';
 import type { RollupRow } from '../query/queryRollups.ts';
 
 const ms = (v: number | null) => (v === null ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { createS3Client } from '../adapters/aws.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { findJobByObject, type Job } from '../store/jobs.ts';
+import { findJobByObject, type Job } from '../store/ingestJobs.ts';
 import { topology } from '../topology.ts';
 import { CliError, type Target } from './target.ts';
 

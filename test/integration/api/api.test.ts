@@ -10,7 +10,8 @@ import { httpRoutes, jsonErrors, routeNotFound } from '../../../lib/api/http.ts'
 import { apiRoutes, type ApiRequest, type ApiResponse } from '../../../lib/api/routes.ts';
 import { putAnalyticsJob, replaceWindowResults } from '../../../lib/store/analytics.ts';
 import { connectDb, type Db } from '../../../lib/store/db.ts';
-import { completePartition, failJob, getJob, openJob, recordSplit, type Job } from '../../../lib/store/jobs.ts';
+import { failJob, getJob, openJob, type Job } from '../../../lib/store/ingestJobs.ts';
+import { completePartition, recordSplit } from '../../../lib/store/partitions.ts';
 import { migrate } from '../../../lib/store/migrate.ts';
 import { recordTuningChange, recordTuningEffectiveness } from '../../../lib/store/performance.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listRejects } from '../../../lib/store/jobs.ts';
+import { listRejects } from '../../../lib/store/rejects.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';
 import { registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';
 import { generateCsv } from './records.ts';

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listRejects } from '../../../lib/store/jobs.ts';
+import { listRejects } from '../../../lib/store/rejects.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';
 import { countRows, listKeys, registerDataset, salesCsv, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';
 import { generateCsv } from './records.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listRejects } from '../../../lib/store/jobs.ts';
+import { listRejects } from '../../../lib/store/rejects.ts';
 import { compareQueries } from './expected.ts';
 import { putTunedSetting } from '../../../lib/store/performance.ts';
 import { PARTITION_BYTES, registerDataset, startPipeline, upload, waitForJob, type Pipeline } from './pipeline.ts';

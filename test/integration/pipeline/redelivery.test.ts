@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processPartition } from '../../../lib/process/processPartition.ts';
-import { findJobByObject, getJob, listRejects } from '../../../lib/store/jobs.ts';
+import { findJobByObject, getJob } from '../../../lib/store/ingestJobs.ts';
+import { listRejects } from '../../../lib/store/rejects.ts';
 import { waitFor } from '../localstack/support.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';
 import {

@@ -2,43 +2,15 @@ import type { RejectedRecord } from '../parse/sink.ts';
 import type { PartitionStats } from '../process/partitionStats.ts';
 import type { RollupCell } from '../rollup/aggregator.ts';
 import type { PartitionPlan } from '../split/partitionPlan.ts';
-import type { Db, Tx } from './db.ts';
 import { markWindowsStale } from './analytics.ts';
+import type { Db } from './db.ts';
+import { finishIfDone } from './ingestJobs.ts';
 import { insertPerformanceMetrics } from './performance.ts';
+import { insertRejects } from './rejects.ts';
 import { mergeRollupCells } from './rollups.ts';
 
-export type JobStatus = 'splitting' | 'processing' | 'completed' | 'completed_with_rejects' | 'failed';
-
-/** One ingestion of one object version (`batch_jobs`). */
-export interface Job {
-  readonly jobId: number;
-  readonly dataset: string | null;
-  readonly bucket: string;
-  readonly key: string;
-  readonly objectVersion: string;
-  readonly objectSize: number | null;
-  readonly format: 'csv' | 'ndjson' | null;
-  readonly compression: 'none' | 'gzip';
-  readonly status: JobStatus;
-  readonly reason: string | null;
-  readonly partitionBytes: number;
-  readonly columns: string[] | null;
-  readonly headerLines: number;
-  readonly dataStart: number;
-  readonly partitionsTotal: number | null;
-  readonly partitionsDone: number;
-  readonly recordsRead: number;
-  readonly recordsAggregated: number;
-  readonly recordsRejected: number;
-  readonly bytesRead: number;
-  readonly readMs: number;
-  readonly parseMs: number;
-  readonly mergeMs: number;
-  readonly splitMs: number | null;
-  readonly createdAt: Date;
-  readonly splitFinishedAt: Date | null;
-  readonly finishedAt: Date | null;
-}
+// The `batch_partitions` table, and the two transactions that move a job through its partitions:
+// the split records them, each processor completes one.
 
 /** One byte range of an object, or one staged part (`batch_partitions`). */
 export interface Partition {
@@ -53,48 +25,9 @@ export interface Partition {
   readonly enqueuedAt: Date | null;
 }
 
-const jobColumns = (db: Db) => db.sql`
-  job_id as "jobId", dataset, bucket, key, object_version as "objectVersion", object_size as "objectSize",
-  format, compression, status, reason, partition_bytes as "partitionBytes", columns,
-  header_lines as "headerLines", data_start as "dataStart", partitions_total as "partitionsTotal",
-  partitions_done as "partitionsDone", records_read as "recordsRead",
-  records_aggregated as "recordsAggregated", records_rejected as "recordsRejected",
-  bytes_read as "bytesRead", read_ms as "readMs", parse_ms as "parseMs", merge_ms as "mergeMs",
-  split_ms as "splitMs", created_at as "createdAt", split_finished_at as "splitFinishedAt",
-  finished_at as "finishedAt"`;
-
 const partitionColumns = (db: Db) => db.sql`
   job_id as "jobId", idx, source_key as "sourceKey", range_start as "rangeStart",
   range_end as "rangeEnd", exact_range as "exactRange", status, enqueued_at as "enqueuedAt"`;
-
-/**
- * The job of an object version: created now, or the one a previous delivery of the same event
- * created (`created` false). One job per (bucket, key, version) however often S3 or SQS repeat.
- */
-export async function openJob(
-  db: Db,
-  object: { dataset: string | null; bucket: string; key: string; objectVersion: string; objectSize: number; partitionBytes: number },
-): Promise<{ job: Job; created: boolean }> {
-  const { sql } = db;
-  const [inserted] = await sql<Job[]>`
-    insert into ${db.table('batch_jobs')} (dataset, bucket, key, object_version, object_size, status, partition_bytes)
-    values (${object.dataset}, ${object.bucket}, ${object.key}, ${object.objectVersion}, ${object.objectSize},
-            'splitting', ${object.partitionBytes})
-    on conflict (bucket, key, object_version) do nothing
-    returning ${jobColumns(db)}`;
-  if (inserted) return { job: inserted, created: true };
-  const [existing] = await sql<Job[]>`
-    select ${jobColumns(db)} from ${db.table('batch_jobs')}
-    where bucket = ${object.bucket} and key = ${object.key} and object_version = ${object.objectVersion}`;
-  return { job: existing, created: false };
-}
-
-/** Ends a job as failed, with the reason a user will read. */
-export async function failJob(db: Db, jobId: number, reason: string): Promise<void> {
-  await db.sql`
-    update ${db.table('batch_jobs')} set status = 'failed', reason = ${reason}, finished_at = now()
-    where job_id = ${jobId} and status in ('splitting', 'processing')`;
-}
 
 /**
  * Records the split: the object's layout and every partition, in one transaction, and moves the
@@ -149,25 +82,6 @@ export async function markEnqueued(db: Db, jobId: number, idxs: readonly number[
   await db.sql`
     update ${db.table('batch_partitions')} set enqueued_at = now()
     where job_id = ${jobId} and idx = any(${idxs as number[]}::int[])`;
-}
-
-/** A job by id. */
-export async function getJob(db: Db, jobId: number): Promise<Job | undefined> {
-  const [job] = await db.sql<Job[]>`select ${jobColumns(db)} from ${db.table('batch_jobs')} where job_id = ${jobId}`;
-  return job;
-}
-
-/** The job of an object, if its notification has been seen. */
-export async function findJobByObject(db: Db, bucket: string, key: string): Promise<Job | undefined> {
-  const [job] = await db.sql<Job[]>`
-    select ${jobColumns(db)} from ${db.table('batch_jobs')}
-    where bucket = ${bucket} and key = ${key} order by job_id desc limit 1`;
-  return job;
-}
-
-/** Recent jobs, newest first. */
-export async function listJobs(db: Db, limit = 20): Promise<Job[]> {
-  return db.sql<Job[]>`select ${jobColumns(db)} from ${db.table('batch_jobs')} order by job_id desc limit ${limit}`;
 }
 
 /** A partition by job and index. */
@@ -251,70 +165,4 @@ export async function completePartition(
     await finishIfDone(tx, db, input.jobId);
     return { merged: true, mergeMs, lockWaitMs, rowsMerged };
   });
-}
-
-async function insertRejects(tx: Tx, db: Db, jobId: number, idx: number, rejects: readonly RejectedRecord[]): Promise<void> {
-  // Postgres caps a statement at 65535 parameters; 6 per row.
-  const rowsPerStatement = 5000;
-  for (let i = 0; i < rejects.length; i += rowsPerStatement) {
-    const rows = rejects.slice(i, i + rowsPerStatement).map((r, j) => ({
-      job_id: jobId,
-      partition_idx: idx,
-      seq: i + j,
-      line_in_partition: r.line,
-      byte_offset: r.offset,
-      reason: r.reason,
-      // Postgres text cannot hold NUL.
-      raw: r.raw.replace(/\u0000/g, '\\0'),
-    }));
-    await tx`insert into ${db.table('rejected_records')} ${tx(rows)}`;
-  }
-}
-
-/** Moves a processing job whose partitions are all completed to its final status. */
-async function finishIfDone(tx: Tx, db: Db, jobId: number): Promise<void> {
-  await tx`
-    update ${db.table('batch_jobs')} set
-      status = case when records_rejected > 0 then 'completed_with_rejects' else 'completed' end,
-      finished_at = now()
-    where job_id = ${jobId} and status = 'processing' and partitions_done >= partitions_total`;
-}
-
-/** A rejected record with its line number in the object (known once the partitions before it are done). */
-export interface LocatedReject {
-  readonly jobId: number;
-  readonly dataset: string | null;
-  /** The object the record came from. */
-  readonly bucket: string;
-  readonly key: string;
-  /** 1-based physical line in the object (the header is line 1); null while earlier partitions are pending. */
-  readonly line: number | null;
-  readonly byteOffset: number;
-  readonly reason: string;
-  readonly raw: string;
-}
-
-/**
- * The rejected records of a job in file order. A partition only knows lines relative to its own
- * start; the absolute line adds the header's lines and every earlier partition's line count.
- */
-export async function listRejects(db: Db, jobId: number, limit = 1000): Promise<LocatedReject[]> {
-  return db.sql<LocatedReject[]>`
-    with offsets as (
-      select idx,
-             sum(lines) over (order by idx rows between unbounded preceding and 1 preceding) as lines_before,
-             count(*) filter (where lines is null) over (order by idx rows between unbounded preceding and 1 preceding) as pending_before
-      from ${db.table('batch_partitions')} where job_id = ${jobId}
-    )
-    select r.job_id as "jobId", j.dataset, j.bucket, j.key,
-           -- sum() of bigint is numeric, which postgres.js returns as a string: cast back.
-           case when coalesce(o.pending_before, 0) > 0 then null
-                else (j.header_lines + coalesce(o.lines_before, 0) + r.line_in_partition)::bigint end as line,
-           r.byte_offset as "byteOffset", r.reason, r.raw
-    from ${db.table('rejected_records')} r
-    join ${db.table('batch_jobs')} j on j.job_id = r.job_id
-    join offsets o on o.idx = r.partition_idx
-    where r.job_id = ${jobId}
-    order by r.partition_idx, r.seq
-    limit ${limit}`;
 }
