@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeJob, describeRows } from '../lib/cli/report.ts';
+import { describeIngestJob as describeJob, describeRows } from '../lib/cli/report.ts';
 import type { Target } from '../lib/cli/target.ts';
-import { uploadFile, waitForJob } from '../lib/cli/upload.ts';
+import { uploadFile, waitForIngestJob as waitForJob } from '../lib/cli/upload.ts';
 import { parseDatasetDefinition } from '../lib/datasets/definition.ts';
 import { queryRollups } from '../lib/query/queryRollups.ts';
 import { clearDatasetRollups, putDataset } from '../lib/store/datasets.ts';

@@ -7,8 +7,8 @@ import {
   UpdateScheduleCommand,
   type CreateScheduleCommandInput,
 } from '@aws-sdk/client-scheduler';
-import type { JobDefinition } from '../analytics/jobDefinition.ts';
-import type { JobSchedules } from '../analytics/ports.ts';
+import type { AnalyticsJobDefinition } from '../analytics/jobDefinition.ts';
+import type { AnalyticsJobSchedules } from '../analytics/ports.ts';
 import { parseSchedule, toEventBridgeScheduleExpression } from '../analytics/schedule.ts';
 
 /** Where job schedules live and what they invoke (the stack's outputs). */
@@ -19,12 +19,12 @@ export interface JobScheduleSettings {
 }
 
 /**
- * JobSchedules over EventBridge Scheduler, which evaluates cron expressions in the schedule's time
+ * AnalyticsJobSchedules over EventBridge Scheduler, which evaluates cron expressions in the schedule's time
  * zone — so a job at 8 AM America/New_York fires at 8 AM local time across DST. The payload carries
  * the scheduled time, so a retried invocation still computes the window it was scheduled for.
  */
-export function schedulerJobSchedules(client: SchedulerClient, settings: JobScheduleSettings): JobSchedules {
-  const input = (job: JobDefinition): CreateScheduleCommandInput => {
+export function schedulerJobSchedules(client: SchedulerClient, settings: JobScheduleSettings): AnalyticsJobSchedules {
+  const input = (job: AnalyticsJobDefinition): CreateScheduleCommandInput => {
     const { expression, timezone } = toEventBridgeScheduleExpression(parseSchedule(job.schedule, job.timezone));
     return {
       Name: job.name,

@@ -10,7 +10,7 @@ import {
 import { filterToSql } from '../store/filterSql.ts';
 import { readWindow } from '../store/rollups.ts';
 import { BatchflowError } from '../errors.ts';
-import { aggregate, planJob, type JobPlan } from './rollupPlan.ts';
+import { aggregate, planAnalyticsJob, type AnalyticsJobPlan } from './rollupPlan.ts';
 import type { ResultRow } from './results.ts';
 import { windowFor, type Window } from './windows.ts';
 
@@ -52,7 +52,7 @@ export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trig
   }
   const dataset = await getDataset(db, job.dataset);
   if (!dataset) throw new JobRunError(`job "${name}": dataset "${job.dataset}" does not exist`);
-  const plan = planJob(job, dataset);
+  const plan = planAnalyticsJob(job, dataset);
 
   const target = windowFor(fireTime, job.granularity, job.delayHours);
   const windows = new Map<number, Window>();
@@ -86,7 +86,7 @@ export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trig
 }
 
 /** One window's result rows: per entity, metric and aggregation. */
-async function computeWindow(db: Db, plan: JobPlan, window: Window): Promise<Omit<ResultRow, 'job' | 'windowStart' | 'windowEnd'>[]> {
+async function computeWindow(db: Db, plan: AnalyticsJobPlan, window: Window): Promise<Omit<ResultRow, 'job' | 'windowStart' | 'windowEnd'>[]> {
   const cells = await readWindow(db, {
     dataset: plan.job.dataset,
     rollup: plan.rollupKey,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { JobDefinitionError, parseJobDefinition } from '../analytics/jobDefinition.ts';
-import { checkJob } from '../definitions/definitions.ts';
+import { JobDefinitionError, parseAnalyticsJobDefinition } from '../analytics/jobDefinition.ts';
+import { checkAnalyticsJob } from '../definitions/definitions.ts';
 import { runAnalyticsJob } from '../analytics/runAnalyticsJob.ts';
 import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob } from '../store/analytics.ts';
 import { getDataset } from '../store/datasets.ts';
@@ -11,13 +11,13 @@ import { table } from './report.ts';
 import { CliError, type Target } from './target.ts';
 import { createSchedulerClient } from '../adapters/aws.ts';
 import { schedulerJobSchedules } from '../adapters/jobSchedules.ts';
-import type { JobSchedules } from '../analytics/ports.ts';
+import type { AnalyticsJobSchedules } from '../analytics/ports.ts';
 
 type WithDb = <T>(fn: (db: Db, target: Target) => Promise<T>) => Promise<T>;
 type IsoDate = (flag: string) => (value: string) => Date;
 
 /** A deployed stack's schedules (EventBridge Scheduler); none locally, where the runtime fires jobs. */
-function schedulesOf(target: Target): JobSchedules | undefined {
+function schedulesOf(target: Target): AnalyticsJobSchedules | undefined {
   if (!target.schedules) return undefined;
   return schedulerJobSchedules(createSchedulerClient({ endpoint: target.endpoint, region: target.region }), target.schedules);
 }
@@ -39,8 +39,8 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
       }
       await withDb(async (db, target) => {
         try {
-          const job = parseJobDefinition(input);
-          const { schedule, plan } = checkJob(job, await getDataset(db, job.dataset));
+          const job = parseAnalyticsJobDefinition(input);
+          const { schedule, plan } = checkAnalyticsJob(job, await getDataset(db, job.dataset));
           await putAnalyticsJob(db, job);
           await schedulesOf(target)?.put(job);
           console.log(`job "${job.name}" saved: ${job.schedule} = ${schedule.cron} in ${schedule.timezone}, ${job.granularity} windows, answered from rollup [${plan.rollup.join(',')}]`);

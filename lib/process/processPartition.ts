@@ -6,7 +6,7 @@ import { parseGranularity } from '../rollup/granularity.ts';
 import { findRecordStart } from './boundary.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { getJob, type Job } from '../store/ingestJobs.ts';
+import { getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
 import { completePartition, getPartition, type Partition } from '../store/partitions.ts';
 import type { PartitionMessage } from './partitionMessage.ts';
 import type { PartitionStats } from './partitionStats.ts';
@@ -40,7 +40,7 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
   const partition = await getPartition(ctx.db, jobId, idx);
   if (!partition) throw new Error(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
   if (partition.status === 'completed') return { jobId, idx, status: 'duplicate' };
-  const job = await getJob(ctx.db, jobId);
+  const job = await getIngestJob(ctx.db, jobId);
   const dataset = job?.dataset ? await getDataset(ctx.db, job.dataset) : undefined;
   if (!job || !dataset) throw new Error(`partition ${jobId}/${idx}: job or its dataset is gone`);
 
@@ -86,7 +86,7 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
 }
 
 /** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */
-async function alignedRange(ctx: ProcessContext, job: Job, p: Partition): Promise<{ start: number; end: number }> {
+async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): Promise<{ start: number; end: number }> {
   if (p.exactRange) return { start: p.rangeStart, end: p.rangeEnd };
   const read = (s: number, e: number) => ctx.objects.readRange(job.bucket, p.sourceKey, s, e);
   const options = {
@@ -111,7 +111,7 @@ function timeRangeOf(cells: readonly RollupCell[], granularityMs: number): { fro
   return { from: new Date(min), to: new Date(max + granularityMs) };
 }
 
-function layoutOf(job: Job, dataset: DatasetDefinition): RecordLayout {
+function layoutOf(job: IngestJob, dataset: DatasetDefinition): RecordLayout {
   return {
     format: dataset.format,
     columns: job.columns ?? [],

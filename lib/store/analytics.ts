@@ -1,16 +1,16 @@
-import { parseJobDefinition, type JobDefinition } from '../analytics/jobDefinition.ts';
+import { parseAnalyticsJobDefinition, type AnalyticsJobDefinition } from '../analytics/jobDefinition.ts';
 import type { ResultRow } from '../analytics/results.ts';
 import type { Window } from '../analytics/windows.ts';
 import type { Db, Tx } from './db.ts';
 
 /** A stored job and where its computation stands. */
-export interface StoredJob {
-  readonly definition: JobDefinition;
+export interface StoredAnalyticsJob {
+  readonly definition: AnalyticsJobDefinition;
   readonly lastWindowEnd: Date | null;
 }
 
 /** Creates or replaces a job definition (its computed windows and results stay). */
-export async function putAnalyticsJob(db: Db, job: JobDefinition): Promise<void> {
+export async function putAnalyticsJob(db: Db, job: AnalyticsJobDefinition): Promise<void> {
   const { sql } = db;
   await sql`
     insert into ${db.table('analytics_jobs')} (name, definition, dataset, enabled)
@@ -20,15 +20,15 @@ export async function putAnalyticsJob(db: Db, job: JobDefinition): Promise<void>
 }
 
 /** A job by name. */
-export async function getAnalyticsJob(db: Db, name: string): Promise<StoredJob | undefined> {
+export async function getAnalyticsJob(db: Db, name: string): Promise<StoredAnalyticsJob | undefined> {
   const [row] = await db.sql`select definition, last_window_end from ${db.table('analytics_jobs')} where name = ${name}`;
-  return row ? { definition: parseJobDefinition(row.definition), lastWindowEnd: row.last_window_end } : undefined;
+  return row ? { definition: parseAnalyticsJobDefinition(row.definition), lastWindowEnd: row.last_window_end } : undefined;
 }
 
 /** Every job, by name. */
-export async function listAnalyticsJobs(db: Db): Promise<StoredJob[]> {
+export async function listAnalyticsJobs(db: Db): Promise<StoredAnalyticsJob[]> {
   const rows = await db.sql`select definition, last_window_end from ${db.table('analytics_jobs')} order by name`;
-  return rows.map((r) => ({ definition: parseJobDefinition(r.definition), lastWindowEnd: r.last_window_end }));
+  return rows.map((r) => ({ definition: parseAnalyticsJobDefinition(r.definition), lastWindowEnd: r.last_window_end }));
 }
 
 /** Deletes a job with its windows and results; false when there was none. */

@@ -2,10 +2,10 @@ import type { Db, Tx } from './db.ts';
 
 // The `batch_jobs` table: one ingestion job per object version.
 
-export type JobStatus = 'splitting' | 'processing' | 'completed' | 'completed_with_rejects' | 'failed';
+export type IngestJobStatus = 'splitting' | 'processing' | 'completed' | 'completed_with_rejects' | 'failed';
 
 /** One ingestion of one object version (`batch_jobs`). */
-export interface Job {
+export interface IngestJob {
   readonly jobId: number;
   readonly dataset: string | null;
   readonly bucket: string;
@@ -14,7 +14,7 @@ export interface Job {
   readonly objectSize: number | null;
   readonly format: 'csv' | 'ndjson' | null;
   readonly compression: 'none' | 'gzip';
-  readonly status: JobStatus;
+  readonly status: IngestJobStatus;
   readonly reason: string | null;
   readonly partitionBytes: number;
   readonly columns: string[] | null;
@@ -35,7 +35,7 @@ export interface Job {
   readonly finishedAt: Date | null;
 }
 
-const jobColumns = (db: Db) => db.sql`
+const ingestJobColumns = (db: Db) => db.sql`
   job_id as "jobId", dataset, bucket, key, object_version as "objectVersion", object_size as "objectSize",
   format, compression, status, reason, partition_bytes as "partitionBytes", columns,
   header_lines as "headerLines", data_start as "dataStart", partitions_total as "partitionsTotal",
@@ -49,52 +49,52 @@ const jobColumns = (db: Db) => db.sql`
  * The job of an object version: created now, or the one a previous delivery of the same event
  * created (`created` false). One job per (bucket, key, version) however often S3 or SQS repeat.
  */
-export async function openJob(
+export async function openIngestJob(
   db: Db,
   object: { dataset: string | null; bucket: string; key: string; objectVersion: string; objectSize: number; partitionBytes: number },
-): Promise<{ job: Job; created: boolean }> {
+): Promise<{ job: IngestJob; created: boolean }> {
   const { sql } = db;
-  const [inserted] = await sql<Job[]>`
+  const [inserted] = await sql<IngestJob[]>`
     insert into ${db.table('batch_jobs')} (dataset, bucket, key, object_version, object_size, status, partition_bytes)
     values (${object.dataset}, ${object.bucket}, ${object.key}, ${object.objectVersion}, ${object.objectSize},
             'splitting', ${object.partitionBytes})
     on conflict (bucket, key, object_version) do nothing
-    returning ${jobColumns(db)}`;
+    returning ${ingestJobColumns(db)}`;
   if (inserted) return { job: inserted, created: true };
-  const [existing] = await sql<Job[]>`
-    select ${jobColumns(db)} from ${db.table('batch_jobs')}
+  const [existing] = await sql<IngestJob[]>`
+    select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
     where bucket = ${object.bucket} and key = ${object.key} and object_version = ${object.objectVersion}`;
   return { job: existing, created: false };
 }
 
 /** Ends a job as failed, with the reason a user will read. */
-export async function failJob(db: Db, jobId: number, reason: string): Promise<void> {
+export async function failIngestJob(db: Db, jobId: number, reason: string): Promise<void> {
   await db.sql`
     update ${db.table('batch_jobs')} set status = 'failed', reason = ${reason}, finished_at = now()
     where job_id = ${jobId} and status in ('splitting', 'processing')`;
 }
 
 /** A job by id. */
-export async function getJob(db: Db, jobId: number): Promise<Job | undefined> {
-  const [job] = await db.sql<Job[]>`select ${jobColumns(db)} from ${db.table('batch_jobs')} where job_id = ${jobId}`;
+export async function getIngestJob(db: Db, jobId: number): Promise<IngestJob | undefined> {
+  const [job] = await db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} where job_id = ${jobId}`;
   return job;
 }
 
 /** The job of an object, if its notification has been seen. */
-export async function findJobByObject(db: Db, bucket: string, key: string): Promise<Job | undefined> {
-  const [job] = await db.sql<Job[]>`
-    select ${jobColumns(db)} from ${db.table('batch_jobs')}
+export async function findIngestJobByObject(db: Db, bucket: string, key: string): Promise<IngestJob | undefined> {
+  const [job] = await db.sql<IngestJob[]>`
+    select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
     where bucket = ${bucket} and key = ${key} order by job_id desc limit 1`;
   return job;
 }
 
 /** Recent jobs, newest first. */
-export async function listJobs(db: Db, limit = 20): Promise<Job[]> {
-  return db.sql<Job[]>`select ${jobColumns(db)} from ${db.table('batch_jobs')} order by job_id desc limit ${limit}`;
+export async function listIngestJobs(db: Db, limit = 20): Promise<IngestJob[]> {
+  return db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} order by job_id desc limit ${limit}`;
 }
 
 /** Moves a processing job whose partitions are all completed to its final status, inside the caller's transaction (recordSplit's or completePartition's). */
-export async function finishIfDone(tx: Tx, db: Db, jobId: number): Promise<void> {
+export async function finishIngestJobIfDone(tx: Tx, db: Db, jobId: number): Promise<void> {
   await tx`
     update ${db.table('batch_jobs')} set
       status = case when records_rejected > 0 then 'completed_with_rejects' else 'completed' end,

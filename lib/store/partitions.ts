@@ -4,7 +4,7 @@ import type { RollupCell } from '../rollup/aggregator.ts';
 import type { PartitionPlan } from '../split/partitionPlan.ts';
 import { markWindowsStale } from './analytics.ts';
 import type { Db } from './db.ts';
-import { finishIfDone } from './ingestJobs.ts';
+import { finishIngestJobIfDone } from './ingestJobs.ts';
 import { insertPerformanceMetrics } from './performance.ts';
 import { insertRejects } from './rejects.ts';
 import { mergeRollupCells } from './rollups.ts';
@@ -65,7 +65,7 @@ export async function recordSplit(
         partitions_total = ${split.partitions.length}, split_ms = ${split.splitMs},
         split_finished_at = now(), status = 'processing'
       where job_id = ${jobId} and status = 'splitting'`;
-    await finishIfDone(tx, db, jobId);
+    await finishIngestJobIfDone(tx, db, jobId);
   });
 }
 
@@ -162,7 +162,7 @@ export async function completePartition(
         bytes_read = bytes_read + ${s.bytesRead},
         read_ms = read_ms + ${s.readMs}, parse_ms = parse_ms + ${s.parseMs}, merge_ms = merge_ms + ${mergeMs}
       where job_id = ${input.jobId}`;
-    await finishIfDone(tx, db, input.jobId);
+    await finishIngestJobIfDone(tx, db, input.jobId);
     return { merged: true, mergeMs, lockWaitMs, rowsMerged };
   });
 }

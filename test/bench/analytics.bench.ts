@@ -9,7 +9,7 @@
  * dropped at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { AGGREGATIONS, parseJobDefinition } from '../../lib/analytics/jobDefinition.ts';
+import { AGGREGATIONS, parseAnalyticsJobDefinition as parseJobDefinition } from '../../lib/analytics/jobDefinition.ts';
 import { runAnalyticsJob } from '../../lib/analytics/runAnalyticsJob.ts';
 import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';

@@ -15,7 +15,7 @@ import { createCloudWatchClient, createLambdaClient } from '../../lib/adapters/a
 import { readObservation } from '../../lib/adapters/metricsReader.ts';
 import { createProcessorSettings } from '../../lib/adapters/processorSettings.ts';
 import type { Target } from '../../lib/cli/target.ts';
-import { uploadFile, waitForJob } from '../../lib/cli/upload.ts';
+import { uploadFile, waitForIngestJob as waitForJob } from '../../lib/cli/upload.ts';
 import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { putDataset } from '../../lib/store/datasets.ts';
 import { connectDb } from '../../lib/store/db.ts';

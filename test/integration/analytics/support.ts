@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { AGGREGATIONS, parseJobDefinition, type JobDefinition } from '../../../lib/analytics/jobDefinition.ts';
+import { AGGREGATIONS, parseAnalyticsJobDefinition as parseJobDefinition, type AnalyticsJobDefinition as JobDefinition } from '../../../lib/analytics/jobDefinition.ts';
 import type { RollupRow } from '../../../lib/query/queryRollups.ts';
 import type { ResultRow } from '../../../lib/analytics/results.ts';
 import { putAnalyticsJob } from '../../../lib/store/analytics.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartitionMessage } from '../../../lib/process/partitionMessage.ts';
 import { processPartition, type PartitionOutcome } from '../../../lib/process/processPartition.ts';
 import { queryRollups } from '../../../lib/query/queryRollups.ts';
-import { getJob } from '../../../lib/store/ingestJobs.ts';
+import { getIngestJob as getJob } from '../../../lib/store/ingestJobs.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';
 import {
   createHeld,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findJobByObject } from '../../../lib/store/ingestJobs.ts';
+import { findIngestJobByObject as findJobByObject } from '../../../lib/store/ingestJobs.ts';
 import { waitFor } from '../localstack/support.ts';
 import {
   countRows,

@@ -24,7 +24,7 @@ import type { ProcessContext } from '../../../lib/process/processPartition.ts';
 import { splitObject, type SplitOutcome } from '../../../lib/split/splitObject.ts';
 import { putDataset } from '../../../lib/store/datasets.ts';
 import { connectDb, type Db } from '../../../lib/store/db.ts';
-import { findJobByObject, type Job } from '../../../lib/store/ingestJobs.ts';
+import { findIngestJobByObject as findJobByObject, type IngestJob as Job } from '../../../lib/store/ingestJobs.ts';
 import { resourceName } from '../../../lib/topology.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../localstack/stack.ts';
 import { queueDepth, uniqueStage, waitFor } from '../localstack/support.ts';

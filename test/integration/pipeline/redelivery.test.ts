@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processPartition } from '../../../lib/process/processPartition.ts';
-import { findJobByObject, getJob } from '../../../lib/store/ingestJobs.ts';
+import { findIngestJobByObject as findJobByObject, getIngestJob as getJob } from '../../../lib/store/ingestJobs.ts';
 import { listRejects } from '../../../lib/store/rejects.ts';
 import { waitFor } from '../localstack/support.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJob } from '../../../lib/store/ingestJobs.ts';
+import { getIngestJob as getJob } from '../../../lib/store/ingestJobs.ts';
 import { waitFor } from '../localstack/support.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';
 import {
