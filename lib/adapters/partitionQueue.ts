@@ -1,4 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { BatchflowError } from '../errors.ts';
 import type { PartitionMessage } from '../process/partitionMessage.ts';
 import type { PartitionQueue } from '../split/ports.ts';
 
@@ -7,6 +8,11 @@ import type { PartitionQueue } from '../split/ports.ts';
 const ENTRIES_PER_BATCH = 10;
 const BATCHES_IN_FLIGHT = 4;
 const ATTEMPTS = 4;
+
+/** SQS kept refusing some partition messages: the notification is retried, which re-sends every partition not yet marked enqueued. */
+export class PartitionQueueSendError extends BatchflowError {
+  override name = 'PartitionQueueSendError';
+}
 
 /** A PartitionQueue over SQS SendMessageBatch, retrying entries SQS reports as failed. */
 export function sqsPartitionQueue(sqs: SQSClient, queueUrl: string): PartitionQueue {
@@ -23,7 +29,7 @@ export function sqsPartitionQueue(sqs: SQSClient, queueUrl: string): PartitionQu
       pending = pending.filter((m) => failed.has(String(m.idx)));
       if (pending.length > 0 && attempt >= ATTEMPTS) {
         const f = out.Failed![0];
-        throw new Error(`SQS refused ${pending.length} partition messages after ${ATTEMPTS} attempts: ${f.Code} ${f.Message}`);
+        throw new PartitionQueueSendError(`SQS refused ${pending.length} partition messages after ${ATTEMPTS} attempts: ${f.Code} ${f.Message}`);
       }
       if (pending.length > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
     }

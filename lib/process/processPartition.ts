@@ -1,4 +1,5 @@
 import type { DatasetDefinition } from '../datasets/definition.ts';
+import { BatchflowError, PartitionNotRecordedError } from '../errors.ts';
 import { createRecordReader } from '../parse/reader.ts';
 import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
 import { createRollupAggregator, type RollupCell } from '../rollup/aggregator.ts';
@@ -11,6 +12,11 @@ import { completePartition, getPartition, type Partition } from '../store/partit
 import type { PartitionMessage } from './partitionMessage.ts';
 import type { PartitionStats } from './partitionStats.ts';
 import type { ObjectReader } from './ports.ts';
+
+/** A partition whose job or dataset was deleted after the partition was sent. */
+export class IngestJobGoneError extends BatchflowError {
+  override name = 'IngestJobGoneError';
+}
 
 /** What processing needs from the outside world. */
 export interface ProcessContext {
@@ -38,11 +44,11 @@ export interface PartitionOutcome {
 export async function processPartition(ctx: ProcessContext, message: PartitionMessage): Promise<PartitionOutcome> {
   const { jobId, idx } = message;
   const partition = await getPartition(ctx.db, jobId, idx);
-  if (!partition) throw new Error(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
+  if (!partition) throw new PartitionNotRecordedError(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
   if (partition.status === 'completed') return { jobId, idx, status: 'duplicate' };
   const job = await getIngestJob(ctx.db, jobId);
   const dataset = job?.dataset ? await getDataset(ctx.db, job.dataset) : undefined;
-  if (!job || !dataset) throw new Error(`partition ${jobId}/${idx}: job or its dataset is gone`);
+  if (!job || !dataset) throw new IngestJobGoneError(`partition ${jobId}/${idx}: job or its dataset is gone`);
 
   const started = performance.now();
   const aggregator = createRollupAggregator(dataset);

@@ -1,3 +1,4 @@
+import { PartitionNotRecordedError } from '../errors.ts';
 import type { RejectedRecord } from '../parse/sink.ts';
 import type { PartitionStats } from '../process/partitionStats.ts';
 import type { RollupCell } from '../rollup/aggregator.ts';
@@ -132,7 +133,7 @@ export async function completePartition(
       where job_id = ${input.jobId} and idx = ${input.idx} for update`;
     // A round trip, plus any wait for a duplicate of this message that holds the partition.
     const lockWaitMs = performance.now() - lockStarted;
-    if (!partition) throw new Error(`partition ${input.jobId}/${input.idx} is not recorded`);
+    if (!partition) throw new PartitionNotRecordedError(`partition ${input.jobId}/${input.idx} is not recorded`);
     if (partition.status === 'completed') return { merged: false, mergeMs: 0, lockWaitMs, rowsMerged: 0 };
 
     const rowsMerged = await mergeRollupCells(tx, db, input.dataset, input.cells);
