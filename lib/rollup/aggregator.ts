@@ -348,7 +348,7 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
       let c = group * metricCount;
       for (let m = 0; m < metricCount; m++, c++) {
         if (present[m] === 0) continue;
-        // Welford's update, as addToMoments.
+        // Welford's update, as addToMoments in the tests' oracle (test/unit/rollup/oracle/moments.ts).
         const x = metrics[m];
         const at = c * CELL_DOUBLES;
         const n = f[at + COUNT] + 1;
