@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { openDatabase } from '../lib/adapters/database.ts';
 import { parseSchedulePayload } from '../lib/analytics/payload.ts';
-import { runAnalyticsJob } from '../lib/analytics/runJob.ts';
+import { runAnalyticsJob } from '../lib/analytics/runAnalyticsJob.ts';
 import { loadConfig } from '../lib/config.ts';
 import { serviceName } from '../lib/topology.ts';
 

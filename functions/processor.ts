@@ -8,7 +8,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { createS3Client } from '../lib/adapters/aws.ts';
 import { openDatabase, isConnectionError } from '../lib/adapters/database.ts';
 import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
-import { parsePartitionMessage } from '../lib/adapters/partitionQueue.ts';
+import { parsePartitionMessage } from '../lib/process/partitionMessage.ts';
 import { addPartitionMetrics, addSignal } from '../lib/adapters/partitionMetrics.ts';
 import { settleEach } from '../lib/adapters/sqsBatch.ts';
 import { loadConfig } from '../lib/config.ts';

@@ -12,3 +12,11 @@ export class BatchflowError extends Error {
   // Set explicitly rather than from `constructor.name`: bundlers minify class names.
   override name = 'BatchflowError';
 }
+
+/**
+ * A partition message names a partition Postgres has no row for: thrown by the processor and by
+ * the merge transaction. The processor reports it as that message's failure, so SQS redelivers it.
+ */
+export class PartitionNotRecordedError extends BatchflowError {
+  override name = 'PartitionNotRecordedError';
+}

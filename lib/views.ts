@@ -1,5 +1,5 @@
-import type { ResultRow } from './store/analytics.ts';
-import type { Job } from './store/jobs.ts';
+import type { ResultRow } from './analytics/results.ts';
+import type { IngestJob } from './store/ingestJobs.ts';
 
 /**
  * The JSON shapes batchflow shows outside itself: the CLI's `--json` and the HTTP API print the
@@ -7,9 +7,9 @@ import type { Job } from './store/jobs.ts';
  */
 
 /** A job in a list: `status --json`, `upload --wait --json` and `GET /jobs`. */
-export interface JobSummary {
+export interface IngestJobSummary {
   readonly jobId: number;
-  readonly status: Job['status'];
+  readonly status: IngestJob['status'];
   readonly reason?: string;
   readonly records: number;
   readonly rejected: number;
@@ -19,7 +19,7 @@ export interface JobSummary {
 }
 
 /** The summary of a job; one still running is measured up to now. */
-export function summarize(job: Job): JobSummary {
+export function summarize(job: IngestJob): IngestJobSummary {
   const durationMs = (job.finishedAt ?? new Date()).getTime() - job.createdAt.getTime();
   return {
     jobId: job.jobId,

@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pRetry from 'p-retry';
 import type { DatabaseConfig } from '../config.ts';
+import { BatchflowError } from '../errors.ts';
 import { connectDb, type Db } from '../store/db.ts';
 
 /**
@@ -19,6 +20,11 @@ async function urlFromSecret(config: DatabaseConfig): Promise<string> {
   return databaseUrlFromSecret(secretArn, out.SecretString, { host: config.databaseHost, ssl: config.databaseSsl });
 }
 
+/** A database secret that is not in the RDS format; the message names the secret, never its content. */
+export class DatabaseSecretError extends BatchflowError {
+  override name = 'DatabaseSecretError';
+}
+
 /**
  * The connection URL from an RDS-format secret. `host` replaces the secret's (the RDS Proxy
  * endpoint); `ssl` is `require` on AWS, where RDS Proxy refuses plain connections.
@@ -32,10 +38,10 @@ export function databaseUrlFromSecret(
   try {
     s = JSON.parse(secretString ?? '{}');
   } catch {
-    throw new Error(`secret ${secretArn} is not JSON in the RDS format ({host, port, username, password, dbname})`);
+    throw new DatabaseSecretError(`secret ${secretArn} is not JSON in the RDS format ({host, port, username, password, dbname})`);
   }
   const host = options.host ?? s.host;
-  if (!host || !s.username) throw new Error(`secret ${secretArn} lacks ${host ? 'username' : 'host'}`);
+  if (!host || !s.username) throw new DatabaseSecretError(`secret ${secretArn} lacks ${host ? 'username' : 'host'}`);
   const auth = `${encodeURIComponent(s.username)}${s.password ? `:${encodeURIComponent(s.password)}` : ''}`;
   return `postgres://${auth}@${host}:${s.port ?? 5432}/${encodeURIComponent(s.dbname ?? 'postgres')}?sslmode=${options.ssl}`;
 }

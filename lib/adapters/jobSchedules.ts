@@ -7,7 +7,8 @@ import {
   UpdateScheduleCommand,
   type CreateScheduleCommandInput,
 } from '@aws-sdk/client-scheduler';
-import type { JobDefinition } from '../analytics/jobDefinition.ts';
+import type { AnalyticsJobDefinition } from '../analytics/jobDefinition.ts';
+import type { AnalyticsJobSchedules } from '../analytics/ports.ts';
 import { parseSchedule, toEventBridgeScheduleExpression } from '../analytics/schedule.ts';
 
 /** Where job schedules live and what they invoke (the stack's outputs). */
@@ -17,23 +18,13 @@ export interface JobScheduleSettings {
   readonly functionArn: string;
 }
 
-/** Keeps one EventBridge Scheduler schedule per job. */
-export interface JobSchedules {
-  /** Creates or updates the job's schedule (disabled jobs keep a DISABLED schedule). */
-  put(job: JobDefinition): Promise<void>;
-  /** Deletes the job's schedule; a missing one is fine. */
-  remove(name: string): Promise<void>;
-  /** Names of every schedule in the group. */
-  list(): Promise<string[]>;
-}
-
 /**
- * JobSchedules over EventBridge Scheduler, which evaluates cron expressions in the schedule's time
+ * AnalyticsJobSchedules over EventBridge Scheduler, which evaluates cron expressions in the schedule's time
  * zone — so a job at 8 AM America/New_York fires at 8 AM local time across DST. The payload carries
  * the scheduled time, so a retried invocation still computes the window it was scheduled for.
  */
-export function schedulerJobSchedules(client: SchedulerClient, settings: JobScheduleSettings): JobSchedules {
-  const input = (job: JobDefinition): CreateScheduleCommandInput => {
+export function schedulerJobSchedules(client: SchedulerClient, settings: JobScheduleSettings): AnalyticsJobSchedules {
+  const input = (job: AnalyticsJobDefinition): CreateScheduleCommandInput => {
     const { expression, timezone } = toEventBridgeScheduleExpression(parseSchedule(job.schedule, job.timezone));
     return {
       Name: job.name,

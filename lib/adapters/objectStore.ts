@@ -1,20 +1,19 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
+import type { ObjectReader } from '../process/ports.ts';
+import type { ObjectStore } from '../split/ports.ts';
 
-/** The S3 operations the pipeline uses, behind one small interface. */
-export interface ObjectStore {
+/**
+ * The S3 operations the pipeline uses: the splitter's ObjectStore and the processor's ObjectReader
+ * ports, plus `head`.
+ */
+export interface S3ObjectStore extends ObjectStore, ObjectReader {
   /** Size and version identity (versionId when versioned, else the ETag) of an object. */
   head(bucket: string, key: string): Promise<{ size: number; eTag: string; versionId?: string; contentEncoding?: string }>;
-  /** Bytes [start, end) of an object (one Range GET). */
-  readRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array>;
-  /** Streams bytes [start, end) of an object, or all of it when no range is given. */
-  stream(bucket: string, key: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>>;
-  /** Writes an object. */
-  put(bucket: string, key: string, body: Uint8Array, contentType?: string): Promise<void>;
 }
 
-/** An ObjectStore over an S3 client (AWS, LocalStack or moto alike). */
-export function s3ObjectStore(s3: S3Client): ObjectStore {
+/** An S3ObjectStore over an S3 client (AWS, LocalStack or moto alike). */
+export function s3ObjectStore(s3: S3Client): S3ObjectStore {
   const get = async (bucket: string, key: string, range?: { start: number; end: number }) => {
     const out = await s3.send(
       new GetObjectCommand({

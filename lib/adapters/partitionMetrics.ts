@@ -9,8 +9,9 @@ export function addSignal(metrics: Metrics, name: SignalName, value: number): vo
 }
 
 /**
- * Adds a merged partition's measurements to the invocation's metrics: the pre / pure / post split of
- * seed 004 as read (S3), parse+aggregate and database time. A duplicate adds nothing: it did no work.
+ * Adds a merged partition's measurements to the invocation's metrics, its time split into pre (read
+ * from S3), pure (parse and aggregate) and post (database merge) work, so the tuner can tell which
+ * one bounds a partition. A duplicate adds nothing: it did no work.
  */
 export function addPartitionMetrics(metrics: Metrics, outcome: PartitionOutcome): void {
   const s = outcome.stats;

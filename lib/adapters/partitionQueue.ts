@@ -1,23 +1,18 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-
-/** The body of one partition message: which job and which partition (Postgres holds the rest). */
-export interface PartitionMessage {
-  readonly v: 1;
-  readonly jobId: number;
-  readonly idx: number;
-}
-
-/** Sends partition messages to the partition queue. */
-export interface PartitionQueue {
-  /** Sends every message; resolves with the indexes SQS accepted, throws if some never were. */
-  send(messages: readonly PartitionMessage[]): Promise<number[]>;
-}
+import { BatchflowError } from '../errors.ts';
+import type { PartitionMessage } from '../process/partitionMessage.ts';
+import type { PartitionQueue } from '../split/ports.ts';
 
 // SendMessageBatch takes at most 10 entries (and 256 KiB; our bodies are tiny).
 // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
 const ENTRIES_PER_BATCH = 10;
 const BATCHES_IN_FLIGHT = 4;
 const ATTEMPTS = 4;
+
+/** SQS kept refusing some partition messages: the notification is retried, which re-sends every partition not yet marked enqueued. */
+export class PartitionQueueSendError extends BatchflowError {
+  override name = 'PartitionQueueSendError';
+}
 
 /** A PartitionQueue over SQS SendMessageBatch, retrying entries SQS reports as failed. */
 export function sqsPartitionQueue(sqs: SQSClient, queueUrl: string): PartitionQueue {
@@ -34,7 +29,7 @@ export function sqsPartitionQueue(sqs: SQSClient, queueUrl: string): PartitionQu
       pending = pending.filter((m) => failed.has(String(m.idx)));
       if (pending.length > 0 && attempt >= ATTEMPTS) {
         const f = out.Failed![0];
-        throw new Error(`SQS refused ${pending.length} partition messages after ${ATTEMPTS} attempts: ${f.Code} ${f.Message}`);
+        throw new PartitionQueueSendError(`SQS refused ${pending.length} partition messages after ${ATTEMPTS} attempts: ${f.Code} ${f.Message}`);
       }
       if (pending.length > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
     }
@@ -49,18 +44,4 @@ export function sqsPartitionQueue(sqs: SQSClient, queueUrl: string): PartitionQu
       return messages.map((m) => m.idx);
     },
   };
-}
-
-/** Reads a partition message body, naming what is wrong with a bad one. */
-export function parsePartitionMessage(body: string): PartitionMessage {
-  let m: Partial<PartitionMessage>;
-  try {
-    m = JSON.parse(body);
-  } catch {
-    throw new Error(`partition message is not JSON: ${body.slice(0, 200)}`);
-  }
-  if (m.v !== 1 || !Number.isInteger(m.jobId) || !Number.isInteger(m.idx)) {
-    throw new Error(`partition message lacks v=1, jobId or idx: ${body.slice(0, 200)}`);
-  }
-  return { v: 1, jobId: m.jobId!, idx: m.idx! };
 }

@@ -6,10 +6,10 @@ export const AGGREGATIONS = ['sum', 'avg', 'count', 'min', 'max', 'median', 'std
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
 /** The granularities a job's windows can have. */
-export const JOB_GRANULARITIES = ['1-hour', '2-hour', '4-hour', '6-hour', '12-hour', '1-day', '2-day', '3-day', '1-week', '2-week'] as const;
+export const ANALYTICS_JOB_GRANULARITIES = ['1-hour', '2-hour', '4-hour', '6-hour', '12-hour', '1-day', '2-day', '3-day', '1-week', '2-week'] as const;
 
 /** A scheduled analytics job (stored in `analytics_jobs`). */
-export interface JobDefinition {
+export interface AnalyticsJobDefinition {
   readonly name: string;
   readonly enabled: boolean;
   /** An event name (EVERYHOUR, EVERYDAY8AMET, EVERYWEEK, EVERYHOURBYMIN10, ...) or a 5-field cron expression. */
@@ -19,7 +19,7 @@ export interface JobDefinition {
   readonly dataset: string;
   /** The dimension results are grouped by; null for totals. */
   readonly entity: string | null;
-  readonly granularity: (typeof JOB_GRANULARITIES)[number];
+  readonly granularity: (typeof ANALYTICS_JOB_GRANULARITIES)[number];
   readonly delayHours: number;
   /** A filter over dimensions in the filter language (lib/analytics/filter.ts), or null. */
   readonly filter: string | null;
@@ -42,7 +42,7 @@ const schema = z
     timezone: z.string().min(1).default('UTC'),
     dataset: z.string().min(1, 'is required'),
     entity: z.string().min(1).nullable().default(null),
-    granularity: z.enum(JOB_GRANULARITIES, { error: `must be one of ${JOB_GRANULARITIES.join(', ')}` }),
+    granularity: z.enum(ANALYTICS_JOB_GRANULARITIES, { error: `must be one of ${ANALYTICS_JOB_GRANULARITIES.join(', ')}` }),
     delayHours: z.number().int('must be a whole number of hours').min(0).max(24 * 28).default(0),
     filter: z.string().nullable().default(null),
     metrics: z
@@ -57,7 +57,7 @@ const schema = z
   .strict();
 
 /** Validates a job definition's shape (what needs the dataset is checked by `planJob`). */
-export function parseJobDefinition(input: unknown): JobDefinition {
+export function parseAnalyticsJobDefinition(input: unknown): AnalyticsJobDefinition {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     throw new JobDefinitionError(parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));

@@ -1,5 +1,5 @@
-import type { JobSchedules } from '../adapters/jobSchedules.ts';
-import type { JobDefinition } from './jobDefinition.ts';
+import type { AnalyticsJobDefinition } from './jobDefinition.ts';
+import type { AnalyticsJobSchedules } from './ports.ts';
 
 /** What a sync changed. */
 export interface ScheduleSync {
@@ -12,7 +12,7 @@ export interface ScheduleSync {
  * disabled), and schedules whose job is gone are deleted. Run by the stack on every deploy and safe
  * to run any time (each step is idempotent).
  */
-export async function syncSchedules(jobs: readonly JobDefinition[], schedules: JobSchedules): Promise<ScheduleSync> {
+export async function syncSchedules(jobs: readonly AnalyticsJobDefinition[], schedules: AnalyticsJobSchedules): Promise<ScheduleSync> {
   const wanted = new Set(jobs.map((j) => j.name));
   for (const job of jobs) await schedules.put(job);
   const deleted = (await schedules.list()).filter((name) => !wanted.has(name));

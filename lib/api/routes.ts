@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { BatchflowError } from '../errors.ts';
 import { getAnalyticsJob, listAnalyticsJobs, listResults } from '../store/analytics.ts';
 import type { Db } from '../store/db.ts';
-import { getJob, listJobs, listRejects } from '../store/jobs.ts';
+import { getIngestJob, listIngestJobs } from '../store/ingestJobs.ts';
+import { listRejects } from '../store/rejects.ts';
 import { listTuningHistory } from '../store/performance.ts';
 import { resultJson, summarize } from '../views.ts';
 
@@ -111,12 +112,12 @@ const noPath = z.object({});
 export const apiRoutes = {
   /** Recent ingestion jobs, newest first: `status --json`. */
   listJobs: route('/jobs', z.object({ path: noPath, query: z.object({ limit: limit(20) }) }), async (db, { query }) =>
-    (await listJobs(db, query.limit)).map(summarize),
+    (await listIngestJobs(db, query.limit)).map(summarize),
   ),
 
   /** One ingestion job with every counter: `status <jobId> --json`. */
   getJob: route('/jobs/{jobId}', z.object({ path: z.object({ jobId }), query: z.object({}) }), async (db, { path }) => {
-    const job = await getJob(db, path.jobId);
+    const job = await getIngestJob(db, path.jobId);
     if (!job) throw new ApiError(404, `no job ${path.jobId}`);
     return job;
   }),
@@ -127,7 +128,7 @@ export const apiRoutes = {
     z.object({ path: z.object({ jobId }), query: z.object({ limit: limit(100) }) }),
     async (db, { path, query }) => {
       // An empty list would not tell a clean job from a mistyped id.
-      if (!(await getJob(db, path.jobId))) throw new ApiError(404, `no job ${path.jobId}`);
+      if (!(await getIngestJob(db, path.jobId))) throw new ApiError(404, `no job ${path.jobId}`);
       return listRejects(db, path.jobId, query.limit);
     },
   ),

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { JobDefinitionError, parseJobDefinition } from '../analytics/jobDefinition.ts';
-import { checkJob } from '../definitions/definitions.ts';
-import { runAnalyticsJob } from '../analytics/runJob.ts';
+import { JobDefinitionError, parseAnalyticsJobDefinition } from '../analytics/jobDefinition.ts';
+import { checkAnalyticsJob } from '../definitions/definitions.ts';
+import { runAnalyticsJob } from '../analytics/runAnalyticsJob.ts';
 import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob } from '../store/analytics.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
@@ -10,13 +10,14 @@ import { readJsonFile } from './jsonFile.ts';
 import { print, table } from './report.ts';
 import { CliError, type Target } from './target.ts';
 import { createSchedulerClient } from '../adapters/aws.ts';
-import { schedulerJobSchedules, type JobSchedules } from '../adapters/jobSchedules.ts';
+import { schedulerJobSchedules } from '../adapters/jobSchedules.ts';
+import type { AnalyticsJobSchedules } from '../analytics/ports.ts';
 
 type WithDb = <T>(fn: (db: Db, target: Target) => Promise<T>) => Promise<T>;
 type IsoDate = (flag: string) => (value: string) => Date;
 
 /** A deployed stack's schedules (EventBridge Scheduler); none locally, where the runtime fires jobs. */
-function schedulesOf(target: Target): JobSchedules | undefined {
+function schedulesOf(target: Target): AnalyticsJobSchedules | undefined {
   if (!target.schedules) return undefined;
   return schedulerJobSchedules(createSchedulerClient(target.clients), target.schedules);
 }
@@ -35,8 +36,8 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
       const input = readJsonFile(file);
       await withDb(async (db, target) => {
         try {
-          const job = parseJobDefinition(input);
-          const { schedule, plan } = checkJob(job, await getDataset(db, job.dataset));
+          const job = parseAnalyticsJobDefinition(input);
+          const { schedule, plan } = checkAnalyticsJob(job, await getDataset(db, job.dataset));
           await putAnalyticsJob(db, job);
           await schedulesOf(target)?.put(job);
           console.log(`job "${job.name}" saved: ${job.schedule} = ${schedule.cron} in ${schedule.timezone}, ${job.granularity} windows, answered from rollup [${plan.rollup.join(',')}]`);

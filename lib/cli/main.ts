@@ -5,15 +5,16 @@ import { BatchflowError } from '../errors.ts';
 import { queryRollups } from '../query/queryRollups.ts';
 import { connectDb, type Db } from '../store/db.ts';
 import { getDataset, listDatasets, putDataset } from '../store/datasets.ts';
-import { getJob, listJobs, listRejects } from '../store/jobs.ts';
+import { getIngestJob, listIngestJobs } from '../store/ingestJobs.ts';
+import { listRejects } from '../store/rejects.ts';
 import { migrate } from '../store/migrate.ts';
 import { summarize } from '../views.ts';
 import { addAnalyticsCommands } from './analyticsCommands.ts';
-import { describeJob, describeRejects, describeRows, print, table } from './report.ts';
+import { describeIngestJob, describeRejects, describeRows, print, table } from './report.ts';
 import { readJsonFile } from './jsonFile.ts';
 import { CliError, resolveTarget, type Target } from './target.ts';
 import { addTuneCommand } from './tuneCommand.ts';
-import { uploadFile, waitForJob } from './upload.ts';
+import { uploadFile, waitForIngestJob } from './upload.ts';
 
 /** Runs `fn` against the resolved target's database, closing the pool afterwards. */
 async function withDb<T>(fn: (db: Db, target: Target) => Promise<T>): Promise<T> {
@@ -82,8 +83,8 @@ program
     await withDb(async (db, target) => {
       const object = await uploadFile(db, target, file, opts.dataset, opts.key);
       if (!opts.wait) return print(!!opts.json, object, () => `uploaded s3://${object.bucket}/${object.key}`);
-      const job = await waitForJob(db, object, { progress: process.stderr.isTTY || !opts.json });
-      print(!!opts.json, summarize(job), () => describeJob(job));
+      const job = await waitForIngestJob(db, object, { progress: process.stderr.isTTY || !opts.json });
+      print(!!opts.json, summarize(job), () => describeIngestJob(job));
       if (job.status === 'failed') process.exitCode = 1;
     });
   });
@@ -115,11 +116,11 @@ program
   .action(async (jobId: string | undefined, opts: { json?: boolean; limit: number }) => {
     await withDb(async (db) => {
       if (jobId) {
-        const job = await getJob(db, positiveInt(jobId));
+        const job = await getIngestJob(db, positiveInt(jobId));
         if (!job) throw new CliError(`no job ${jobId}`);
-        return print(!!opts.json, job, () => describeJob(job));
+        return print(!!opts.json, job, () => describeIngestJob(job));
       }
-      const jobs = await listJobs(db, opts.limit);
+      const jobs = await listIngestJobs(db, opts.limit);
       print(!!opts.json, jobs.map(summarize), () =>
         table(jobs.map((j) => ({ job: j.jobId, dataset: j.dataset, status: j.status, records: j.recordsRead, rejected: j.recordsRejected, partitions: `${j.partitionsDone}/${j.partitionsTotal ?? '?'}`, key: j.key, reason: j.reason ?? '' }))),
       );

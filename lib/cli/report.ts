@@ -1,4 +1,5 @@
-import type { Job, LocatedReject } from '../store/jobs.ts';
+import type { IngestJob } from '../store/ingestJobs.ts';
+import type { LocatedReject } from '../store/rejects.ts';
 import type { RollupRow } from '../query/queryRollups.ts';
 
 const ms = (v: number | null) => (v === null ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
@@ -8,7 +9,7 @@ const n = (v: number) => v.toLocaleString('en-US');
  * A job's metrics summary: wall time, the stages (split; then per partition read, parse +
  * aggregate, merge — summed over partitions, which run in parallel) and throughput.
  */
-export function describeJob(job: Job): string {
+export function describeIngestJob(job: IngestJob): string {
   const wall = (job.finishedAt ?? new Date()).getTime() - job.createdAt.getTime();
   const rate = wall > 0 ? Math.round((job.recordsRead * 1000) / wall) : 0;
   const mb = job.bytesRead / 1e6;

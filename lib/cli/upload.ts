@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { createS3Client } from '../adapters/aws.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { findJobByObject, type Job } from '../store/jobs.ts';
+import { findIngestJobByObject, type IngestJob } from '../store/ingestJobs.ts';
 import { topology } from '../topology.ts';
 import { CliError, type Target } from './target.ts';
 
@@ -36,7 +36,7 @@ export async function uploadFile(db: Db, target: Target, file: string, dataset: 
  * Waits for the object's job to end, drawing a progress bar on stderr (partitions done / total,
  * records/s) when `progress` is set.
  */
-export async function waitForJob(db: Db, object: { bucket: string; key: string }, options: { progress: boolean; timeoutMs?: number }): Promise<Job> {
+export async function waitForIngestJob(db: Db, object: { bucket: string; key: string }, options: { progress: boolean; timeoutMs?: number }): Promise<IngestJob> {
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
   const noJobDeadline = Date.now() + 60_000;
   const bar = options.progress
@@ -48,7 +48,7 @@ export async function waitForJob(db: Db, object: { bucket: string; key: string }
   let started = false;
   try {
     for (;;) {
-      const job = await findJobByObject(db, object.bucket, object.key);
+      const job = await findIngestJobByObject(db, object.bucket, object.key);
       if (!job && Date.now() > noJobDeadline) {
         throw new CliError(`no job for s3://${object.bucket}/${object.key} after 60 s: is the stack (npm run local) running and its splitter healthy?`);
       }

@@ -1,5 +1,5 @@
-import { JobDefinitionError, parseJobDefinition, type JobDefinition } from '../analytics/jobDefinition.ts';
-import { planJob, type JobPlan } from '../analytics/plan.ts';
+import { JobDefinitionError, parseAnalyticsJobDefinition, type AnalyticsJobDefinition } from '../analytics/jobDefinition.ts';
+import { planAnalyticsJob, type AnalyticsJobPlan } from '../analytics/rollupPlan.ts';
 import { parseSchedule, type Schedule } from '../analytics/schedule.ts';
 import { DatasetDefinitionError, parseDatasetDefinition, type DatasetDefinition } from '../datasets/definition.ts';
 import { BatchflowError } from '../errors.ts';
@@ -13,7 +13,7 @@ export interface DefinitionFile {
 /** The definitions a deployment carries: datasets first, then the jobs that read them. */
 export interface Definitions {
   readonly datasets: readonly DatasetDefinition[];
-  readonly jobs: readonly JobDefinition[];
+  readonly jobs: readonly AnalyticsJobDefinition[];
 }
 
 /** Every problem in a set of definition files, each prefixed with its file. */
@@ -26,9 +26,9 @@ export class DefinitionsError extends BatchflowError {
 
 /**
  * Checks that a job can run against its dataset: its schedule parses and its entity, metrics,
- * filter and granularity fit the dataset (planJob). Throws JobDefinitionError naming the field.
+ * filter and granularity fit the dataset (planAnalyticsJob). Throws JobDefinitionError naming the field.
  */
-export function checkJob(job: JobDefinition, dataset: DatasetDefinition | undefined): { schedule: Schedule; plan: JobPlan } {
+export function checkAnalyticsJob(job: AnalyticsJobDefinition, dataset: DatasetDefinition | undefined): { schedule: Schedule; plan: AnalyticsJobPlan } {
   let schedule: Schedule;
   try {
     schedule = parseSchedule(job.schedule, job.timezone);
@@ -36,7 +36,7 @@ export function checkJob(job: JobDefinition, dataset: DatasetDefinition | undefi
     throw new JobDefinitionError([`schedule: ${(err as Error).message}`]);
   }
   if (!dataset) throw new JobDefinitionError([`dataset: no dataset named "${job.dataset}"`]);
-  return { schedule, plan: planJob(job, dataset) };
+  return { schedule, plan: planAnalyticsJob(job, dataset) };
 }
 
 /**
@@ -56,13 +56,13 @@ export function parseDefinitions(
     if (datasets.has(def.name)) problems.push(`${file.path}: dataset "${def.name}" is defined twice`);
     datasets.set(def.name, def);
   }
-  const jobs = new Map<string, JobDefinition>();
+  const jobs = new Map<string, AnalyticsJobDefinition>();
   for (const file of files.jobs) {
-    const job = parseFile(file, parseJobDefinition, problems);
+    const job = parseFile(file, parseAnalyticsJobDefinition, problems);
     if (!job) continue;
     if (jobs.has(job.name)) problems.push(`${file.path}: job "${job.name}" is defined twice`);
     try {
-      checkJob(job, datasets.get(job.dataset) ?? known.get(job.dataset));
+      checkAnalyticsJob(job, datasets.get(job.dataset) ?? known.get(job.dataset));
       jobs.set(job.name, job);
     } catch (err) {
       if (!(err instanceof JobDefinitionError)) throw err;

@@ -1,5 +1,5 @@
-import type { ReaderOptions, RecordReader } from './reader.ts';
 import { asBuffer } from './csv.ts';
+import type { ReaderOptions, RecordReader } from './readerTypes.ts';
 import type { RecordLayout, RecordSink } from './sink.ts';
 import { epochToMs, parseDecimalText, parseTimestampText, rawText, showValue } from './values.ts';
 

@@ -1,32 +1,12 @@
 import { CsvProblem, FieldQuoting, createCsvScanner, type CsvRecord } from './csv.ts';
 import { HeaderError, missingColumns } from './header.ts';
 import { createNdjsonReader } from './ndjson.ts';
+import type { ReaderOptions, RecordReader } from './readerTypes.ts';
 import type { RecordLayout, RecordSink } from './sink.ts';
 import { createDimensionDecoder, parseDecimal, parseTimestamp, rawText, showValue } from './values.ts';
 
-/** Where a range sits in its object, and how long a record may be. */
-export interface ReaderOptions {
-  /** Absolute position of the range's first byte in the object (or staged part). */
-  readonly baseOffset: number;
-  /** The longest record accepted, line end included; a longer one is rejected unbuffered. */
-  readonly maxRecordBytes: number;
-}
-
-/** What a reader consumed: records = accepted + rejected; lines = LF bytes (physical lines). */
-export interface ReaderStats {
-  readonly records: number;
-  readonly rejected: number;
-  readonly lines: number;
-  readonly bytes: number;
-}
-
-/** Turns a byte range, pushed in chunks, into calls on a RecordSink. */
-export interface RecordReader {
-  /** Parses a chunk; records may span chunks. */
-  push(chunk: Uint8Array): void;
-  /** Ends the range (a last record needs no line end) and returns the counts. */
-  end(): ReaderStats;
-}
+// Defined apart so the per-format readers (ndjson.ts) can implement them without importing this file.
+export type { ReaderOptions, ReaderStats, RecordReader } from './readerTypes.ts';
 
 /**
  * A reader for a range of records in the layout's format (for CSV: a range of data records, after

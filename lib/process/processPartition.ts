@@ -1,19 +1,27 @@
-import type { ObjectStore } from '../adapters/objectStore.ts';
-import type { PartitionMessage } from '../adapters/partitionQueue.ts';
 import type { DatasetDefinition } from '../datasets/definition.ts';
+import { BatchflowError, PartitionNotRecordedError } from '../errors.ts';
 import { createRecordReader } from '../parse/reader.ts';
 import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
 import { createRollupAggregator, type RollupCell } from '../rollup/aggregator.ts';
 import { parseGranularity } from '../rollup/granularity.ts';
-import { findRecordStart } from '../split/boundary.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { completePartition, getJob, getPartition, type Job, type Partition, type PartitionStats } from '../store/jobs.ts';
+import { getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
+import { completePartition, getPartition, type Partition } from '../store/partitions.ts';
+import { findRecordStart } from './boundary.ts';
+import type { PartitionMessage } from './partitionMessage.ts';
+import type { PartitionStats } from './partitionStats.ts';
+import type { ObjectReader } from './ports.ts';
+
+/** A partition whose job or dataset was deleted after the partition was sent. */
+export class IngestJobGoneError extends BatchflowError {
+  override name = 'IngestJobGoneError';
+}
 
 /** What processing needs from the outside world. */
 export interface ProcessContext {
   readonly db: Db;
-  readonly objects: ObjectStore;
+  readonly objects: ObjectReader;
   readonly maxRecordBytes: number;
 }
 
@@ -36,11 +44,11 @@ export interface PartitionOutcome {
 export async function processPartition(ctx: ProcessContext, message: PartitionMessage): Promise<PartitionOutcome> {
   const { jobId, idx } = message;
   const partition = await getPartition(ctx.db, jobId, idx);
-  if (!partition) throw new Error(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
+  if (!partition) throw new PartitionNotRecordedError(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
   if (partition.status === 'completed') return { jobId, idx, status: 'duplicate' };
-  const job = await getJob(ctx.db, jobId);
+  const job = await getIngestJob(ctx.db, jobId);
   const dataset = job?.dataset ? await getDataset(ctx.db, job.dataset) : undefined;
-  if (!job || !dataset) throw new Error(`partition ${jobId}/${idx}: job or its dataset is gone`);
+  if (!job || !dataset) throw new IngestJobGoneError(`partition ${jobId}/${idx}: job or its dataset is gone`);
 
   const started = performance.now();
   const aggregator = createRollupAggregator(dataset);
@@ -84,7 +92,7 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
 }
 
 /** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */
-async function alignedRange(ctx: ProcessContext, job: Job, p: Partition): Promise<{ start: number; end: number }> {
+async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): Promise<{ start: number; end: number }> {
   if (p.exactRange) return { start: p.rangeStart, end: p.rangeEnd };
   const read = (s: number, e: number) => ctx.objects.readRange(job.bucket, p.sourceKey, s, e);
   const options = {
@@ -109,7 +117,7 @@ function timeRangeOf(cells: readonly RollupCell[], granularityMs: number): { fro
   return { from: new Date(min), to: new Date(max + granularityMs) };
 }
 
-function layoutOf(job: Job, dataset: DatasetDefinition): RecordLayout {
+function layoutOf(job: IngestJob, dataset: DatasetDefinition): RecordLayout {
   return {
     format: dataset.format,
     columns: job.columns ?? [],

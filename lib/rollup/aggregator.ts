@@ -1,5 +1,6 @@
 import { DatasetDefinitionError, rollupKey, type DatasetDefinition } from '../datasets/definition.ts';
 import { BUCKET_ORIGIN_MS, bucketStart, parseGranularity } from './granularity.ts';
+import { PairTable } from './pairTable.ts';
 import { SKETCH_MAX_BUCKET, sketchBucket, sketchBucketName, type SketchJson } from './sketch.ts';
 
 /**
@@ -39,72 +40,25 @@ export interface RollupAggregator {
 }
 
 /**
- * A hash table from a pair of int32 keys to dense ids 0, 1, 2, … in order of insertion: one
- * Int32Array of (a, b, id + 1) slots, linear probing, at most half full. Used for the groups
- * (bucket id, combination id) and for combinations of two or more dimension values.
- */
-export class PairTable {
-  /** How many pairs the table holds; the next pair gets this id. */
-  size = 0;
-  private slots = new Int32Array(4 * 64);
-  private mask = 63;
-
-  /** The id of (a, b), or -1. */
-  find(a: number, b: number): number {
-    const slots = this.slots;
-    const mask = this.mask;
-    for (let i = pairHash(a, b) & mask; ; i = (i + 1) & mask) {
-      const at = i << 2;
-      const id = slots[at + 2];
-      if (id === 0) return -1;
-      if (slots[at] === a && slots[at + 1] === b) return id - 1;
-    }
-  }
-
-  /** Adds (a, b), which must not be present, and returns its id. */
-  insert(a: number, b: number): number {
-    if (2 * (this.size + 1) > this.mask + 1) this.grow();
-    const id = this.size++;
-    this.place(a, b, id + 1);
-    return id;
-  }
-
-  /** The id of (a, b), adding it if absent. */
-  idOf(a: number, b: number): number {
-    const id = this.find(a, b);
-    return id >= 0 ? id : this.insert(a, b);
-  }
-
-  private place(a: number, b: number, idPlusOne: number): void {
-    const slots = this.slots;
-    const mask = this.mask;
-    let i = pairHash(a, b) & mask;
-    while (slots[(i << 2) + 2] !== 0) i = (i + 1) & mask;
-    const at = i << 2;
-    slots[at] = a;
-    slots[at + 1] = b;
-    slots[at + 2] = idPlusOne;
-  }
-
-  private grow(): void {
-    const old = this.slots;
-    this.slots = new Int32Array(old.length * 2);
-    this.mask = (this.slots.length >> 2) - 1;
-    for (let at = 0; at < old.length; at += 4) if (old[at + 2] !== 0) this.place(old[at], old[at + 1], old[at + 2]);
-  }
-}
-
-function pairHash(a: number, b: number): number {
-  const h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77);
-  return h ^ (h >>> 15);
-}
-
-/**
  * Per cell (one group × one metric), 8 doubles = 16 int32 in one buffer viewed both ways, so an
  * update touches one 64-byte record: doubles 0–5 the moments (count, sum, min, max, mean, m2),
- * int32 12–14 its sketch's table (offset in the pool, mask, bins used).
+ * int32 12–14 its sketch's table (offset in the pool, mask, bins used). A cell's double slots are
+ * at `c * CELL_DOUBLES + slot` in the Float64Array, its int32 slots at `c * CELL_INTS + slot` in
+ * the Int32Array (double slot d covers int32 slots 2d and 2d + 1).
  */
 const CELL_DOUBLES = 8;
+const CELL_INTS = 2 * CELL_DOUBLES;
+// Double slots: the moments.
+const COUNT = 0;
+const SUM = 1;
+const MIN = 2;
+const MAX = 3;
+const MEAN = 4;
+const M2 = 5;
+// Int32 slots (inside doubles 6–7): the cell's sketch table in the pool.
+const SKETCH_OFFSET = 12;
+const SKETCH_MASK = 13;
+const SKETCH_USED = 14;
 
 /**
  * Sketch bins are kept in one Int32Array pool, each cell's bins in its own open-addressing table
@@ -283,8 +237,8 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
     }
     for (let c = group * metricCount; c < end; c++) {
       // ±Infinity as the empty min and max: the first value replaces both without a branch.
-      f64[c * CELL_DOUBLES + 2] = Number.POSITIVE_INFINITY;
-      f64[c * CELL_DOUBLES + 3] = Number.NEGATIVE_INFINITY;
+      f64[c * CELL_DOUBLES + MIN] = Number.POSITIVE_INFINITY;
+      f64[c * CELL_DOUBLES + MAX] = Number.NEGATIVE_INFINITY;
       // Offset 0, mask 0: the shared empty table.
     }
     return group;
@@ -292,15 +246,15 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
 
   /** Adds a bin absent from cell `c`'s table, growing the table first when it is 3/4 full. */
   function insertBin(c: number, bin: number): void {
-    const at = c * 16 + 12;
-    const used = i32[at + 2];
-    let mask = i32[at + 1];
+    const at = c * CELL_INTS;
+    const used = i32[at + SKETCH_USED];
+    let mask = i32[at + SKETCH_MASK];
     if (used === 0 || 4 * (used + 1) > 3 * (mask + 1)) {
       const slots = used === 0 ? FIRST_TABLE_SLOTS : 2 * (mask + 1);
       const oldMask = mask;
       const offset = reserve(2 * slots);
       // Read after reserve: compacting the pool moves the old table.
-      const from = i32[at];
+      const from = i32[at + SKETCH_OFFSET];
       const p = pool;
       mask = slots - 1;
       if (used > 0) {
@@ -313,16 +267,16 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
           p[offset + 2 * i + 1] = p[s + 1];
         }
       }
-      i32[at] = offset;
-      i32[at + 1] = mask;
+      i32[at + SKETCH_OFFSET] = offset;
+      i32[at + SKETCH_MASK] = mask;
     }
     const p = pool;
-    const offset = i32[at];
+    const offset = i32[at + SKETCH_OFFSET];
     let i = bin & mask;
     while (p[offset + 2 * i] !== 0) i = (i + 1) & mask;
     p[offset + 2 * i] = bin;
     p[offset + 2 * i + 1] = 1;
-    i32[at + 2] = used + 1;
+    i32[at + SKETCH_USED] = used + 1;
   }
 
   /**
@@ -334,16 +288,16 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
     if (poolTop + length > pool.length) {
       let live = 2;
       const cellCount = groups.size * metricCount;
-      for (let c = 0; c < cellCount; c++) if (i32[c * 16 + 14] > 0) live += 2 * (i32[c * 16 + 13] + 1);
+      for (let c = 0; c < cellCount; c++) if (i32[c * CELL_INTS + SKETCH_USED] > 0) live += 2 * (i32[c * CELL_INTS + SKETCH_MASK] + 1);
       const next = new Int32Array(Math.max(1 << 12, Math.ceil((live + length) * 3)));
       let top = 2;
       for (let c = 0; c < cellCount; c++) {
-        const at = c * 16 + 12;
-        if (i32[at + 2] === 0) continue;
-        const from = i32[at];
-        const n = 2 * (i32[at + 1] + 1);
+        const at = c * CELL_INTS;
+        if (i32[at + SKETCH_USED] === 0) continue;
+        const from = i32[at + SKETCH_OFFSET];
+        const n = 2 * (i32[at + SKETCH_MASK] + 1);
         next.set(pool.subarray(from, from + n), top);
-        i32[at] = top;
+        i32[at + SKETCH_OFFSET] = top;
         top += n;
       }
       pool = next;
@@ -394,22 +348,23 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
       let c = group * metricCount;
       for (let m = 0; m < metricCount; m++, c++) {
         if (present[m] === 0) continue;
-        // Welford's update, as addToMoments.
+        // Welford's update, as addToMoments in the tests' oracle (test/unit/rollup/oracle/moments.ts).
         const x = metrics[m];
         const at = c * CELL_DOUBLES;
-        const n = f[at] + 1;
-        const delta = x - f[at + 4];
-        const mean = f[at + 4] + delta / n;
-        f[at] = n;
-        f[at + 1] += x;
-        f[at + 4] = mean;
-        f[at + 5] += delta * (x - mean);
-        if (x < f[at + 2]) f[at + 2] = x;
-        if (x > f[at + 3]) f[at + 3] = x;
+        const n = f[at + COUNT] + 1;
+        const delta = x - f[at + MEAN];
+        const mean = f[at + MEAN] + delta / n;
+        f[at + COUNT] = n;
+        f[at + SUM] += x;
+        f[at + MEAN] = mean;
+        f[at + M2] += delta * (x - mean);
+        if (x < f[at + MIN]) f[at + MIN] = x;
+        if (x > f[at + MAX]) f[at + MAX] = x;
         // One probe of the cell's sketch table, usually its first slot.
         const bin = stored[m];
-        const offset = ints[2 * at + 12];
-        const mask = ints[2 * at + 13];
+        // 2 * at: the cell's first int32 slot (at counts doubles).
+        const offset = ints[2 * at + SKETCH_OFFSET];
+        const mask = ints[2 * at + SKETCH_MASK];
         const p = pool;
         for (let i = bin & mask; ; i = (i + 1) & mask) {
           const s = offset + 2 * i;
@@ -438,13 +393,13 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
       for (let m = 0; m < metricCount; m++) {
         const c = group * metricCount + m;
         const at = c * CELL_DOUBLES;
-        const count = f64[at];
-        const used = i32[2 * at + 14];
+        const count = f64[at + COUNT];
+        const used = i32[2 * at + SKETCH_USED];
         if (used > scratch.length) scratch = new Float64Array(2 * used);
         // Bins as bucket · 2^32 + count, so one numeric sort orders them by bucket.
         let n = 0;
-        const offset = i32[2 * at + 12];
-        const end = offset + 2 * i32[2 * at + 13];
+        const offset = i32[2 * at + SKETCH_OFFSET];
+        const end = offset + 2 * i32[2 * at + SKETCH_MASK];
         if (used > 0) for (let s = offset; s <= end; s += 2) if (pool[s] !== 0) scratch[n++] = pool[s] * 4294967296 + pool[s + 1];
         const bins = scratch.subarray(0, n).sort();
         // Built without a prototype, V8 keeps the object in dictionary mode; each sketch has its own
@@ -461,11 +416,11 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
           dims: dims.slice(),
           metric: def.metrics[m],
           count,
-          sum: f64[at + 1],
-          min: count === 0 ? null : f64[at + 2],
-          max: count === 0 ? null : f64[at + 3],
-          mean: f64[at + 4],
-          m2: f64[at + 5],
+          sum: f64[at + SUM],
+          min: count === 0 ? null : f64[at + MIN],
+          max: count === 0 ? null : f64[at + MAX],
+          mean: f64[at + MEAN],
+          m2: f64[at + M2],
           sketch: Object.setPrototypeOf(sketch, Object.prototype) as SketchJson,
         });
       }

@@ -1,4 +1,10 @@
+import { BatchflowError } from '../errors.ts';
 import { topology } from '../topology.ts';
+
+/** A message body on the ingest queue that is not an S3 event notification. */
+export class S3NotificationError extends BatchflowError {
+  override name = 'S3NotificationError';
+}
 
 /** An object named by an S3 ObjectCreated notification. */
 export interface CreatedObject {
@@ -25,11 +31,11 @@ export function parseS3Notification(body: string): NotificationContents {
   try {
     event = JSON.parse(body);
   } catch {
-    throw new Error(`not an S3 notification: body is not JSON: ${body.slice(0, 200)}`);
+    throw new S3NotificationError(`not an S3 notification: body is not JSON: ${body.slice(0, 200)}`);
   }
   const e = event as { Event?: string; Records?: unknown[] };
   if (e.Event === 's3:TestEvent') return { objects: [], ignored: ['s3:TestEvent'] };
-  if (!Array.isArray(e.Records)) throw new Error(`not an S3 notification: no Records in ${body.slice(0, 200)}`);
+  if (!Array.isArray(e.Records)) throw new S3NotificationError(`not an S3 notification: no Records in ${body.slice(0, 200)}`);
   const objects: CreatedObject[] = [];
   const ignored: string[] = [];
   for (const record of e.Records as S3Record[]) {

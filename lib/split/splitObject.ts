@@ -1,16 +1,16 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
-import type { ObjectStore } from '../adapters/objectStore.ts';
-import type { PartitionQueue } from '../adapters/partitionQueue.ts';
 import type { DatasetDefinition } from '../datasets/definition.ts';
 import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { failJob, markEnqueued, openJob, recordSplit, unsentPartitions, type Job, type PartitionPlan } from '../store/jobs.ts';
+import { failIngestJob, openIngestJob, type IngestJob } from '../store/ingestJobs.ts';
+import { markEnqueued, recordSplit, unsentPartitions } from '../store/partitions.ts';
 import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
 import { createPartCutter } from './cutter.ts';
-import { planByteRanges } from './plan.ts';
+import { planByteRanges, type PartitionPlan } from './partitionPlan.ts';
+import type { ObjectStore, PartitionQueue } from './ports.ts';
 import { datasetOfKey, type CreatedObject } from './s3Event.ts';
 
 /** What splitting needs from the outside world. */
@@ -48,7 +48,7 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject): Pro
   if (datasetName === undefined) {
     return { jobId: null, status: 'ignored', partitions: 0, reason: `key ${object.key} is not under uploads/<dataset>/` };
   }
-  const { job, created } = await openJob(ctx.db, {
+  const { job, created } = await openIngestJob(ctx.db, {
     dataset: datasetName,
     bucket: object.bucket,
     key: object.key,
@@ -74,7 +74,7 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject): Pro
     await recordSplit(ctx.db, job.jobId, { ...split, splitMs: performance.now() - started });
   } catch (err) {
     if (!(err instanceof ObjectProblem)) throw err;
-    await failJob(ctx.db, job.jobId, err.message);
+    await failIngestJob(ctx.db, job.jobId, err.message);
     return { jobId: job.jobId, status: 'failed', partitions: 0, reason: err.message };
   }
   const sent = await sendUnsent(ctx, job.jobId);
@@ -84,7 +84,7 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject): Pro
 type Split = Omit<Parameters<typeof recordSplit>[2], 'splitMs'>;
 
 /** An uncompressed object: nominal byte ranges; processors find the record boundaries. */
-async function splitRanges(ctx: SplitContext, job: Job, dataset: DatasetDefinition, head: Uint8Array): Promise<Split> {
+async function splitRanges(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition, head: Uint8Array): Promise<Split> {
   const size = job.objectSize ?? 0;
   let bytes = head;
   let layout = tryLayout(dataset, bytes, bytes.length >= size, ctx.maxRecordBytes);
@@ -108,7 +108,7 @@ async function splitRanges(ctx: SplitContext, job: Job, dataset: DatasetDefiniti
  * records and stage them under `staging/<job>/`. Parts are only announced after the whole object
  * decoded, so a corrupt file fails the job without merging anything.
  */
-async function splitGzip(ctx: SplitContext, job: Job, dataset: DatasetDefinition): Promise<Split> {
+async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition): Promise<Split> {
   const body = await readOrExplain(() => ctx.objects.stream(job.bucket, job.key), job);
   const inflated = Readable.from(body).pipe(createGunzip());
   const cutter = createPartCutter({ format: dataset.format, targetBytes: ctx.partitionBytes });

@@ -1,31 +1,16 @@
-import { parseJobDefinition, type JobDefinition } from '../analytics/jobDefinition.ts';
+import { parseAnalyticsJobDefinition, type AnalyticsJobDefinition } from '../analytics/jobDefinition.ts';
+import type { ResultRow } from '../analytics/results.ts';
+import type { Window } from '../analytics/windows.ts';
 import type { Db, Tx } from './db.ts';
 
 /** A stored job and where its computation stands. */
-export interface StoredJob {
-  readonly definition: JobDefinition;
+export interface StoredAnalyticsJob {
+  readonly definition: AnalyticsJobDefinition;
   readonly lastWindowEnd: Date | null;
 }
 
-/** A window [start, end) of a job. */
-export interface JobWindow {
-  readonly start: Date;
-  readonly end: Date;
-}
-
-/** One results row. */
-export interface ResultRow {
-  readonly job: string;
-  readonly windowStart: Date;
-  readonly windowEnd: Date;
-  readonly entity: string;
-  readonly metric: string;
-  readonly aggregation: string;
-  readonly value: number | null;
-}
-
 /** Creates or replaces a job definition (its computed windows and results stay). */
-export async function putAnalyticsJob(db: Db, job: JobDefinition): Promise<void> {
+export async function putAnalyticsJob(db: Db, job: AnalyticsJobDefinition): Promise<void> {
   const { sql } = db;
   await sql`
     insert into ${db.table('analytics_jobs')} (name, definition, dataset, enabled)
@@ -35,15 +20,15 @@ export async function putAnalyticsJob(db: Db, job: JobDefinition): Promise<void>
 }
 
 /** A job by name. */
-export async function getAnalyticsJob(db: Db, name: string): Promise<StoredJob | undefined> {
+export async function getAnalyticsJob(db: Db, name: string): Promise<StoredAnalyticsJob | undefined> {
   const [row] = await db.sql`select definition, last_window_end from ${db.table('analytics_jobs')} where name = ${name}`;
-  return row ? { definition: parseJobDefinition(row.definition), lastWindowEnd: row.last_window_end } : undefined;
+  return row ? { definition: parseAnalyticsJobDefinition(row.definition), lastWindowEnd: row.last_window_end } : undefined;
 }
 
 /** Every job, by name. */
-export async function listAnalyticsJobs(db: Db): Promise<StoredJob[]> {
+export async function listAnalyticsJobs(db: Db): Promise<StoredAnalyticsJob[]> {
   const rows = await db.sql`select definition, last_window_end from ${db.table('analytics_jobs')} order by name`;
-  return rows.map((r) => ({ definition: parseJobDefinition(r.definition), lastWindowEnd: r.last_window_end }));
+  return rows.map((r) => ({ definition: parseAnalyticsJobDefinition(r.definition), lastWindowEnd: r.last_window_end }));
 }
 
 /** Deletes a job with its windows and results; false when there was none. */
@@ -56,8 +41,8 @@ export async function deleteAnalyticsJob(db: Db, name: string): Promise<boolean>
  * Takes the job's stale windows (late data touched them after they were computed), oldest first,
  * clearing the mark first: data merged while they are recomputed marks them again.
  */
-export async function claimStaleWindows(db: Db, job: string): Promise<JobWindow[]> {
-  return db.sql<JobWindow[]>`
+export async function claimStaleWindows(db: Db, job: string): Promise<Window[]> {
+  return db.sql<Window[]>`
     update ${db.table('analytics_windows')} set stale = false
     where job = ${job} and stale
     returning window_start as start, window_end as "end"`.then((rows) => [...rows].sort((a, b) => a.start.getTime() - b.start.getTime()));
@@ -67,7 +52,7 @@ export async function claimStaleWindows(db: Db, job: string): Promise<JobWindow[
  * Replaces a window's results in one transaction (so a re-run is idempotent), records the window as
  * computed and advances the job's catch-up mark.
  */
-export async function replaceWindowResults(db: Db, job: string, window: JobWindow, rows: readonly Omit<ResultRow, 'job' | 'windowStart' | 'windowEnd'>[]): Promise<void> {
+export async function replaceWindowResults(db: Db, job: string, window: Window, rows: readonly Omit<ResultRow, 'job' | 'windowStart' | 'windowEnd'>[]): Promise<void> {
   await db.sql.begin(async (tx) => {
     await tx`delete from ${db.table('analytics_results')} where job = ${job} and window_start = ${window.start}`;
     if (rows.length > 0) {
@@ -104,7 +89,7 @@ export async function startRun(db: Db, run: { job: string; trigger: string; fire
 export async function finishRun(
   db: Db,
   runId: number,
-  outcome: { status: 'succeeded' | 'failed'; rows: number; durationMs: number; windows: readonly JobWindow[]; error?: string },
+  outcome: { status: 'succeeded' | 'failed'; rows: number; durationMs: number; windows: readonly Window[]; error?: string },
 ): Promise<void> {
   const first = outcome.windows[0];
   const last = outcome.windows.at(-1);

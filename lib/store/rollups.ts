@@ -1,3 +1,4 @@
+import type { WindowCell } from '../analytics/rollupPlan.ts';
 import type { RollupCell } from '../rollup/aggregator.ts';
 import type postgres from 'postgres';
 import type { Db, Tx } from './db.ts';
@@ -139,9 +140,6 @@ export async function readRollup(
     order by b, dims collate "C", metric collate "C"`;
   return rows as unknown as MergedCell[];
 }
-
-/** One entity's merged statistics for one metric over a time window. */
-export type WindowCell = Omit<MergedCell, 'bucketStart' | 'dims'> & { readonly entity: string };
 
 /**
  * Merges a rollup over the window [start, end), per value of the dimension at `entityIndex`

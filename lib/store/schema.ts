@@ -197,8 +197,7 @@ alter table ${s}.batch_partitions add column data_min timestamptz, add column da
     sql: (schema) => {
       const s = quoteIdent(schema);
       return `
--- What the functions measured, per partition (seed 000's performance_metrics): history and
--- reports without CloudWatch.
+-- What the functions measured, per partition: history and reports without CloudWatch.
 create table ${s}.performance_metrics (
   id bigint generated always as identity primary key,
   component text not null,

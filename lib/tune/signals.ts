@@ -43,7 +43,7 @@ export const signals = {
   recordsRejected: { namespace: METRICS_NAMESPACE, metricName: 'RecordsRejected', dimension: 'service', source: 'processor', stat: 'Sum', unit: 'Count' },
   bytesRead: { namespace: METRICS_NAMESPACE, metricName: 'BytesRead', dimension: 'service', source: 'processor', stat: 'Sum', unit: 'Bytes' },
   partitionMs: { namespace: METRICS_NAMESPACE, metricName: 'PartitionDuration', dimension: 'service', source: 'processor', stat: 'Average', unit: 'Milliseconds' },
-  /** Pure work: parse and aggregate (seed 004's "pure" stage). */
+  /** Pure work: parse and aggregate, between reading from S3 (pre) and the merge (post). */
   parseMs: { namespace: METRICS_NAMESPACE, metricName: 'ParseAggregateTime', dimension: 'service', source: 'processor', stat: 'Average', unit: 'Milliseconds' },
   /** Post: the merge transaction, lock waits included. */
   mergeMs: { namespace: METRICS_NAMESPACE, metricName: 'DatabaseTime', dimension: 'service', source: 'processor', stat: 'Average', unit: 'Milliseconds' },

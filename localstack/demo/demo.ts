@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeJob, describeRows } from '../../lib/cli/report.ts';
+import { describeIngestJob, describeRows } from '../../lib/cli/report.ts';
 import { localTarget } from '../../lib/cli/target.ts';
-import { uploadFile, waitForJob } from '../../lib/cli/upload.ts';
+import { uploadFile, waitForIngestJob } from '../../lib/cli/upload.ts';
 import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { queryRollups } from '../../lib/query/queryRollups.ts';
 import { clearDatasetRollups, putDataset } from '../../lib/store/datasets.ts';
@@ -47,8 +47,8 @@ try {
   const target = localTarget(stack.state);
   const object = await uploadFile(db, target, file, dataset.name);
   say(`uploaded s3://${object.bucket}/${object.key}; waiting for the pipeline`);
-  const job = await waitForJob(db, object, { progress: true });
-  console.log(`\n${describeJob(job)}\n`);
+  const job = await waitForIngestJob(db, object, { progress: true });
+  console.log(`\n${describeIngestJob(job)}\n`);
   failed = job.status === 'failed' || job.recordsRead !== records;
 
   const rows = await queryRollups(db, dataset, { granularity: '1-day', by: ['region'], metrics: ['amount'] });

@@ -9,8 +9,8 @@
  * dropped at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { AGGREGATIONS, parseJobDefinition } from '../../lib/analytics/jobDefinition.ts';
-import { runAnalyticsJob } from '../../lib/analytics/runJob.ts';
+import { AGGREGATIONS, parseAnalyticsJobDefinition } from '../../lib/analytics/jobDefinition.ts';
+import { runAnalyticsJob } from '../../lib/analytics/runAnalyticsJob.ts';
 import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
 import { putAnalyticsJob } from '../../lib/store/analytics.ts';
@@ -84,7 +84,7 @@ try {
     },
   ];
   for (const spec of jobs) {
-    const job = parseJobDefinition({
+    const job = parseAnalyticsJobDefinition({
       name: spec.name,
       enabled: false,
       schedule: 'EVERYWEEK',

@@ -6,8 +6,8 @@ import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { parseCsvHeader } from '../../lib/parse/header.ts';
 import { createRecordReader } from '../../lib/parse/reader.ts';
 import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
-import { findRecordStart } from '../../lib/split/boundary.ts';
-import { planByteRanges } from '../../lib/split/plan.ts';
+import { findRecordStart } from '../../lib/process/boundary.ts';
+import { planByteRanges } from '../../lib/split/partitionPlan.ts';
 import { topology } from '../../lib/topology.ts';
 import { salesDataset } from '../../localstack/demo/sampleData.ts';
 

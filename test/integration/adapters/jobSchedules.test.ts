@@ -3,7 +3,7 @@ import { CreateScheduleGroupCommand, GetScheduleCommand } from '@aws-sdk/client-
 import { describe, expect, inject, it } from 'vitest';
 import { createSchedulerClient } from '../../../lib/adapters/aws.ts';
 import { schedulerJobSchedules } from '../../../lib/adapters/jobSchedules.ts';
-import { parseJobDefinition } from '../../../lib/analytics/jobDefinition.ts';
+import { parseAnalyticsJobDefinition } from '../../../lib/analytics/jobDefinition.ts';
 import { syncSchedules } from '../../../lib/analytics/syncSchedules.ts';
 
 const client = createSchedulerClient({ endpoint: inject('awsEndpoint'), region: inject('awsRegion') });
@@ -13,7 +13,7 @@ const settings = {
   functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:batchflow-analytics',
 };
 const job = (overrides: object) =>
-  parseJobDefinition({
+  parseAnalyticsJobDefinition({
     name: 'daily-sales',
     schedule: 'EVERYDAY8AMET',
     dataset: 'sales',

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runAnalyticsJob, type RunOutcome } from '../../../lib/analytics/runJob.ts';
+import { runAnalyticsJob, type RunOutcome } from '../../../lib/analytics/runAnalyticsJob.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
-import { listResults, type ResultRow } from '../../../lib/store/analytics.ts';
+import type { ResultRow } from '../../../lib/analytics/results.ts';
+import { listResults } from '../../../lib/store/analytics.ts';
 import { registerDataset, salesCsv, usePipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
 import { DAY } from '../../support/time.ts';

@@ -1,7 +1,8 @@
 import { expect } from 'vitest';
-import { AGGREGATIONS, parseJobDefinition, type JobDefinition } from '../../../lib/analytics/jobDefinition.ts';
+import { AGGREGATIONS, parseAnalyticsJobDefinition, type AnalyticsJobDefinition } from '../../../lib/analytics/jobDefinition.ts';
 import type { RollupRow } from '../../../lib/query/queryRollups.ts';
-import { putAnalyticsJob, type ResultRow } from '../../../lib/store/analytics.ts';
+import type { ResultRow } from '../../../lib/analytics/results.ts';
+import { putAnalyticsJob } from '../../../lib/store/analytics.ts';
 import type { Db } from '../../../lib/store/db.ts';
 import { prng } from '../../../localstack/demo/sampleData.ts';
 import { differences, expectedRollup, readCsvIndependently } from '../pipeline/expected.ts';
@@ -51,8 +52,8 @@ export function salesJob(fields: {
   schedule?: string;
   timezone?: string;
   enabled?: boolean;
-}): JobDefinition {
-  return parseJobDefinition({
+}): AnalyticsJobDefinition {
+  return parseAnalyticsJobDefinition({
     enabled: false,
     schedule: 'EVERYHOUR',
     entity: null,
@@ -67,7 +68,7 @@ export function salesJob(fields: {
 }
 
 /** Validates and stores a job. */
-export async function putJob(p: { readonly db: Db }, job: JobDefinition): Promise<JobDefinition> {
+export async function putJob(p: { readonly db: Db }, job: AnalyticsJobDefinition): Promise<AnalyticsJobDefinition> {
   await putAnalyticsJob(p.db, job);
   return job;
 }
@@ -88,7 +89,7 @@ export function expectedWindow(fireTimeMs: number, granularity: string, delayHou
 export function resultDifferences(
   rows: readonly ResultRow[],
   records: readonly FlatRecord[],
-  job: JobDefinition,
+  job: AnalyticsJobDefinition,
   windows: readonly { start: Date; end: Date }[],
 ): string[] {
   const g = GRANULARITY_MS[job.granularity];

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runAnalyticsJob } from '../../../lib/analytics/runJob.ts';
+import { runAnalyticsJob } from '../../../lib/analytics/runAnalyticsJob.ts';
 import { fireTimesBetween, parseSchedule } from '../../../lib/analytics/schedule.ts';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { listResults } from '../../../lib/store/analytics.ts';

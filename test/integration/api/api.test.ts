@@ -5,12 +5,13 @@ import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { parseJobDefinition, type JobDefinition } from '../../../lib/analytics/jobDefinition.ts';
+import { parseAnalyticsJobDefinition, type AnalyticsJobDefinition } from '../../../lib/analytics/jobDefinition.ts';
 import { httpRoutes, jsonErrors, routeNotFound } from '../../../lib/api/http.ts';
 import { apiRoutes, type ApiRequest, type ApiResponse } from '../../../lib/api/routes.ts';
 import { putAnalyticsJob, replaceWindowResults } from '../../../lib/store/analytics.ts';
 import { connectDb, type Db } from '../../../lib/store/db.ts';
-import { completePartition, failJob, getJob, openJob, recordSplit, type Job } from '../../../lib/store/jobs.ts';
+import { failIngestJob, getIngestJob, openIngestJob, type IngestJob } from '../../../lib/store/ingestJobs.ts';
+import { completePartition, recordSplit } from '../../../lib/store/partitions.ts';
 import { migrate } from '../../../lib/store/migrate.ts';
 import { recordTuningChange, recordTuningEffectiveness } from '../../../lib/store/performance.ts';
 
@@ -44,27 +45,27 @@ interface SeededReject {
 }
 
 const HEADER_LINES = 1;
-/** Job "rejects": two partitions of 10 and 5 lines, all done. */
+/** Ingestion job "rejects": two partitions of 10 and 5 lines, all done. */
 const PARTITION_LINES = [10, 5];
 const REJECTS_A: SeededReject[] = [
   { partition: 0, line: 3, offset: 120, reason: 'field "amount": "12x" is not a number', raw: '2024-03-01T00:00:00Z,north,p1,12x,1' },
   { partition: 0, line: 7, offset: 300, reason: 'field "ts": "" is empty', raw: ',south,p2,1.00,2' },
   { partition: 1, line: 2, offset: 4100, reason: 'expected 5 fields, got 3', raw: 'a,b,c' },
 ];
-/** Job "pending": partition 0 pending, partition 1 done with one reject (its line is not known yet). */
+/** Ingestion job "pending": partition 0 pending, partition 1 done with one reject (its line is not known yet). */
 const REJECT_B: SeededReject = { partition: 1, line: 4, offset: 9000, reason: 'field "quantity": "many" is not a number', raw: '2024-03-02T00:00:00Z,east,p3,5.00,many' };
 
-let jobA: Job; // completed_with_rejects
-let jobB: Job; // processing
-let jobC: Job; // failed
-let jobD: Job; // completed, no partitions
+let jobA: IngestJob; // completed_with_rejects
+let jobB: IngestJob; // processing
+let jobC: IngestJob; // failed
+let jobD: IngestJob; // completed, no partitions
 const STATS_A = [
   { recordsRead: 9, recordsAggregated: 7, recordsRejected: 2 },
   { recordsRead: 5, recordsAggregated: 4, recordsRejected: 1 },
 ];
 
-async function newJob(key: string): Promise<Job> {
-  const { job } = await openJob(db, { dataset: 'sales', bucket: BUCKET, key, objectVersion: 'v1', objectSize: 5000, partitionBytes: 4096 });
+async function newJob(key: string): Promise<IngestJob> {
+  const { job } = await openIngestJob(db, { dataset: 'sales', bucket: BUCKET, key, objectVersion: 'v1', objectSize: 5000, partitionBytes: 4096 });
   return job;
 }
 
@@ -93,7 +94,7 @@ async function complete(jobId: number, idx: number, lines: number, counts: { rec
 }
 
 const DAY = 86_400_000;
-const daily = parseJobDefinition({
+const daily = parseAnalyticsJobDefinition({
   name: 'daily-sales',
   schedule: 'EVERYDAY8AMET',
   dataset: 'sales',
@@ -105,7 +106,7 @@ const daily = parseJobDefinition({
     { metric: 'quantity', aggregations: ['count'] },
   ],
 });
-const hourly = parseJobDefinition({ name: 'hourly-quantity', schedule: 'EVERYHOUR', dataset: 'sales', granularity: '1-hour', metrics: [{ metric: 'quantity', aggregations: ['max'] }] });
+const hourly = parseAnalyticsJobDefinition({ name: 'hourly-quantity', schedule: 'EVERYHOUR', dataset: 'sales', granularity: '1-hour', metrics: [{ metric: 'quantity', aggregations: ['max'] }] });
 const WINDOW_STARTS = ['2024-03-01T00:00:00.000Z', '2024-03-02T00:00:00.000Z', '2024-03-03T00:00:00.000Z'];
 
 /** The rows of one window, deliberately out of order (the API sorts them). */
@@ -120,7 +121,7 @@ function windowRows(w: number) {
 }
 
 /** Results as the API must answer them: by window, then entity and metric by code point, then aggregation. */
-function expectedResults(job: JobDefinition, windows: number[]) {
+function expectedResults(job: AnalyticsJobDefinition, windows: number[]) {
   const key = (r: { entity: string; metric: string; aggregation: string }) => [r.entity, r.metric, r.aggregation];
   const codePoint = (a: string[], b: string[]) => {
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
@@ -150,10 +151,10 @@ beforeAll(async () => {
   await split(jobB.jobId, 2);
   await complete(jobB.jobId, 1, 6, { recordsRead: 6, recordsAggregated: 5, recordsRejected: 1 }, [REJECT_B]);
   jobC = await newJob('uploads/sales/c.bin');
-  await failJob(db, jobC.jobId, 'not a CSV or NDJSON file');
+  await failIngestJob(db, jobC.jobId, 'not a CSV or NDJSON file');
   jobD = await newJob('uploads/sales/empty.csv');
   await split(jobD.jobId, 0);
-  [jobA, jobB, jobC, jobD] = await Promise.all([jobA, jobB, jobC, jobD].map(async (j) => (await getJob(db, j.jobId))!));
+  [jobA, jobB, jobC, jobD] = await Promise.all([jobA, jobB, jobC, jobD].map(async (j) => (await getIngestJob(db, j.jobId))!));
 
   await putAnalyticsJob(db, hourly);
   await putAnalyticsJob(db, daily);
@@ -175,7 +176,7 @@ afterAll(async () => {
 // Expectations of the jobs
 
 /** A finished job's summary, from its seeded counts and the times the database stamped. */
-function finishedSummary(job: Job, seeded: { status: string; records: number; rejected: number; partitions: number; reason?: string }) {
+function finishedSummary(job: IngestJob, seeded: { status: string; records: number; rejected: number; partitions: number; reason?: string }) {
   const durationMs = job.finishedAt!.getTime() - job.createdAt.getTime();
   return {
     jobId: job.jobId,
@@ -198,7 +199,7 @@ const summaries = () => ({
 });
 
 /** A reject as the API answers it; `linesBefore` null while an earlier partition is pending. */
-function locatedReject(job: Job, r: SeededReject, linesBefore: number | null) {
+function locatedReject(job: IngestJob, r: SeededReject, linesBefore: number | null) {
   return {
     jobId: job.jobId,
     dataset: 'sales',

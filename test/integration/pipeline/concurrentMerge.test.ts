@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { PartitionMessage } from '../../../lib/adapters/partitionQueue.ts';
+import type { PartitionMessage } from '../../../lib/process/partitionMessage.ts';
 import { processPartition, type PartitionOutcome } from '../../../lib/process/processPartition.ts';
 import { queryRollups } from '../../../lib/query/queryRollups.ts';
-import { getJob } from '../../../lib/store/jobs.ts';
+import { getIngestJob } from '../../../lib/store/ingestJobs.ts';
 import { compareQueries } from './expected.ts';
 import { createHeld, functionStats, ownPool, prepareCsv, processContext, splitHeld, uploadAndWait, usePipeline } from './pipeline.ts';
 import type { FlatRecord } from './records.ts';
@@ -44,7 +44,7 @@ describe('processors merging into the same rollup rows at the same time', () => 
       return outcomes;
     };
     const settled = await Promise.allSettled(Array.from({ length: LANES }, lane));
-    const job = (await getJob(p.db, outcome.jobId!))!;
+    const job = (await getIngestJob(p.db, outcome.jobId!))!;
     const weeks = await queryRollups(p.db, def, { granularity: '1-week', by: [], metrics: ['quantity'] });
     const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findJobByObject } from '../../../lib/store/jobs.ts';
+import { findIngestJobByObject } from '../../../lib/store/ingestJobs.ts';
 import { waitFor } from '../localstack/support.ts';
 import { countRows, functionStats, registerDataset, salesCsv, sendBodies, upload, uploadAndWait, usePipeline, waitForEmptyQueue } from './pipeline.ts';
 import { csvField, generateCsv } from './records.ts';
@@ -70,7 +70,7 @@ describe('an upload the pipeline cannot ingest', () => {
     await sendBodies(p, ingest.url, [notification(p.bucket, outside, body.length)]);
     await waitFor(async () => splitter.succeededRecords >= handledBefore + 2, 60_000, 'the splitter to handle both notifications');
     await waitForEmptyQueue(p, ingest.url);
-    const jobs = await Promise.all([outside, loose].map((key) => findJobByObject(p.db, p.bucket, key)));
+    const jobs = await Promise.all([outside, loose].map((key) => findIngestJobByObject(p.db, p.bucket, key)));
     const all = await countRows(p, 'batch_jobs', { key: outside });
 
     // Assess

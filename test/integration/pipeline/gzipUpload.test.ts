@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { listRejects } from '../../../lib/store/jobs.ts';
+import { listRejects } from '../../../lib/store/rejects.ts';
 import { compareQueries } from './expected.ts';
 import { countRows, listKeys, prepareCsv, registerDataset, salesCsv, upload, uploadAndWait, usePipeline, waitForJob } from './pipeline.ts';
 import { generateCsv } from './records.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listRejects } from '../../../lib/store/jobs.ts';
+import { listRejects } from '../../../lib/store/rejects.ts';
 import { compareQueries } from './expected.ts';
 import { putTunedSetting } from '../../../lib/store/performance.ts';
 import { PARTITION_BYTES, registerDataset, uploadAndWait, usePipeline } from './pipeline.ts';

@@ -17,13 +17,14 @@ import {
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createS3Client, createSqsClient } from '../../../lib/adapters/aws.ts';
 import { s3ObjectStore } from '../../../lib/adapters/objectStore.ts';
-import { parsePartitionMessage, sqsPartitionQueue, type PartitionMessage } from '../../../lib/adapters/partitionQueue.ts';
+import { sqsPartitionQueue } from '../../../lib/adapters/partitionQueue.ts';
+import { parsePartitionMessage, type PartitionMessage } from '../../../lib/process/partitionMessage.ts';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import type { ProcessContext } from '../../../lib/process/processPartition.ts';
 import { splitObject, type SplitOutcome } from '../../../lib/split/splitObject.ts';
 import { putDataset } from '../../../lib/store/datasets.ts';
 import { connectDb, type Db } from '../../../lib/store/db.ts';
-import { findJobByObject, type Job } from '../../../lib/store/jobs.ts';
+import { findIngestJobByObject, type IngestJob } from '../../../lib/store/ingestJobs.ts';
 import { resourceName } from '../../../lib/topology.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../localstack/stack.ts';
 import { salesCsv } from '../../support/sales.ts';
@@ -155,7 +156,7 @@ export async function prepareCsv(
 }
 
 /** Uploads an object and waits for its job to finish (see waitForJob). */
-export async function uploadAndWait(p: Pipeline, key: string, body: Uint8Array, bucket = p.bucket): Promise<Job> {
+export async function uploadAndWait(p: Pipeline, key: string, body: Uint8Array, bucket = p.bucket): Promise<IngestJob> {
   await upload(p, key, body, bucket);
   return waitForJob(p, key, bucket);
 }
@@ -163,10 +164,10 @@ export async function uploadAndWait(p: Pipeline, key: string, body: Uint8Array, 
 const FINISHED = new Set(['completed', 'completed_with_rejects', 'failed']);
 
 /** The job of an object once it has finished (completed, with rejects, or failed). */
-export async function waitForJob(p: Pipeline, key: string, bucket = p.bucket, timeoutMs = 90_000): Promise<Job> {
+export async function waitForJob(p: Pipeline, key: string, bucket = p.bucket, timeoutMs = 90_000): Promise<IngestJob> {
   return waitFor(
     async () => {
-      const job = await findJobByObject(p.db, bucket, key);
+      const job = await findIngestJobByObject(p.db, bucket, key);
       return job && FINISHED.has(job.status) ? job : undefined;
     },
     timeoutMs,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { processPartition } from '../../../lib/process/processPartition.ts';
-import { findJobByObject, getJob, listRejects } from '../../../lib/store/jobs.ts';
+import { findIngestJobByObject, getIngestJob } from '../../../lib/store/ingestJobs.ts';
+import { listRejects } from '../../../lib/store/rejects.ts';
 import { waitFor } from '../localstack/support.ts';
 import { compareQueries } from './expected.ts';
 import {
@@ -42,7 +43,7 @@ describe('a partition message delivered more than once', () => {
       }
     }
     await Promise.all(pools.map((db) => db.close()));
-    const job = (await getJob(p.db, outcome.jobId!))!;
+    const job = (await getIngestJob(p.db, outcome.jobId!))!;
     const rejects = await listRejects(p.db, job.jobId);
     const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);
     const measured = await p.db.sql<{ partitions: number; rows: number; records: number }[]>`
@@ -79,7 +80,7 @@ describe('a partition message delivered more than once', () => {
     // Act
     await upload(p, key, file.bytes);
     const split = await waitFor(async () => {
-      const job = await findJobByObject(p.db, p.bucket, key);
+      const job = await findIngestJobByObject(p.db, p.bucket, key);
       return job?.partitionsTotal ? job : undefined;
     }, 60_000, 'the split');
     const copies = Array.from({ length: split.partitionsTotal! }, (_, idx) => JSON.stringify({ v: 1, jobId: split.jobId, idx }));
@@ -90,7 +91,7 @@ describe('a partition message delivered more than once', () => {
     await sendBodies(p, queue.url, copies);
     await waitFor(async () => processor.succeededRecords >= handledBefore + copies.length, 60_000, 'the late copies');
     await waitForEmptyQueue(p, queue.url);
-    const after = (await getJob(p.db, split.jobId))!;
+    const after = (await getIngestJob(p.db, split.jobId))!;
     const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);
 
     // Assess

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getJob } from '../../../lib/store/jobs.ts';
+import { getIngestJob } from '../../../lib/store/ingestJobs.ts';
 import { waitFor } from '../localstack/support.ts';
 import { compareQueries } from './expected.ts';
 import { countRows, createHeld, functionStats, prepareCsv, receiveBodies, sendBodies, upload, usePipeline, waitForEmptyQueue, waitForJob } from './pipeline.ts';
@@ -28,7 +28,7 @@ describe('a repeated S3 notification for the same object', () => {
     await waitFor(async () => splitter.succeededRecords > handledBefore, 60_000, 'the late notification');
     await waitForEmptyQueue(p, ingest.url);
     await waitForEmptyQueue(p, partitions.url);
-    const after = (await getJob(p.db, finished.jobId))!;
+    const after = (await getIngestJob(p.db, finished.jobId))!;
     const jobs = await countRows(p, 'batch_jobs', { key });
     const partitionRows = await countRows(p, 'batch_partitions', { jobId: finished.jobId });
     const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);

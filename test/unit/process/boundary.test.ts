@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { findRecordStart, type BoundaryOptions } from '../../../lib/split/boundary.ts';
+import { findRecordStart, type BoundaryOptions } from '../../../lib/process/boundary.ts';
 import { csvText, referenceParse } from '../parse/csvText.ts';
 
 const bytesOf = (text: string) => Buffer.from(text, 'utf8');

@@ -1,8 +1,15 @@
-import type { PartitionPlan } from '../store/jobs.ts';
+/** One partition of an object: a byte range of it (nominal unless exactRange), or one staged part. */
+export interface PartitionPlan {
+  readonly idx: number;
+  readonly sourceKey: string;
+  readonly rangeStart: number;
+  readonly rangeEnd: number;
+  readonly exactRange: boolean;
+}
 
 /**
  * Cuts [dataStart, objectSize) into byte ranges of about `partitionBytes`. The ranges are nominal:
- * each processor moves both ends to the next record start (lib/split/boundary.ts), which lies at
+ * each processor moves both ends to the next record start (lib/process/boundary.ts), which lies at
  * most 2 × maxRecordBytes further on; ranges at least that long keep the moved ends in order, so
  * the partitions still tile the object exactly.
  */

@@ -1,13 +1,31 @@
 import { rollupKey, type DatasetDefinition } from '../datasets/definition.ts';
 import { isMultipleOf, parseGranularity } from '../rollup/granularity.ts';
 import { sketchQuantile } from '../rollup/sketch.ts';
-import type { WindowCell } from '../store/rollups.ts';
 import { filterDimensions, parseFilter, type FilterExpr } from './filter.ts';
-import { JobDefinitionError, type Aggregation, type JobDefinition } from './jobDefinition.ts';
+import { JobDefinitionError, type Aggregation, type AnalyticsJobDefinition } from './jobDefinition.ts';
+
+// An analytics job's plan: which ingestion rollup answers it (chosen once per run), and how the
+// window cells merged from that rollup become the job's aggregations.
+
+/**
+ * One entity's merged statistics for one metric over a time window: what the store's readWindow
+ * merges from the rollups and `aggregate` turns into results.
+ */
+export interface WindowCell {
+  readonly entity: string;
+  readonly metric: string;
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly mean: number;
+  readonly m2: number;
+  readonly sketch: Record<string, number>;
+}
 
 /** How a job is answered from the ingestion rollups, decided once per run. */
-export interface JobPlan {
-  readonly job: JobDefinition;
+export interface AnalyticsJobPlan {
+  readonly job: AnalyticsJobDefinition;
   /** The smallest rollup holding the entity and every filtered dimension. */
   readonly rollup: readonly string[];
   readonly rollupKey: string;
@@ -22,7 +40,7 @@ export interface JobPlan {
  * the rollup that answers it by merging (never rescanning raw data). Throws JobDefinitionError
  * naming each field at fault.
  */
-export function planJob(job: JobDefinition, dataset: DatasetDefinition): JobPlan {
+export function planAnalyticsJob(job: AnalyticsJobDefinition, dataset: DatasetDefinition): AnalyticsJobPlan {
   const problems: string[] = [];
   if (job.dataset !== dataset.name) problems.push(`dataset: "${job.dataset}" is not "${dataset.name}"`);
   job.metrics.forEach((m, i) => {

@@ -7,9 +7,12 @@
  * catastrophically once the mean dwarfs the spread (1e9 + noise loses every digit). Welford's
  * update and Chan et al.'s merge keep the deviation from the running mean instead.
  *
- * The accumulator is a plain array of doubles holding several metrics side by side: the
- * aggregator keeps one per cell, and V8 stores such an array's numbers unboxed in one
- * allocation, where an object would box each double field in its own heap number.
+ * The tests' reference implementation (oracle): lib/rollup/aggregator.ts inlines the same update
+ * into its cell buffer and Postgres merges rollups with the same formula (lib/store/rollups.ts),
+ * while this plain version is checked against a two-pass computation (moments.test.ts).
+ *
+ * The accumulator is a plain array of doubles holding several metrics side by side, six per
+ * metric in a fixed order, so a test can build one from a cell's fields.
  *
  * @example
  * const acc = createMoments(2);       // two metrics

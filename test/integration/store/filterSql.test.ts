@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   evaluateFilter,
   FilterError,
-  filterToSql,
   formatFilter,
   parseFilter,
   type FilterExpr,
 } from '../../../lib/analytics/filter.ts';
+import { filterToSql } from '../../../lib/store/filterSql.ts';
 import { filterExprs, TRICKY_VALUES } from '../../unit/analytics/filterArbitraries.ts';
 
 /** The rollup's dimensions, in the order of its `dims` array. */

@@ -8,7 +8,7 @@ import {
   stddev,
   variance,
   type Moments,
-} from '../../../lib/rollup/moments.ts';
+} from './moments.ts';
 
 /** The textbook two-pass computation: the mean first, then the squared deviations from it. */
 function twoPass(values: readonly number[]) {

@@ -6,14 +6,13 @@ import {
   getAnalyticsJob,
   replaceWindowResults,
   startRun,
-  type JobWindow,
-  type ResultRow,
 } from '../store/analytics.ts';
+import { filterToSql } from '../store/filterSql.ts';
 import { readWindow } from '../store/rollups.ts';
 import { BatchflowError } from '../errors.ts';
-import { filterToSql } from './filter.ts';
-import { aggregate, planJob, type JobPlan } from './plan.ts';
-import { windowFor } from './windows.ts';
+import { aggregate, planAnalyticsJob, type AnalyticsJobPlan } from './rollupPlan.ts';
+import type { ResultRow } from './results.ts';
+import { windowFor, type Window } from './windows.ts';
 
 /** A job that cannot run: unknown, or its dataset is gone. */
 export class JobRunError extends BatchflowError {
@@ -29,7 +28,7 @@ export interface RunOutcome {
   readonly fireTime: Date;
   readonly status: 'succeeded' | 'skipped';
   /** Every window (re)computed, oldest first: late-data windows, missed windows, then the fired one. */
-  readonly windows: readonly JobWindow[];
+  readonly windows: readonly Window[];
   readonly rows: readonly ResultRow[];
   readonly durationMs: number;
 }
@@ -53,10 +52,10 @@ export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trig
   }
   const dataset = await getDataset(db, job.dataset);
   if (!dataset) throw new JobRunError(`job "${name}": dataset "${job.dataset}" does not exist`);
-  const plan = planJob(job, dataset);
+  const plan = planAnalyticsJob(job, dataset);
 
   const target = windowFor(fireTime, job.granularity, job.delayHours);
-  const windows = new Map<number, JobWindow>();
+  const windows = new Map<number, Window>();
   for (const w of await claimStaleWindows(db, name)) windows.set(w.start.getTime(), w);
   if (stored.lastWindowEnd && stored.lastWindowEnd < target.start) {
     const missed = (target.start.getTime() - stored.lastWindowEnd.getTime()) / plan.granularityMs;
@@ -87,7 +86,7 @@ export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trig
 }
 
 /** One window's result rows: per entity, metric and aggregation. */
-async function computeWindow(db: Db, plan: JobPlan, window: JobWindow): Promise<Omit<ResultRow, 'job' | 'windowStart' | 'windowEnd'>[]> {
+async function computeWindow(db: Db, plan: AnalyticsJobPlan, window: Window): Promise<Omit<ResultRow, 'job' | 'windowStart' | 'windowEnd'>[]> {
   const cells = await readWindow(db, {
     dataset: plan.job.dataset,
     rollup: plan.rollupKey,

@@ -1,0 +1,25 @@
+/** The contract every record reader (CSV, NDJSON) implements; createRecordReader picks one by format. */
+
+/** Where a range sits in its object, and how long a record may be. */
+export interface ReaderOptions {
+  /** Absolute position of the range's first byte in the object (or staged part). */
+  readonly baseOffset: number;
+  /** The longest record accepted, line end included; a longer one is rejected unbuffered. */
+  readonly maxRecordBytes: number;
+}
+
+/** What a reader consumed: records = accepted + rejected; lines = LF bytes (physical lines). */
+export interface ReaderStats {
+  readonly records: number;
+  readonly rejected: number;
+  readonly lines: number;
+  readonly bytes: number;
+}
+
+/** Turns a byte range, pushed in chunks, into calls on a RecordSink. */
+export interface RecordReader {
+  /** Parses a chunk; records may span chunks. */
+  push(chunk: Uint8Array): void;
+  /** Ends the range (a last record needs no line end) and returns the counts. */
+  end(): ReaderStats;
+}

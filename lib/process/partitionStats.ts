@@ -1,0 +1,11 @@
+/** What a processor measured for one partition. */
+export interface PartitionStats {
+  readonly recordsRead: number;
+  readonly recordsAggregated: number;
+  readonly recordsRejected: number;
+  readonly lines: number;
+  readonly bytesRead: number;
+  readonly readMs: number;
+  readonly parseMs: number;
+  readonly mergeMs: number;
+}

@@ -1,0 +1,103 @@
+import type { Db, Tx } from './db.ts';
+
+// The `batch_jobs` table: one ingestion job per object version.
+
+export type IngestJobStatus = 'splitting' | 'processing' | 'completed' | 'completed_with_rejects' | 'failed';
+
+/** One ingestion of one object version (`batch_jobs`). */
+export interface IngestJob {
+  readonly jobId: number;
+  readonly dataset: string | null;
+  readonly bucket: string;
+  readonly key: string;
+  readonly objectVersion: string;
+  readonly objectSize: number | null;
+  readonly format: 'csv' | 'ndjson' | null;
+  readonly compression: 'none' | 'gzip';
+  readonly status: IngestJobStatus;
+  readonly reason: string | null;
+  readonly partitionBytes: number;
+  readonly columns: string[] | null;
+  readonly headerLines: number;
+  readonly dataStart: number;
+  readonly partitionsTotal: number | null;
+  readonly partitionsDone: number;
+  readonly recordsRead: number;
+  readonly recordsAggregated: number;
+  readonly recordsRejected: number;
+  readonly bytesRead: number;
+  readonly readMs: number;
+  readonly parseMs: number;
+  readonly mergeMs: number;
+  readonly splitMs: number | null;
+  readonly createdAt: Date;
+  readonly splitFinishedAt: Date | null;
+  readonly finishedAt: Date | null;
+}
+
+const ingestJobColumns = (db: Db) => db.sql`
+  job_id as "jobId", dataset, bucket, key, object_version as "objectVersion", object_size as "objectSize",
+  format, compression, status, reason, partition_bytes as "partitionBytes", columns,
+  header_lines as "headerLines", data_start as "dataStart", partitions_total as "partitionsTotal",
+  partitions_done as "partitionsDone", records_read as "recordsRead",
+  records_aggregated as "recordsAggregated", records_rejected as "recordsRejected",
+  bytes_read as "bytesRead", read_ms as "readMs", parse_ms as "parseMs", merge_ms as "mergeMs",
+  split_ms as "splitMs", created_at as "createdAt", split_finished_at as "splitFinishedAt",
+  finished_at as "finishedAt"`;
+
+/**
+ * The job of an object version: created now, or the one a previous delivery of the same event
+ * created (`created` false). One job per (bucket, key, version) however often S3 or SQS repeat.
+ */
+export async function openIngestJob(
+  db: Db,
+  object: { dataset: string | null; bucket: string; key: string; objectVersion: string; objectSize: number; partitionBytes: number },
+): Promise<{ job: IngestJob; created: boolean }> {
+  const { sql } = db;
+  const [inserted] = await sql<IngestJob[]>`
+    insert into ${db.table('batch_jobs')} (dataset, bucket, key, object_version, object_size, status, partition_bytes)
+    values (${object.dataset}, ${object.bucket}, ${object.key}, ${object.objectVersion}, ${object.objectSize},
+            'splitting', ${object.partitionBytes})
+    on conflict (bucket, key, object_version) do nothing
+    returning ${ingestJobColumns(db)}`;
+  if (inserted) return { job: inserted, created: true };
+  const [existing] = await sql<IngestJob[]>`
+    select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
+    where bucket = ${object.bucket} and key = ${object.key} and object_version = ${object.objectVersion}`;
+  return { job: existing, created: false };
+}
+
+/** Ends a job as failed, with the reason a user will read. */
+export async function failIngestJob(db: Db, jobId: number, reason: string): Promise<void> {
+  await db.sql`
+    update ${db.table('batch_jobs')} set status = 'failed', reason = ${reason}, finished_at = now()
+    where job_id = ${jobId} and status in ('splitting', 'processing')`;
+}
+
+/** A job by id. */
+export async function getIngestJob(db: Db, jobId: number): Promise<IngestJob | undefined> {
+  const [job] = await db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} where job_id = ${jobId}`;
+  return job;
+}
+
+/** The job of an object, if its notification has been seen. */
+export async function findIngestJobByObject(db: Db, bucket: string, key: string): Promise<IngestJob | undefined> {
+  const [job] = await db.sql<IngestJob[]>`
+    select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
+    where bucket = ${bucket} and key = ${key} order by job_id desc limit 1`;
+  return job;
+}
+
+/** Recent jobs, newest first. */
+export async function listIngestJobs(db: Db, limit = 20): Promise<IngestJob[]> {
+  return db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} order by job_id desc limit ${limit}`;
+}
+
+/** Moves a processing job whose partitions are all completed to its final status, inside the caller's transaction (recordSplit's or completePartition's). */
+export async function finishIngestJobIfDone(tx: Tx, db: Db, jobId: number): Promise<void> {
+  await tx`
+    update ${db.table('batch_jobs')} set
+      status = case when records_rejected > 0 then 'completed_with_rejects' else 'completed' end,
+      finished_at = now()
+    where job_id = ${jobId} and status = 'processing' and partitions_done >= partitions_total`;
+}

@@ -1,0 +1,169 @@
+import { PartitionNotRecordedError } from '../errors.ts';
+import type { RejectedRecord } from '../parse/sink.ts';
+import type { PartitionStats } from '../process/partitionStats.ts';
+import type { RollupCell } from '../rollup/aggregator.ts';
+import type { PartitionPlan } from '../split/partitionPlan.ts';
+import { markWindowsStale } from './analytics.ts';
+import type { Db } from './db.ts';
+import { finishIngestJobIfDone } from './ingestJobs.ts';
+import { insertPerformanceMetrics } from './performance.ts';
+import { insertRejects } from './rejects.ts';
+import { mergeRollupCells } from './rollups.ts';
+
+// The `batch_partitions` table, and the two transactions that move a job through its partitions:
+// the split records them, each processor completes one.
+
+/** One byte range of an object, or one staged part (`batch_partitions`). */
+export interface Partition {
+  readonly jobId: number;
+  readonly idx: number;
+  readonly sourceKey: string;
+  readonly rangeStart: number;
+  readonly rangeEnd: number;
+  /** True for staged parts: the range holds whole records, no boundary search needed. */
+  readonly exactRange: boolean;
+  readonly status: 'pending' | 'completed';
+  readonly enqueuedAt: Date | null;
+}
+
+const partitionColumns = (db: Db) => db.sql`
+  job_id as "jobId", idx, source_key as "sourceKey", range_start as "rangeStart",
+  range_end as "rangeEnd", exact_range as "exactRange", status, enqueued_at as "enqueuedAt"`;
+
+/**
+ * Records the split: the object's layout and every partition, in one transaction, and moves the
+ * job to `processing` (or straight to `completed` when there is nothing to process).
+ */
+export async function recordSplit(
+  db: Db,
+  jobId: number,
+  split: {
+    format: 'csv' | 'ndjson';
+    compression: 'none' | 'gzip';
+    columns: readonly string[];
+    headerLines: number;
+    dataStart: number;
+    splitMs: number;
+    partitions: readonly PartitionPlan[];
+  },
+): Promise<void> {
+  await db.sql.begin(async (tx) => {
+    if (split.partitions.length > 0) {
+      const rows = split.partitions.map((p) => ({
+        job_id: jobId,
+        idx: p.idx,
+        source_key: p.sourceKey,
+        range_start: p.rangeStart,
+        range_end: p.rangeEnd,
+        exact_range: p.exactRange,
+      }));
+      await tx`insert into ${db.table('batch_partitions')} ${tx(rows)} on conflict (job_id, idx) do nothing`;
+    }
+    await tx`
+      update ${db.table('batch_jobs')} set
+        format = ${split.format}, compression = ${split.compression}, columns = ${split.columns as string[]},
+        header_lines = ${split.headerLines}, data_start = ${split.dataStart},
+        partitions_total = ${split.partitions.length}, split_ms = ${split.splitMs},
+        split_finished_at = now(), status = 'processing'
+      where job_id = ${jobId} and status = 'splitting'`;
+    await finishIngestJobIfDone(tx, db, jobId);
+  });
+}
+
+/** Partitions recorded but not yet known to be in the queue. */
+export async function unsentPartitions(db: Db, jobId: number): Promise<Partition[]> {
+  return db.sql<Partition[]>`
+    select ${partitionColumns(db)} from ${db.table('batch_partitions')}
+    where job_id = ${jobId} and enqueued_at is null and status = 'pending' order by idx`;
+}
+
+/** Notes that these partitions' messages were accepted by SQS. */
+export async function markEnqueued(db: Db, jobId: number, idxs: readonly number[]): Promise<void> {
+  if (idxs.length === 0) return;
+  await db.sql`
+    update ${db.table('batch_partitions')} set enqueued_at = now()
+    where job_id = ${jobId} and idx = any(${idxs as number[]}::int[])`;
+}
+
+/** A partition by job and index. */
+export async function getPartition(db: Db, jobId: number, idx: number): Promise<Partition | undefined> {
+  const [p] = await db.sql<Partition[]>`
+    select ${partitionColumns(db)} from ${db.table('batch_partitions')} where job_id = ${jobId} and idx = ${idx}`;
+  return p;
+}
+
+/** What a partition's merge transaction did and how long its parts took. */
+export interface MergeOutcome {
+  /** false: the partition was already complete (a duplicate message); nothing was counted. */
+  readonly merged: boolean;
+  /** The transaction up to its commit: locks, rollup upserts, rejects, counts. */
+  readonly mergeMs: number;
+  /** Waiting for the partition's row lock. */
+  readonly lockWaitMs: number;
+  readonly rowsMerged: number;
+}
+
+/**
+ * Merges one partition's results exactly once: in a single transaction, locks the partition row,
+ * skips if it is already completed (a redelivered or concurrently duplicated message), merges the
+ * cells, stores the rejects, marks stale the analytics windows the data touches (late data), marks
+ * the partition completed and adds its counts to the job — finishing the job when it was the last
+ * partition, and stores the partition's measurements in `performance_metrics`. Lock order:
+ * partition row, rollup rows (sorted), analytics windows (sorted), job row; the same in every
+ * transaction, hence no deadlock.
+ */
+export async function completePartition(
+  db: Db,
+  input: {
+    jobId: number;
+    idx: number;
+    dataset: string;
+    cells: RollupCell[];
+    rejects: readonly RejectedRecord[];
+    stats: Omit<PartitionStats, 'mergeMs'>;
+    /** The time range the cells cover, [from, to): analytics windows it overlaps become stale. */
+    dataRange: { from: Date; to: Date } | null;
+  },
+): Promise<MergeOutcome> {
+  const started = performance.now();
+  return db.sql.begin(async (tx) => {
+    const lockStarted = performance.now();
+    const [partition] = await tx`
+      select status from ${db.table('batch_partitions')}
+      where job_id = ${input.jobId} and idx = ${input.idx} for update`;
+    // A round trip, plus any wait for a duplicate of this message that holds the partition.
+    const lockWaitMs = performance.now() - lockStarted;
+    if (!partition) throw new PartitionNotRecordedError(`partition ${input.jobId}/${input.idx} is not recorded`);
+    if (partition.status === 'completed') return { merged: false, mergeMs: 0, lockWaitMs, rowsMerged: 0 };
+
+    const rowsMerged = await mergeRollupCells(tx, db, input.dataset, input.cells);
+    await insertRejects(tx, db, input.jobId, input.idx, input.rejects);
+    if (input.dataRange) await markWindowsStale(tx, db, input.dataset, input.dataRange.from, input.dataRange.to);
+    const mergeMs = performance.now() - started;
+    const s = input.stats;
+    const measured = { recordsRead: s.recordsRead, recordsRejected: s.recordsRejected, bytesRead: s.bytesRead, readMs: s.readMs, parseMs: s.parseMs, mergeMs, lockWaitMs, rowsMerged };
+    await insertPerformanceMetrics(
+      tx,
+      db,
+      Object.entries(measured).map(([name, value]) => ({ component: 'processor', name, value, jobId: input.jobId, partitionIdx: input.idx })),
+    );
+    await tx`
+      update ${db.table('batch_partitions')} set
+        status = 'completed', completed_at = now(), records_read = ${s.recordsRead},
+        records_aggregated = ${s.recordsAggregated}, records_rejected = ${s.recordsRejected},
+        lines = ${s.lines}, bytes_read = ${s.bytesRead}, read_ms = ${s.readMs}, parse_ms = ${s.parseMs},
+        merge_ms = ${mergeMs}, data_min = ${input.dataRange?.from ?? null}, data_max = ${input.dataRange?.to ?? null}
+      where job_id = ${input.jobId} and idx = ${input.idx}`;
+    await tx`
+      update ${db.table('batch_jobs')} set
+        partitions_done = partitions_done + 1,
+        records_read = records_read + ${s.recordsRead},
+        records_aggregated = records_aggregated + ${s.recordsAggregated},
+        records_rejected = records_rejected + ${s.recordsRejected},
+        bytes_read = bytes_read + ${s.bytesRead},
+        read_ms = read_ms + ${s.readMs}, parse_ms = parse_ms + ${s.parseMs}, merge_ms = merge_ms + ${mergeMs}
+      where job_id = ${input.jobId}`;
+    await finishIngestJobIfDone(tx, db, input.jobId);
+    return { merged: true, mergeMs, lockWaitMs, rowsMerged };
+  });
+}
