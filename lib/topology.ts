@@ -116,7 +116,7 @@ export const topology = {
     partitionBytes: 8 * 1024 * 1024,
     /**
      * The longest record accepted. Record boundaries inside a byte range are found by reading at
-     * most this far (see lib/split/boundary.ts), so it also bounds the extra bytes a partition reads.
+     * most this far (see lib/process/boundary.ts), so it also bounds the extra bytes a partition reads.
      */
     maxRecordBytes: 256 * 1024,
   },
