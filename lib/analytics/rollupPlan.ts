@@ -1,4 +1,5 @@
 import { rollupKey, type DatasetDefinition } from '../datasets/definition.ts';
+import type { CellStatistics } from '../rollup/aggregator.ts';
 import { isMultipleOf, parseGranularity } from '../rollup/granularity.ts';
 import { sketchQuantile } from '../rollup/sketch.ts';
 import { filterDimensions, parseFilter, type FilterExpr } from './filter.ts';
@@ -11,16 +12,9 @@ import { JobDefinitionError, type Aggregation, type AnalyticsJobDefinition } fro
  * One entity's merged statistics for one metric over a time window: what the store's readWindow
  * merges from the rollups and `aggregate` turns into results.
  */
-export interface WindowCell {
+export interface WindowCell extends Readonly<CellStatistics> {
   readonly entity: string;
   readonly metric: string;
-  readonly count: number;
-  readonly sum: number;
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly mean: number;
-  readonly m2: number;
-  readonly sketch: Record<string, number>;
 }
 
 /** How a job is answered from the ingestion rollups, decided once per run. */

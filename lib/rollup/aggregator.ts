@@ -10,14 +10,8 @@ import { SKETCH_MAX_BUCKET, sketchBucket, sketchBucketName, type SketchJson } fr
  * whole input.
  */
 
-/** One metric's summary in one bucket of one rollup, as the store merges it into Postgres. */
-export interface RollupCell {
-  /** The rollup's identity, rollupKey(its dimensions): '' for the total. */
-  rollup: string;
-  bucketStart: number;
-  /** The rollup's dimension values, in the rollup's order ('' for a missing value). */
-  dims: string[];
-  metric: string;
+/** A cell's mergeable statistics: moments and a DDSketch, whatever the cell's identity. */
+export interface CellStatistics {
   /** Values present; 0 when every record of the cell lacked this metric. */
   count: number;
   sum: number;
@@ -27,6 +21,16 @@ export interface RollupCell {
   /** Σ (x − mean)²: merge with Chan et al.'s formula; sample variance is m2 / (count − 1). */
   m2: number;
   sketch: SketchJson;
+}
+
+/** One metric's summary in one bucket of one rollup, as the store merges it into Postgres. */
+export interface RollupCell extends CellStatistics {
+  /** The rollup's identity, rollupKey(its dimensions): '' for the total. */
+  rollup: string;
+  bucketStart: number;
+  /** The rollup's dimension values, in the rollup's order ('' for a missing value). */
+  dims: string[];
+  metric: string;
 }
 
 /** Accumulates records into rollup cells; its memory grows with the cells, not the records. */

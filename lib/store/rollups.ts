@@ -1,5 +1,5 @@
 import type { WindowCell } from '../analytics/rollupPlan.ts';
-import type { RollupCell } from '../rollup/aggregator.ts';
+import type { CellStatistics, RollupCell } from '../rollup/aggregator.ts';
 import type postgres from 'postgres';
 import type { Db, Tx } from './db.ts';
 
@@ -86,17 +86,10 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /** One merged group of cells: moments merged with Chan's formula, sketches by adding bins. */
-export interface MergedCell {
+export interface MergedCell extends Readonly<CellStatistics> {
   readonly bucketStart: Date;
   readonly dims: string[];
   readonly metric: string;
-  readonly count: number;
-  readonly sum: number;
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly mean: number;
-  readonly m2: number;
-  readonly sketch: Record<string, number>;
 }
 
 /**
