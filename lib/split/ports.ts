@@ -1,13 +1,10 @@
 import type { PartitionMessage } from '../process/partitionMessage.ts';
+import type { ObjectReader } from '../process/ports.ts';
 
 /** What splitting an object needs from the outside world, implemented by lib/adapters/. */
 
-/** Reads uploaded objects and writes the staged parts of compressed ones. */
-export interface ObjectStore {
-  /** Bytes [start, end) of an object (one Range GET). */
-  readRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array>;
-  /** Streams bytes [start, end) of an object, or all of it when no range is given. */
-  stream(bucket: string, key: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array>>;
+/** Reads uploaded objects (as the processor does) and writes the staged parts of compressed ones. */
+export interface ObjectStore extends ObjectReader {
   /** Writes an object. */
   put(bucket: string, key: string, body: Uint8Array, contentType?: string): Promise<void>;
 }
