@@ -22,16 +22,17 @@ const ctx: SplitContext = {
   queue: sqsPartitionQueue(createSqsClient(), config.partitionQueueUrl),
   partitionBytes: config.partitionBytes,
   maxRecordBytes: config.maxRecordBytes,
+  maxDecompressedBytes: config.maxDecompressedBytes,
 };
 
 /** S3 ObjectCreated notifications (via the ingest queue) → jobs and partition messages. */
 export const handler = middy<SQSEvent>()
   .use(injectLambdaContext(logger))
   .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('notification failed', { error: reason as Error }) }))
-  .handler((event) =>
+  .handler((event, context) =>
     settleEach(event.Records, async (record) => {
       const { objects, ignored } = parseS3Notification(record.body);
       if (ignored.length > 0) logger.info('ignored notification', { ignored });
-      for (const object of objects) logger.info('split', { object, outcome: await splitObject(ctx, object) });
+      for (const object of objects) logger.info('split', { object, outcome: await splitObject(ctx, object, { remainingMs: () => context.getRemainingTimeInMillis() }) });
     }),
   );

@@ -37,6 +37,7 @@ const variables = {
   PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL'),
   PARTITION_BYTES: positiveInt,
   MAX_RECORD_BYTES: positiveInt,
+  MAX_DECOMPRESSED_BYTES: positiveInt,
   PROCESSOR_FUNCTION_NAME: nonEmpty('PROCESSOR_FUNCTION_NAME'),
   SPLITTER_FUNCTION_NAME: nonEmpty('SPLITTER_FUNCTION_NAME'),
   PARTITION_QUEUE_NAME: nonEmpty('PARTITION_QUEUE_NAME'),
@@ -61,6 +62,7 @@ const defaults: Partial<Record<VariableName, string>> = {
   DATABASE_POOL_SIZE: String(DEFAULTS.databasePoolSize),
   PARTITION_BYTES: String(topology.ingest.partitionBytes),
   MAX_RECORD_BYTES: String(topology.ingest.maxRecordBytes),
+  MAX_DECOMPRESSED_BYTES: String(topology.ingest.maxDecompressedBytes),
   TUNER_APPLY: 'false',
   AWS_LAMBDA_FUNCTION_NAME: 'batchflow',
 };
@@ -86,7 +88,7 @@ const database = {
 
 /** Per function: the variables its loader reads. */
 export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
-  splitter: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES'] },
+  splitter: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'MAX_DECOMPRESSED_BYTES'] },
   processor: { ...database, required: [], optional: [...database.optional, 'MAX_RECORD_BYTES', 'AWS_LAMBDA_FUNCTION_NAME'] },
   analytics: { ...database, required: [] },
   api: { ...database, required: [] },
@@ -194,6 +196,7 @@ export interface SplitterConfig extends DatabaseConfig {
   readonly partitionQueueUrl: string;
   readonly partitionBytes: number;
   readonly maxRecordBytes: number;
+  readonly maxDecompressedBytes: number;
 }
 
 /** The processor. */
@@ -253,6 +256,7 @@ const loaders = {
     partitionQueueUrl: e.PARTITION_QUEUE_URL,
     partitionBytes: e.PARTITION_BYTES,
     maxRecordBytes: e.MAX_RECORD_BYTES,
+    maxDecompressedBytes: e.MAX_DECOMPRESSED_BYTES,
   }),
   processor: (e: Parsed): ProcessorConfig => ({ ...databaseConfig(e), maxRecordBytes: e.MAX_RECORD_BYTES, functionName: e.AWS_LAMBDA_FUNCTION_NAME }),
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),

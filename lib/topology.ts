@@ -119,6 +119,12 @@ export const topology = {
      * most this far (see lib/process/boundary.ts), so it also bounds the extra bytes a partition reads.
      */
     maxRecordBytes: 256 * 1024,
+    /**
+     * The most one gzip object may decompress to. A gzip cannot be range-read, so one splitter
+     * streams all of it within its 300 s; past this the job fails with the limit named, before a
+     * bomb (64 MiB of zeros gzip to 64 KB) fills memory or the time runs out. See README "Limits".
+     */
+    maxDecompressedBytes: 10 * 1024 ** 3,
   },
 } as const;
 

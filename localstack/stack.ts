@@ -76,7 +76,7 @@ export interface LocalStack {
 /** Log settings passed from this process to every function when set. */
 const PLATFORM_PASSED_THROUGH = /^(POWERTOOLS_.*|AWS_LAMBDA_LOG_LEVEL|LOG_LEVEL)$/;
 /** Tuning knobs passed from this process when set, to the functions whose contract reads them. */
-const TUNABLES_PASSED_THROUGH = /^(PARTITION_BYTES|MAX_RECORD_BYTES|DATABASE_POOL_SIZE)$/;
+const TUNABLES_PASSED_THROUGH = /^(PARTITION_BYTES|MAX_RECORD_BYTES|MAX_DECOMPRESSED_BYTES|DATABASE_POOL_SIZE)$/;
 
 /**
  * batchflow on one machine, no AWS account and no Docker: an AWS endpoint (moto), Postgres

@@ -16,6 +16,8 @@ export interface PartCutter {
   push(chunk: Uint8Array): Buffer[];
   /** Ends the data; returns the last part, if any bytes are left. */
   end(): Buffer[];
+  /** Bytes held for the part in progress: at most a part and a record, unless a record never ends. */
+  pendingBytes(): number;
 }
 
 const LF = 10;
@@ -78,6 +80,9 @@ export function createPartCutter(options: PartCutterOptions): PartCutter {
       // Copied: the caller may reuse its chunk, and a view would keep all of it alive.
       if (from < data.length) pending.push(Buffer.from(data.subarray(from)));
       return parts;
+    },
+    pendingBytes() {
+      return consumed - partStart;
     },
     end() {
       scanner?.end();

@@ -43,7 +43,12 @@ export function parseS3Notification(body: string): NotificationContents {
       ignored.push(`${record.eventName ?? 'unknown event'}`);
       continue;
     }
-    const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
+    const key = decodeKey(record.s3.object.key);
+    if (key === undefined) {
+      // S3 writes % as %25, so this message was not written by S3: retrying cannot make it readable.
+      ignored.push(`key ${JSON.stringify(record.s3.object.key.slice(0, 200))} is not URL-encoded as S3 encodes keys`);
+      continue;
+    }
     const object = record.s3.object;
     objects.push({
       bucket: record.s3.bucket.name,
@@ -53,6 +58,15 @@ export function parseS3Notification(body: string): NotificationContents {
     });
   }
   return { objects, ignored };
+}
+
+/** An event's key as S3 encodes it (URL-encoded, `+` for spaces), decoded; undefined if it cannot be. */
+function decodeKey(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
 }
 
 interface S3Record {

@@ -9,6 +9,7 @@ import { markEnqueued, recordSplit, unsentPartitions } from '../store/partitions
 import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
 import { createPartCutter } from './cutter.ts';
+import { encodingProblem } from './encoding.ts';
 import { planByteRanges, type PartitionPlan } from './partitionPlan.ts';
 import type { ObjectStore, PartitionQueue } from './ports.ts';
 import { datasetOfKey, type CreatedObject } from './s3Event.ts';
@@ -20,7 +21,20 @@ export interface SplitContext {
   readonly queue: PartitionQueue;
   readonly partitionBytes: number;
   readonly maxRecordBytes: number;
+  /** The most a gzip object may decompress to; past it the job fails instead of the splitter's memory or time. */
+  readonly maxDecompressedBytes: number;
 }
+
+/** How long this invocation may still run (Lambda's `context.getRemainingTimeInMillis`). */
+export interface SplitBudget {
+  remainingMs(): number;
+}
+
+/**
+ * Time kept back from the invocation's deadline to record a gzip split that cannot finish as a
+ * failed job: a few statements, well under a second when the database answers.
+ */
+const FAIL_MARGIN_MS = 20_000;
 
 /** The outcome of one object, for logs and tests. */
 export interface SplitOutcome {
@@ -43,7 +57,7 @@ const HEADER_PROBE_BYTES = 64 * 1024;
  * Problems with the object itself (unknown dataset, unreadable, bad header, corrupt gzip) end the
  * job as `failed` with a reason; infrastructure errors throw, so SQS retries the notification.
  */
-export async function splitObject(ctx: SplitContext, object: CreatedObject): Promise<SplitOutcome> {
+export async function splitObject(ctx: SplitContext, object: CreatedObject, budget?: SplitBudget): Promise<SplitOutcome> {
   const datasetName = datasetOfKey(object.key);
   if (datasetName === undefined) {
     return { jobId: null, status: 'ignored', partitions: 0, reason: `key ${object.key} is not under uploads/<dataset>/` };
@@ -70,7 +84,7 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject): Pro
     const settings = { ...ctx, partitionBytes: job.partitionBytes };
     const head = await readOrExplain(() => ctx.objects.readRange(object.bucket, object.key, 0, Math.min(object.size, HEADER_PROBE_BYTES)), object);
     const gzip = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-    const split = gzip ? await splitGzip(settings, job, dataset) : await splitRanges(settings, job, dataset, head);
+    const split = gzip ? await splitGzip(settings, job, dataset, budget) : await splitRanges(settings, job, dataset, checkedText(head));
     await recordSplit(ctx.db, job.jobId, { ...split, splitMs: performance.now() - started });
   } catch (err) {
     if (!(err instanceof ObjectProblem)) throw err;
@@ -108,7 +122,8 @@ async function splitRanges(ctx: SplitContext, job: IngestJob, dataset: DatasetDe
  * records and stage them under `staging/<job>/`. Parts are only announced after the whole object
  * decoded, so a corrupt file fails the job without merging anything.
  */
-async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition): Promise<Split> {
+async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition, budget: SplitBudget | undefined): Promise<Split> {
+  const started = Date.now();
   const body = await readOrExplain(() => ctx.objects.stream(job.bucket, job.key), job);
   const inflated = Readable.from(body).pipe(createGunzip());
   const cutter = createPartCutter({ format: dataset.format, targetBytes: ctx.partitionBytes });
@@ -120,16 +135,37 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
   };
   let headBytes: Buffer = Buffer.alloc(0);
   let layout: Layout | undefined;
+  let decompressed = 0;
   try {
     for await (const chunk of inflated) {
       let data = chunk as Buffer;
+      decompressed += data.length;
+      if (decompressed > ctx.maxDecompressedBytes) {
+        inflated.destroy();
+        throw new ObjectProblem(
+          `gzip object decompressed past ${ctx.maxDecompressedBytes} bytes (MAX_DECOMPRESSED_BYTES): split it into smaller files, or upload it uncompressed (ranges of a plain file are read in parallel)`,
+        );
+      }
+      if (budget && budget.remainingMs() < FAIL_MARGIN_MS) {
+        inflated.destroy();
+        throw new ObjectProblem(
+          `gzip object could not be split within the splitter's timeout: ${decompressed} bytes decompressed and staged in ${Math.round((Date.now() - started) / 1000)} s; split it into smaller files, or upload it uncompressed`,
+        );
+      }
       if (!layout) {
         headBytes = Buffer.concat([headBytes, data]);
-        layout = tryLayout(dataset, headBytes, false, ctx.maxRecordBytes);
+        layout = tryLayout(dataset, checkedText(headBytes), false, ctx.maxRecordBytes);
         if (!layout) continue;
         data = headBytes.subarray(layout.dataStart);
       }
       for (const part of cutter.push(data)) await stage(part);
+      // A part ends only at a record end: without one, the cutter would hold the record whole.
+      if (cutter.pendingBytes() > ctx.partitionBytes + ctx.maxRecordBytes + data.length) {
+        inflated.destroy();
+        throw new ObjectProblem(
+          `gzip object has a record longer than MAX_RECORD_BYTES (${ctx.maxRecordBytes} bytes) after decompressed byte ${decompressed - cutter.pendingBytes()}: parts of a gzip object are cut at record ends, so each record must fit`,
+        );
+      }
     }
   } catch (err) {
     if (err instanceof ObjectProblem) throw err;
@@ -143,6 +179,13 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
   for (const part of cutter.end()) await stage(part);
   // Staged parts hold data only: their ranges start at 0.
   return { format: dataset.format, compression: 'gzip', ...layout, dataStart: 0, partitions };
+}
+
+/** The object's first bytes, when they may be UTF-8 text; otherwise the job fails naming the encoding. */
+function checkedText<T extends Uint8Array>(head: T): T {
+  const problem = encodingProblem(head);
+  if (problem) throw new ObjectProblem(problem);
+  return head;
 }
 
 interface Layout {

@@ -1,3 +1,4 @@
+import { storableText } from './text.ts';
 import type { Db, Tx } from './db.ts';
 
 // The `batch_jobs` table: one ingestion job per object version.
@@ -67,10 +68,10 @@ export async function openIngestJob(
   return { job: existing, created: false };
 }
 
-/** Ends a job as failed, with the reason a user will read. */
+/** Ends a job as failed, with the reason a user will read (made storable: it may quote the object's bytes). */
 export async function failIngestJob(db: Db, jobId: number, reason: string): Promise<void> {
   await db.sql`
-    update ${db.table('batch_jobs')} set status = 'failed', reason = ${reason}, finished_at = now()
+    update ${db.table('batch_jobs')} set status = 'failed', reason = ${storableText(reason)}, finished_at = now()
     where job_id = ${jobId} and status in ('splitting', 'processing')`;
 }
 

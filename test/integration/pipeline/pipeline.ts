@@ -25,7 +25,7 @@ import { splitObject, type SplitOutcome } from '../../../lib/split/splitObject.t
 import { putDataset } from '../../../lib/store/datasets.ts';
 import { connectDb, type Db } from '../../../lib/store/db.ts';
 import { findIngestJobByObject, type IngestJob } from '../../../lib/store/ingestJobs.ts';
-import { resourceName } from '../../../lib/topology.ts';
+import { resourceName, topology } from '../../../lib/topology.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../localstack/stack.ts';
 import { salesCsv } from '../../support/sales.ts';
 import { queueDepth, uniqueStage, waitFor } from '../localstack/support.ts';
@@ -58,7 +58,10 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort'>;
+type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort'> & {
+  /** Variables for every function, after the fixture's own (a case's limits). */
+  readonly environment?: Readonly<Record<string, string>>;
+};
 
 /**
  * The pipeline of one test file, named after it: started before the file's tests (beforeAll),
@@ -102,8 +105,10 @@ async function startPipeline(name: string, options: PipelineOptions = {}): Promi
       MAX_RECORD_BYTES: String(MAX_RECORD_BYTES),
       // The functions log each partition at INFO; warnings and errors still show.
       POWERTOOLS_LOG_LEVEL: 'WARN',
+      ...options.environment,
     },
-    ...options,
+    ...(options.queueOverrides ? { queueOverrides: options.queueOverrides } : {}),
+    ...(options.httpApiPort !== undefined ? { httpApiPort: options.httpApiPort } : {}),
   });
   const db = connectDb({ url: databaseUrl, schema, max: 4 });
   const s3 = createS3Client({ endpoint, region });
@@ -292,6 +297,7 @@ export async function splitHeld(p: Pipeline, held: Held, key: string, body: Uint
       queue: sqsPartitionQueue(p.sqs, held.partitions),
       partitionBytes: PARTITION_BYTES,
       maxRecordBytes: MAX_RECORD_BYTES,
+      maxDecompressedBytes: topology.ingest.maxDecompressedBytes,
     },
     { bucket: held.bucket, key, size: head.ContentLength!, objectVersion: head.ETag!.replaceAll('"', '') },
   );

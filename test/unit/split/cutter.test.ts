@@ -145,3 +145,31 @@ describe('createPartCutter (NDJSON)', () => {
     expect(parts.map(String)).toEqual(['{"a":1}\n{"a":22}\n', '{"a":333}\n', '{"a":4}']);
   });
 });
+
+describe('createPartCutter: memory', () => {
+  it('holds at most a part, the longest line and one chunk (NDJSON lines of random lengths)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 1, max: 97 }),
+        (lengths, targetBytes, chunkBytes) => {
+          // Prepare
+          const text = lengths.map((n) => `${'x'.repeat(n)}\n`).join('');
+          const longest = Math.max(...lengths) + 1;
+          const cutter = createPartCutter({ format: 'ndjson', targetBytes });
+
+          // Act
+          const held: number[] = [];
+          for (let i = 0; i < text.length; i += chunkBytes) {
+            cutter.push(bytesOf(text.slice(i, i + chunkBytes)));
+            held.push(cutter.pendingBytes());
+          }
+
+          // Assess
+          expect(Math.max(...held)).toBeLessThanOrEqual(targetBytes + longest + chunkBytes);
+        },
+      ),
+    );
+  });
+});

@@ -1,0 +1,48 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { encodingProblem } from '../../../lib/split/encoding.ts';
+
+const csv = 'ts,region,amount\r\n2024-03-04T10:00:00Z,north,1.50\r\n';
+
+describe('encodingProblem', () => {
+  it('names UTF-16 and UTF-32 by their byte order marks, as Node encodes them', () => {
+    // Prepare
+    const utf16le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csv, 'utf16le')]);
+    const utf16be = Buffer.from(utf16le.subarray(2)).swap16();
+    const utf32le = Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), Buffer.from(csv, 'utf16le')]);
+
+    // Act
+    const problems = [utf16le, Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be]), utf32le, Buffer.from([0, 0, 0xfe, 0xff, 0, 0, 0, 0x74])].map(encodingProblem);
+
+    // Assess
+    expect(problems).toEqual([
+      expect.stringContaining('UTF-16LE'),
+      expect.stringContaining('UTF-16BE'),
+      expect.stringContaining('UTF-32LE'),
+      expect.stringContaining('UTF-32BE'),
+    ]);
+  });
+
+  it('names a NUL in the first line (UTF-16 without a BOM), and only there', () => {
+    // Prepare
+    const noBom = Buffer.from(csv, 'utf16le');
+    const nulInData = Buffer.from(`ts,region\r\n2024,no\u0000rth\r\n`);
+
+    // Act
+    const problems = [noBom, nulInData].map(encodingProblem);
+
+    // Assess
+    expect(problems[0]).toMatch(/NUL byte in its first line \(byte 1\)/);
+    expect(problems[1]).toBeUndefined();
+  });
+
+  it('accepts any UTF-8 text without NUL, with or without a BOM', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), fc.boolean(), (text, bom) => {
+        fc.pre(!text.includes('\u0000'));
+        const bytes = Buffer.from(`${bom ? '\uFEFF' : ''}${text}`, 'utf8');
+        expect(encodingProblem(bytes)).toBeUndefined();
+      }),
+    );
+  });
+});
