@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { findIngestJobByObject } from '../../../lib/store/ingestJobs.ts';
 import { waitFor } from '../localstack/support.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';
-import { countRows, functionStats, MAX_RECORD_BYTES, registerDataset, salesCsv, sendBodies, upload, uploadAndWait, usePipeline, waitForEmptyQueue } from './pipeline.ts';
+import { countRows, createHeld, functionStats, splitHeld, MAX_RECORD_BYTES, registerDataset, salesCsv, sendBodies, upload, uploadAndWait, usePipeline, waitForEmptyQueue } from './pipeline.ts';
 import { CSV_COLUMNS, generateCsv } from './records.ts';
 
 /**
@@ -149,6 +149,27 @@ describe('object keys as S3 spells them', () => {
     expect(jobs).toBe(0);
     expect(marker).toBeUndefined();
     expect(splitter.failedRecords).toBe(before.failed);
+  });
+});
+
+describe('a gzip that cannot be split before the invocation ends', () => {
+  it('fails its job with the time named, instead of timing out and dead-lettering with the job splitting', async () => {
+    // Prepare: an invocation with 25 s left, 5 of them spent while the object decompresses.
+    await dataset('gzip_slow');
+    const held = await createHeld(p);
+    const body = gzipSync(Buffer.from(header + rows(0, 20_000)));
+    let remainingMs = 25_000;
+    const budget = { remainingMs: () => (remainingMs -= 1_000) };
+
+    // Act
+    const { outcome, messages } = await splitHeld(p, held, 'uploads/gzip_slow/file.csv.gz', body, budget);
+    const job = await findIngestJobByObject(p.db, held.bucket, 'uploads/gzip_slow/file.csv.gz');
+
+    // Assess
+    expect(outcome.status).toBe('failed');
+    expect(job).toMatchObject({ status: 'failed', recordsRead: 0 });
+    expect(job!.reason).toMatch(/could not be split within the splitter's timeout: \d+ bytes decompressed/);
+    expect(messages).toEqual([]);
   });
 });
 

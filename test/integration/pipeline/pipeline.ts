@@ -21,7 +21,7 @@ import { sqsPartitionQueue } from '../../../lib/adapters/partitionQueue.ts';
 import { parsePartitionMessage, type PartitionMessage } from '../../../lib/process/partitionMessage.ts';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import type { ProcessContext } from '../../../lib/process/processPartition.ts';
-import { splitObject, type SplitOutcome } from '../../../lib/split/splitObject.ts';
+import { splitObject, type SplitBudget, type SplitOutcome } from '../../../lib/split/splitObject.ts';
 import { putDataset } from '../../../lib/store/datasets.ts';
 import { connectDb, type Db } from '../../../lib/store/db.ts';
 import { findIngestJobByObject, type IngestJob } from '../../../lib/store/ingestJobs.ts';
@@ -287,7 +287,13 @@ export function processContext(p: Pipeline, db: Db = p.db): ProcessContext {
  * Uploads an object to the held bucket and splits it with the real splitObject, its partition
  * messages going to the held partitions queue; returns the outcome and those messages.
  */
-export async function splitHeld(p: Pipeline, held: Held, key: string, body: Uint8Array): Promise<{ outcome: SplitOutcome; messages: PartitionMessage[] }> {
+export async function splitHeld(
+  p: Pipeline,
+  held: Held,
+  key: string,
+  body: Uint8Array,
+  budget?: SplitBudget,
+): Promise<{ outcome: SplitOutcome; messages: PartitionMessage[] }> {
   await upload(p, key, body, held.bucket);
   const head = await p.s3.send(new HeadObjectCommand({ Bucket: held.bucket, Key: key }));
   const outcome = await splitObject(
@@ -300,6 +306,7 @@ export async function splitHeld(p: Pipeline, held: Held, key: string, body: Uint
       maxDecompressedBytes: topology.ingest.maxDecompressedBytes,
     },
     { bucket: held.bucket, key, size: head.ContentLength!, objectVersion: head.ETag!.replaceAll('"', '') },
+    budget,
   );
   const bodies = await receiveBodies(p, held.partitions, outcome.partitions);
   return { outcome, messages: bodies.map(parsePartitionMessage).sort((a, b) => a.idx - b.idx) };
