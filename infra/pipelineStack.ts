@@ -164,8 +164,10 @@ export class PipelineStack extends Stack {
       lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(90) }],
     });
     // A staged part is read when its partition message is delivered, so it must outlive the
-    // message; the extra day covers lifecycle's rounding to midnight UTC and the splitter's run.
-    const stagedPartDays = Math.ceil(topology.queues.partitions.retentionSeconds / DAY_SECONDS) + 1;
+    // message — in the DLQ too, where a redrive can still send it back (a dead-lettered message keeps
+    // its original enqueue time, so the DLQ's retention bounds its age); the extra day covers
+    // lifecycle's rounding to midnight UTC and the splitter's run.
+    const stagedPartDays = Math.ceil(Math.max(topology.queues.partitions.retentionSeconds / DAY_SECONDS, DEAD_LETTER_RETENTION.toDays())) + 1;
     return new Bucket(this, topology.bucket.id, {
       encryption: BucketEncryption.S3_MANAGED,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,

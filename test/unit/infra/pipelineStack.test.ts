@@ -140,12 +140,13 @@ describe('PipelineStack', () => {
     });
   });
 
-  it('expires staged parts, and only them, after their partition message can no longer arrive', () => {
+  it('expires staged parts, and only them, after their partition message can no longer arrive, from the queue or its DLQ', () => {
     // Prepare
     const { stack, template } = synthesize();
 
     // Act
     const bucket = template.findResources('AWS::S3::Bucket')[logicalId(stack, stack.bucket)];
+    const dlq = template.findResources('AWS::SQS::Queue')[logicalId(stack, stack.queues.partitions.deadLetterQueue!.queue)];
     const rules: Array<{ Prefix?: string; ExpirationInDays?: number; AbortIncompleteMultipartUpload?: { DaysAfterInitiation: number } }> =
       bucket.Properties.LifecycleConfiguration.Rules;
 
@@ -153,6 +154,7 @@ describe('PipelineStack', () => {
     const expiring = rules.filter((rule) => rule.ExpirationInDays !== undefined);
     expect(expiring.map((rule) => rule.Prefix)).toEqual([topology.bucket.stagingPrefix]);
     expect(expiring[0].ExpirationInDays! * 24 * 3600).toBeGreaterThan(topology.queues.partitions.retentionSeconds);
+    expect(expiring[0].ExpirationInDays! * 24 * 3600).toBeGreaterThan(dlq.Properties.MessageRetentionPeriod);
     // Parts of an interrupted multipart upload are billed but invisible: they are cleaned up.
     expect(rules.some((rule) => (rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation ?? 0) > 0)).toBe(true);
   });
