@@ -172,13 +172,15 @@ export class PipelineStack extends Stack {
       encryption: BucketEncryption.S3_MANAGED,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
-      versioned: false,
+      versioned: topology.bucket.versioned,
       removalPolicy,
       autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'uploads-bucket/',
       lifecycleRules: [
         { id: 'ExpireStagedParts', prefix: topology.bucket.stagingPrefix, expiration: Duration.days(stagedPartDays) },
+        // An overwritten upload is still read by the job opened for it, for as long as its messages live.
+        { id: 'ExpireNoncurrentVersions', noncurrentVersionExpiration: Duration.days(stagedPartDays) },
         // An `aws s3 cp` of a large file that was interrupted leaves parts that are billed but unseen.
         { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
@@ -302,10 +304,11 @@ export class PipelineStack extends Stack {
   private grantObjectAccess(): void {
     const { splitter, processor } = this.functions;
     const { uploadPrefix, stagingPrefix } = topology.bucket;
-    this.allowObjects(splitter, ['s3:GetObject'], uploadPrefix);
+    // GetObjectVersion: reads are pinned to the version the job was opened for.
+    this.allowObjects(splitter, ['s3:GetObject', 's3:GetObjectVersion'], uploadPrefix);
     this.allowObjects(splitter, ['s3:GetObject', 's3:PutObject'], stagingPrefix);
     this.queues.partitions.grantSendMessages(splitter.function);
-    this.allowObjects(processor, ['s3:GetObject'], uploadPrefix);
+    this.allowObjects(processor, ['s3:GetObject', 's3:GetObjectVersion'], uploadPrefix);
     this.allowObjects(processor, ['s3:GetObject'], stagingPrefix);
   }
 

@@ -14,6 +14,12 @@ export const topology = {
     uploadPrefix: 'uploads/',
     /** Decompressed parts of gzip objects, written by the splitter, read by the processor. */
     stagingPrefix: 'staging/',
+    /**
+     * Versioned, so a job reads the exact version it was opened for (GET with VersionId): an
+     * overwrite mid-job becomes a new version and a job of its own instead of mixing bytes.
+     * Noncurrent versions expire once no message can still need them (see the stack).
+     */
+    versioned: true,
   },
   queues: {
     /** S3 ObjectCreated notifications for `uploads/` land here and drive the splitter. */

@@ -6,12 +6,12 @@ import { createRollupAggregator, type RollupCell } from '../rollup/aggregator.ts
 import { parseGranularity } from '../rollup/granularity.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
+import { failIngestJob, getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
 import { completePartition, getPartition, type Partition } from '../store/partitions.ts';
 import { findRecordStart } from './boundary.ts';
 import type { PartitionMessage } from './partitionMessage.ts';
 import type { PartitionStats } from './partitionStats.ts';
-import type { ObjectReader } from './ports.ts';
+import { ObjectChangedError, pinOf, type ObjectPin, type ObjectReader } from './ports.ts';
 
 /** A partition whose job or dataset was deleted after the partition was sent. */
 export class IngestJobGoneError extends BatchflowError {
@@ -29,8 +29,12 @@ export interface ProcessContext {
 export interface PartitionOutcome {
   readonly jobId: number;
   readonly idx: number;
-  /** `duplicate`: the partition was already merged (a redelivery); nothing was counted again. */
-  readonly status: 'merged' | 'duplicate';
+  /**
+   * `duplicate`: the partition was already merged (a redelivery); nothing was counted again.
+   * `object-changed`: the version the job pinned is gone; the job was failed, naming it.
+   */
+  readonly status: 'merged' | 'duplicate' | 'object-changed';
+  readonly reason?: string;
   readonly stats?: PartitionStats & { readonly lockWaitMs: number; readonly rowsMerged: number; readonly partitionMs: number };
 }
 
@@ -50,6 +54,19 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
   const dataset = job?.dataset ? await getDataset(ctx.db, job.dataset) : undefined;
   if (!job || !dataset) throw new IngestJobGoneError(`partition ${jobId}/${idx}: job or its dataset is gone`);
 
+  try {
+    return await mergeOnce(ctx, job, dataset, partition);
+  } catch (err) {
+    if (!(err instanceof ObjectChangedError)) throw err;
+    // Retrying cannot bring the version back: the job ends now, with what merged before counted.
+    await failIngestJob(ctx.db, jobId, err.message);
+    return { jobId, idx, status: 'object-changed', reason: err.message };
+  }
+}
+
+/** Reads, parses and aggregates the partition, then merges it unless a duplicate got there first. */
+async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDefinition, partition: Partition): Promise<PartitionOutcome> {
+  const { jobId, idx } = partition;
   const started = performance.now();
   const aggregator = createRollupAggregator(dataset);
   const rejects: RejectedRecord[] = [];
@@ -58,7 +75,7 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
   const reader = createRecordReader(layoutOf(job, dataset), sink, { baseOffset: start, maxRecordBytes: ctx.maxRecordBytes });
 
   let parseMs = 0;
-  for await (const chunk of await ctx.objects.stream(job.bucket, partition.sourceKey, { start, end })) {
+  for await (const chunk of await ctx.objects.stream(job.bucket, partition.sourceKey, { start, end }, sourcePin(job, partition))) {
     const t = performance.now();
     reader.push(chunk);
     parseMs += performance.now() - t;
@@ -94,7 +111,8 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
 /** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */
 async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): Promise<{ start: number; end: number }> {
   if (p.exactRange) return { start: p.rangeStart, end: p.rangeEnd };
-  const read = (s: number, e: number) => ctx.objects.readRange(job.bucket, p.sourceKey, s, e);
+  const pin = sourcePin(job, p);
+  const read = (s: number, e: number) => ctx.objects.readRange(job.bucket, p.sourceKey, s, e, pin);
   const options = {
     format: job.format ?? 'csv',
     objectSize: job.objectSize ?? 0,
@@ -103,6 +121,11 @@ async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): 
   } as const;
   const [start, end] = await Promise.all([findRecordStart(read, p.rangeStart, options), findRecordStart(read, p.rangeEnd, options)]);
   return { start, end: Math.max(start, end) };
+}
+
+/** The uploaded object's pinned version; staged parts are written once by the splitter and need none. */
+function sourcePin(job: IngestJob, p: Partition): ObjectPin | undefined {
+  return p.exactRange ? undefined : pinOf(job);
 }
 
 /** The time the cells cover, [first bucket start, last bucket end), or null for no cells. */

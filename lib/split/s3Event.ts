@@ -13,6 +13,9 @@ export interface CreatedObject {
   readonly size: number;
   /** versionId when the bucket is versioned, else the ETag: one job per value. */
   readonly objectVersion: string;
+  /** The version the job reads: versionId with a versioned bucket, else the ETag (If-Match). */
+  readonly versionId?: string;
+  readonly eTag?: string;
 }
 
 /** What a notification body holds: objects to ingest, and what was deliberately ignored. */
@@ -55,6 +58,8 @@ export function parseS3Notification(body: string): NotificationContents {
       key,
       size: object.size ?? 0,
       objectVersion: object.versionId || (object.eTag ?? '').replace(/"/g, '') || `size:${object.size}`,
+      ...(object.versionId && object.versionId !== 'null' ? { versionId: object.versionId } : {}),
+      ...(object.eTag ? { eTag: object.eTag.replace(/"/g, '') } : {}),
     });
   }
   return { objects, ignored };

@@ -11,6 +11,7 @@ import { topology } from '../topology.ts';
 import { createPartCutter } from './cutter.ts';
 import { encodingProblem } from './encoding.ts';
 import { planByteRanges, type PartitionPlan } from './partitionPlan.ts';
+import { ObjectChangedError, pinOf } from '../process/ports.ts';
 import type { ObjectStore, PartitionQueue } from './ports.ts';
 import { datasetOfKey, type CreatedObject } from './s3Event.ts';
 
@@ -67,6 +68,8 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
     bucket: object.bucket,
     key: object.key,
     objectVersion: object.objectVersion,
+    versionId: object.versionId,
+    eTag: object.eTag,
     objectSize: object.size,
     // The tuner's size when it set one; the job records it, so a retried split plans the same.
     partitionBytes: (await getTunedSetting(ctx.db, 'partitionBytes')) ?? ctx.partitionBytes,
@@ -82,7 +85,7 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
     if (!dataset) throw new ObjectProblem(`unknown dataset prefix: uploads/${datasetName}/ (no dataset named "${datasetName}"; register it with batchflow datasets put)`);
     // A retried split reuses the partition size recorded with the job, so the plan is the same.
     const settings = { ...ctx, partitionBytes: job.partitionBytes };
-    const head = await readOrExplain(() => ctx.objects.readRange(object.bucket, object.key, 0, Math.min(object.size, HEADER_PROBE_BYTES)), object);
+    const head = await readOrExplain(() => ctx.objects.readRange(object.bucket, object.key, 0, Math.min(object.size, HEADER_PROBE_BYTES), pinOf(job)), object);
     const gzip = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
     const split = gzip ? await splitGzip(settings, job, dataset, budget) : await splitRanges(settings, job, dataset, checkedText(head));
     await recordSplit(ctx.db, job.jobId, { ...split, splitMs: performance.now() - started });
@@ -104,7 +107,7 @@ async function splitRanges(ctx: SplitContext, job: IngestJob, dataset: DatasetDe
   let layout = tryLayout(dataset, bytes, bytes.length >= size, ctx.maxRecordBytes);
   while (!layout) {
     const end = Math.min(size, bytes.length * 4, ctx.maxRecordBytes + 1);
-    bytes = await readOrExplain(() => ctx.objects.readRange(job.bucket, job.key, 0, end), job);
+    bytes = await readOrExplain(() => ctx.objects.readRange(job.bucket, job.key, 0, end, pinOf(job)), job);
     layout = tryLayout(dataset, bytes, bytes.length >= size, ctx.maxRecordBytes);
   }
   const partitions = planByteRanges({
@@ -124,7 +127,7 @@ async function splitRanges(ctx: SplitContext, job: IngestJob, dataset: DatasetDe
  */
 async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition, budget: SplitBudget | undefined): Promise<Split> {
   const started = Date.now();
-  const body = await readOrExplain(() => ctx.objects.stream(job.bucket, job.key), job);
+  const body = await readOrExplain(() => ctx.objects.stream(job.bucket, job.key, undefined, pinOf(job)), job);
   const inflated = Readable.from(body).pipe(createGunzip());
   const cutter = createPartCutter({ format: dataset.format, targetBytes: ctx.partitionBytes });
   const partitions: PartitionPlan[] = [];
@@ -230,6 +233,7 @@ async function readOrExplain<T>(read: () => Promise<T>, object: { key: string })
   try {
     return await read();
   } catch (err) {
+    if (err instanceof ObjectChangedError) throw new ObjectProblem(err.message.replace('during processing', 'during splitting'));
     const name = (err as { name?: string }).name ?? '';
     if (['NoSuchKey', 'NotFound', 'AccessDenied', 'InvalidObjectState', 'InvalidRange'].includes(name)) {
       throw new ObjectProblem(`object ${object.key} is unreadable: ${name}`);

@@ -12,6 +12,9 @@ export interface IngestJob {
   readonly bucket: string;
   readonly key: string;
   readonly objectVersion: string;
+  /** The version its reads are pinned to: the S3 version id (versioned bucket), else the ETag. */
+  readonly versionId: string | null;
+  readonly eTag: string | null;
   readonly objectSize: number | null;
   readonly format: 'csv' | 'ndjson' | null;
   readonly compression: 'none' | 'gzip';
@@ -37,7 +40,8 @@ export interface IngestJob {
 }
 
 const ingestJobColumns = (db: Db) => db.sql`
-  job_id as "jobId", dataset, bucket, key, object_version as "objectVersion", object_size as "objectSize",
+  job_id as "jobId", dataset, bucket, key, object_version as "objectVersion", version_id as "versionId", etag as "eTag",
+  object_size as "objectSize",
   format, compression, status, reason, partition_bytes as "partitionBytes", columns,
   header_lines as "headerLines", data_start as "dataStart", partitions_total as "partitionsTotal",
   partitions_done as "partitionsDone", records_read as "recordsRead",
@@ -52,13 +56,22 @@ const ingestJobColumns = (db: Db) => db.sql`
  */
 export async function openIngestJob(
   db: Db,
-  object: { dataset: string | null; bucket: string; key: string; objectVersion: string; objectSize: number; partitionBytes: number },
+  object: {
+    dataset: string | null;
+    bucket: string;
+    key: string;
+    objectVersion: string;
+    versionId?: string | undefined;
+    eTag?: string | undefined;
+    objectSize: number;
+    partitionBytes: number;
+  },
 ): Promise<{ job: IngestJob; created: boolean }> {
   const { sql } = db;
   const [inserted] = await sql<IngestJob[]>`
-    insert into ${db.table('batch_jobs')} (dataset, bucket, key, object_version, object_size, status, partition_bytes)
-    values (${object.dataset}, ${object.bucket}, ${object.key}, ${object.objectVersion}, ${object.objectSize},
-            'splitting', ${object.partitionBytes})
+    insert into ${db.table('batch_jobs')} (dataset, bucket, key, object_version, version_id, etag, object_size, status, partition_bytes)
+    values (${object.dataset}, ${object.bucket}, ${object.key}, ${object.objectVersion}, ${object.versionId ?? null}, ${object.eTag ?? null},
+            ${object.objectSize}, 'splitting', ${object.partitionBytes})
     on conflict (bucket, key, object_version) do nothing
     returning ${ingestJobColumns(db)}`;
   if (inserted) return { job: inserted, created: true };

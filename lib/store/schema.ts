@@ -255,5 +255,19 @@ $$;
 `;
     },
   },
+  {
+    version: 8,
+    description: 'batch_jobs: the exact object version a job reads (version id, ETag)',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- Processors read the version the job recorded, not whatever the key holds now: an overwrite
+-- mid-job would otherwise mix old byte offsets with new bytes. version_id is set when the bucket
+-- is versioned (a GET with VersionId); etag otherwise (a GET with If-Match). Null in jobs opened
+-- before this migration: those read the key as before.
+alter table ${s}.batch_jobs add column version_id text, add column etag text;
+`;
+    },
+  },
 ];
 

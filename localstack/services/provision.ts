@@ -2,6 +2,7 @@ import {
   CreateBucketCommand,
   GetBucketNotificationConfigurationCommand,
   PutBucketNotificationConfigurationCommand,
+  PutBucketVersioningCommand,
   type QueueConfiguration,
 } from '@aws-sdk/client-s3';
 import {
@@ -159,6 +160,9 @@ async function createBucket(s3: ReturnType<typeof createS3Client>, bucket: strin
     );
   } catch (err) {
     if ((err as Error).name !== 'BucketAlreadyOwnedByYou') throw err;
+  }
+  if (topology.bucket.versioned) {
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
   }
 }
 

@@ -305,7 +305,15 @@ export async function splitHeld(
       maxRecordBytes: MAX_RECORD_BYTES,
       maxDecompressedBytes: topology.ingest.maxDecompressedBytes,
     },
-    { bucket: held.bucket, key, size: head.ContentLength!, objectVersion: head.ETag!.replaceAll('"', '') },
+    {
+      bucket: held.bucket,
+      key,
+      size: head.ContentLength!,
+      // As S3 events name it: the version id in a versioned bucket, else the ETag.
+      objectVersion: head.VersionId && head.VersionId !== 'null' ? head.VersionId : head.ETag!.replaceAll('"', ''),
+      ...(head.VersionId && head.VersionId !== 'null' ? { versionId: head.VersionId } : {}),
+      eTag: head.ETag!.replaceAll('"', ''),
+    },
     budget,
   );
   const bodies = await receiveBodies(p, held.partitions, outcome.partitions);

@@ -155,6 +155,12 @@ describe('PipelineStack', () => {
     expect(expiring.map((rule) => rule.Prefix)).toEqual([topology.bucket.stagingPrefix]);
     expect(expiring[0].ExpirationInDays! * 24 * 3600).toBeGreaterThan(topology.queues.partitions.retentionSeconds);
     expect(expiring[0].ExpirationInDays! * 24 * 3600).toBeGreaterThan(dlq.Properties.MessageRetentionPeriod);
+    // Versioned: a job reads its own version; an overwritten one lives as long as its staged parts would.
+    expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    const noncurrent = rules.filter((rule) => (rule as { NoncurrentVersionExpiration?: unknown }).NoncurrentVersionExpiration);
+    expect(noncurrent.map((rule) => (rule as { NoncurrentVersionExpiration: { NoncurrentDays: number } }).NoncurrentVersionExpiration.NoncurrentDays)).toEqual([
+      expiring[0].ExpirationInDays,
+    ]);
     // Parts of an interrupted multipart upload are billed but invisible: they are cleaned up.
     expect(rules.some((rule) => (rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation ?? 0) > 0)).toBe(true);
   });
@@ -278,6 +284,7 @@ describe('PipelineStack', () => {
     expect(grants).toEqual(
       new Set([
         pair('s3:GetObject', uploads),
+        pair('s3:GetObjectVersion', uploads),
         pair('s3:GetObject', staging),
         pair('s3:PutObject', staging),
         pair('sqs:SendMessage', partitions),
@@ -304,6 +311,7 @@ describe('PipelineStack', () => {
     expect(grants).toEqual(
       new Set([
         pair('s3:GetObject', objectsArn(bucketId, topology.bucket.uploadPrefix)),
+        pair('s3:GetObjectVersion', objectsArn(bucketId, topology.bucket.uploadPrefix)),
         pair('s3:GetObject', objectsArn(bucketId, topology.bucket.stagingPrefix)),
         ...readsSecret,
         ...['ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes', 'GetQueueUrl'].map(
