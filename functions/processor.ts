@@ -5,12 +5,13 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
 import type { SQSEvent } from 'aws-lambda';
-import { createS3Client } from '../lib/adapters/aws.ts';
+import { createS3Client, createSqsClient } from '../lib/adapters/aws.ts';
 import { openDatabase, isConnectionError } from '../lib/adapters/database.ts';
 import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
 import { parsePartitionMessage } from '../lib/process/partitionMessage.ts';
 import { addPartitionMetrics, addSignal } from '../lib/adapters/partitionMetrics.ts';
 import { settleEach } from '../lib/adapters/sqsBatch.ts';
+import { PROCESSOR_FAILURE_POLICY, withTransientRetries } from '../lib/adapters/transientFailures.ts';
 import { loadConfig } from '../lib/config.ts';
 import { processPartition, type ProcessContext } from '../lib/process/processPartition.ts';
 import { METRICS_NAMESPACE } from '../lib/tune/signals.ts';
@@ -26,6 +27,14 @@ const ctx: ProcessContext = {
   objects: s3ObjectStore(createS3Client()),
   maxRecordBytes: config.maxRecordBytes,
 };
+// Transient database errors: retried here, then the message comes back in seconds, not 30 minutes.
+const retrying = withTransientRetries(createSqsClient(), config.partitionQueueUrl, PROCESSOR_FAILURE_POLICY, {
+  onRetry: (error, attempt) => {
+    if (isConnectionError(error)) addSignal(metrics, 'dbConnectionErrors', 1);
+    logger.warn('transient database error, retrying', { attempt, error });
+  },
+  onVisibilityError: (error) => logger.warn('could not shorten the visibility', { error }),
+});
 
 /** Partition messages → aggregates merged into Postgres, exactly once; failures reported per item. */
 export const handler = middy<SQSEvent>()
@@ -35,9 +44,11 @@ export const handler = middy<SQSEvent>()
   .handler((event) =>
     settleEach(event.Records, async (record) => {
       try {
-        const outcome = await processPartition(ctx, parsePartitionMessage(record.body));
-        addPartitionMetrics(metrics, outcome);
-        logger.info('partition', { ...outcome });
+        await retrying(record, async () => {
+          const outcome = await processPartition(ctx, parsePartitionMessage(record.body));
+          addPartitionMetrics(metrics, outcome);
+          logger.info('partition', { ...outcome });
+        });
       } catch (reason) {
         if (isConnectionError(reason)) addSignal(metrics, 'dbConnectionErrors', 1);
         throw reason;

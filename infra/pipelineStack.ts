@@ -90,6 +90,9 @@ export class PipelineStack extends Stack {
     });
     const processor = this.createFunction('processor', {
       source: this.queues.partitions,
+      // For ChangeMessageVisibility after transient database errors; the mapping's consume grant
+      // already allows it on this queue (and only this one).
+      environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl },
       maxConcurrency: processorConcurrency,
       // Lambda throttles a mapping whose maximum concurrency exceeds the reservation, and the
       // reservation is what keeps other functions from starving the processors.

@@ -89,7 +89,8 @@ const database = {
 /** Per function: the variables its loader reads. */
 export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
   splitter: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'MAX_DECOMPRESSED_BYTES'] },
-  processor: { ...database, required: [], optional: [...database.optional, 'MAX_RECORD_BYTES', 'AWS_LAMBDA_FUNCTION_NAME'] },
+  // The processor's own queue: it shortens a message's visibility after transient database errors.
+  processor: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'MAX_RECORD_BYTES', 'AWS_LAMBDA_FUNCTION_NAME'] },
   analytics: { ...database, required: [] },
   api: { ...database, required: [] },
   migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
@@ -201,6 +202,8 @@ export interface SplitterConfig extends DatabaseConfig {
 
 /** The processor. */
 export interface ProcessorConfig extends DatabaseConfig {
+  /** The queue it consumes, for ChangeMessageVisibility after transient database errors. */
+  readonly partitionQueueUrl: string;
   readonly maxRecordBytes: number;
   /** This function's physical name (Lambda sets it): the `service` dimension of its metrics. */
   readonly functionName: string;
@@ -258,7 +261,7 @@ const loaders = {
     maxRecordBytes: e.MAX_RECORD_BYTES,
     maxDecompressedBytes: e.MAX_DECOMPRESSED_BYTES,
   }),
-  processor: (e: Parsed): ProcessorConfig => ({ ...databaseConfig(e), maxRecordBytes: e.MAX_RECORD_BYTES, functionName: e.AWS_LAMBDA_FUNCTION_NAME }),
+  processor: (e: Parsed): ProcessorConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL, maxRecordBytes: e.MAX_RECORD_BYTES, functionName: e.AWS_LAMBDA_FUNCTION_NAME }),
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
   api: (e: Parsed): DatabaseConfig => databaseConfig(e),
   migrate: (e: Parsed): MigrateConfig => ({ ...databaseConfig(e), definitionsDir: e.DEFINITIONS_DIR }),

@@ -78,3 +78,50 @@ export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (CONNECTION_STATES.has(code) || CONNECTION_ERRNOS.has(code));
 }
+
+// SQLSTATEs after which the same work, run again, can succeed: the server went away under a
+// session (admin_shutdown on a restart or pg_terminate_backend, crash_shutdown, cannot_connect_now
+// during recovery), the transaction lost a race (serialization_failure, deadlock_detected) or a lock
+// wait ran out (lock_not_available, our lock_timeout). Not query_canceled (57014, our
+// statement_timeout): a statement that ran out its time will do so again; SQS redelivers it later.
+// https://www.postgresql.org/docs/current/errcodes-appendix.html
+const TRANSIENT_STATES = new Set(['57P01', '57P02', '40001', '40P01', '55P03']);
+
+/**
+ * Whether a database failure is worth retrying at once: a connection error (isConnectionError,
+ * including ECONNRESET and 53300 too_many_connections), a server shutdown, a serialization failure,
+ * a deadlock or a lock timeout.
+ */
+export function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return isConnectionError(err) || (typeof code === 'string' && TRANSIENT_STATES.has(code));
+}
+
+/** How `retryTransient` retries. */
+export interface TransientRetryOptions {
+  /** Retries after the first attempt. */
+  readonly retries: number;
+  readonly minTimeoutMs: number;
+  readonly maxTimeoutMs: number;
+  /** Called before each retry, with the error and the attempt that failed. */
+  readonly onRetry?: (error: Error, attempt: number) => void;
+}
+
+/**
+ * Runs `work`, again after a transient database error (isTransient), with exponential backoff
+ * jittered ×1–2 so processors that failed together (a restart) do not come back together. `work`
+ * must be safe to repeat: the processor's is, because its merge transaction skips a partition
+ * already completed, so a retry after a COMMIT whose reply was lost counts nothing twice.
+ */
+export function retryTransient<T>(work: () => Promise<T>, options: TransientRetryOptions): Promise<T> {
+  return pRetry(work, {
+    retries: options.retries,
+    minTimeout: options.minTimeoutMs,
+    maxTimeout: options.maxTimeoutMs,
+    randomize: true,
+    shouldRetry: (error) => isTransient(error),
+    onFailedAttempt: (error) => {
+      if (isTransient(error) && error.retriesLeft > 0) options.onRetry?.(error, error.attemptNumber);
+    },
+  });
+}

@@ -242,10 +242,19 @@ async function readOrExplain<T>(read: () => Promise<T>, object: { key: string })
   }
 }
 
+/**
+ * Messages sent between two notes of what was sent: a splitter that times out mid-way (20,000
+ * messages take tens of seconds) leaves only the last chunk to be re-sent by the retried notification.
+ */
+const SEND_CHUNK = 1000;
+
 async function sendUnsent(ctx: SplitContext, jobId: number): Promise<number> {
   const unsent = await unsentPartitions(ctx.db, jobId);
-  if (unsent.length === 0) return 0;
-  const sent = await ctx.queue.send(unsent.map((p) => ({ v: 1, jobId, idx: p.idx })));
-  await markEnqueued(ctx.db, jobId, sent);
-  return sent.length;
+  let sent = 0;
+  for (let i = 0; i < unsent.length; i += SEND_CHUNK) {
+    const accepted = await ctx.queue.send(unsent.slice(i, i + SEND_CHUNK).map((p) => ({ v: 1, jobId, idx: p.idx })));
+    await markEnqueued(ctx.db, jobId, accepted);
+    sent += accepted.length;
+  }
+  return sent;
 }

@@ -34,6 +34,25 @@ export interface DbOptions {
   readonly max?: number;
 }
 
+/**
+ * Session limits every connection starts with, in milliseconds (startup parameters: no extra
+ * round trip, no SET for a pooler to replay). Each one turns a stuck session into an error the function sees,
+ * well inside the functions' 300 s timeout, instead of a Lambda killed with its locks still held.
+ * https://www.postgresql.org/docs/current/runtime-config-client.html
+ */
+export const SESSION_TIMEOUTS = {
+  // No statement of ours is meant to run long: a merge upserts 2,000 cells per statement (well under
+  // a second here), an analytics window merges 53,760 cells in 0.5 s. 120 s leaves the function
+  // time to retry or report the failure, and is still generous for a migration's DDL.
+  statement_timeout: 120_000,
+  // Lock waits are other merges of the same partition or rollup rows (seconds each). Below
+  // statement_timeout, so a stuck lock fails as 55P03 (transient: retried), not as a timeout.
+  lock_timeout: 60_000,
+  // Our transactions do no client work between statements (aggregation happens before BEGIN), so an
+  // idle transaction means a frozen or killed Lambda: end it and release its row locks.
+  idle_in_transaction_session_timeout: 60_000,
+} as const;
+
 /** Opens a pool (lazily: no connection until the first query). */
 export function connectDb(options: DbOptions): Db {
   const sql = postgres(options.url, {
@@ -42,6 +61,7 @@ export function connectDb(options: DbOptions): Db {
     // Postgres drop them under us.
     idle_timeout: 60,
     connect_timeout: 15,
+    connection: { ...SESSION_TIMEOUTS },
     onnotice: () => {},
     types: {
       // int8 counts come back as numbers: exact up to 2^53 records, far beyond any dataset here.

@@ -41,17 +41,26 @@ describe('loadConfig: database and tuner settings the stack passes', () => {
 });
 
 describe('loadConfig: each function reads its own part of the contract', () => {
-  it('fails the splitter without its queue, naming the variable, where the processor needs none', () => {
+  it('fails the splitter and the processor without the partition queue, naming the variable', () => {
     // Prepare
     const env = { DATABASE_URL: 'postgres://u@h/db' };
+    const withQueue = { ...env, PARTITION_QUEUE_URL: 'https://sqs/q' };
 
     // Act
     const splitter = () => loadConfig('splitter', env);
-    const processor = loadConfig('processor', env);
+    const processorWithout = () => loadConfig('processor', env);
+    const processor = loadConfig('processor', withQueue);
 
     // Assess
     expect(splitter).toThrow(/invalid configuration of splitter: PARTITION_QUEUE_URL/);
-    expect(processor).toMatchObject({ databaseUrl: 'postgres://u@h/db', databaseSchema: 'batchflow', databasePoolSize: 2, functionName: 'batchflow' });
+    expect(processorWithout).toThrow(/invalid configuration of processor: PARTITION_QUEUE_URL/);
+    expect(processor).toMatchObject({
+      databaseUrl: 'postgres://u@h/db',
+      databaseSchema: 'batchflow',
+      databasePoolSize: 2,
+      functionName: 'batchflow',
+      partitionQueueUrl: 'https://sqs/q',
+    });
   });
 
   it('names every missing tuner target and schedule setting at once', () => {
@@ -107,7 +116,7 @@ describe('functionEnvironment: what a deployer gives a function', () => {
 
   it('refuses a variable the function does not read, a missing required one, and one Lambda sets', () => {
     // Prepare
-    const values = { DATABASE_SECRET_ARN: arn, PARTITION_QUEUE_URL: 'https://sqs/q', AWS_LAMBDA_FUNCTION_NAME: 'x' };
+    const values = { DATABASE_SECRET_ARN: arn, PARTITION_QUEUE_NAME: 'q', AWS_LAMBDA_FUNCTION_NAME: 'x' };
 
     // Act
     const processor = () => functionEnvironment('processor', values);
@@ -115,7 +124,7 @@ describe('functionEnvironment: what a deployer gives a function', () => {
     const noDatabase = () => functionEnvironment('analytics', {});
 
     // Assess
-    expect(processor).toThrow(/processor environment: PARTITION_QUEUE_URL is not read by processor; AWS_LAMBDA_FUNCTION_NAME is set by Lambda/);
+    expect(processor).toThrow(/processor environment: PARTITION_QUEUE_NAME is not read by processor; AWS_LAMBDA_FUNCTION_NAME is set by Lambda; PARTITION_QUEUE_URL is required/);
     expect(tuner).toThrow(/PROCESSOR_FUNCTION_NAME is required; SPLITTER_FUNCTION_NAME is required/);
     expect(noDatabase).toThrow(/one of DATABASE_URL, DATABASE_SECRET_ARN is required/);
   });

@@ -332,17 +332,18 @@ describe('PipelineStack', () => {
     for (const { grants: g } of grants) expect(g).toEqual(new Set(readsSecret));
   });
 
-  it('passes the splitter the partition queue URL', () => {
+  it('passes the splitter (to send) and the processor (to shorten visibility) the partition queue URL', () => {
     // Prepare
     const { stack, template } = synthesize();
+    const functions = template.findResources('AWS::Lambda::Function');
 
     // Act
-    const splitterId = logicalId(stack, stack.functions.splitter.function);
+    const urls = (['splitter', 'processor'] as const).map(
+      (name) => functions[logicalId(stack, stack.functions[name].function)].Properties.Environment.Variables.PARTITION_QUEUE_URL,
+    );
 
     // Assess
-    expect(
-      template.findResources('AWS::Lambda::Function')[splitterId].Properties.Environment.Variables.PARTITION_QUEUE_URL,
-    ).toEqual({ Ref: logicalId(stack, stack.queues.partitions) });
+    expect(urls).toEqual([0, 1].map(() => ({ Ref: logicalId(stack, stack.queues.partitions) })));
   });
 
   it('gives every function the database secret ARN and schema and read access to that secret only', () => {
