@@ -1,10 +1,10 @@
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import {
-  claimStaleWindows,
   finishRun,
   getAnalyticsJob,
   replaceWindowResults,
+  staleWindows,
   startRun,
 } from '../store/analytics.ts';
 import { filterToSql } from '../store/filterSql.ts';
@@ -67,11 +67,13 @@ export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trig
 
   const target = windowFor(fireTime, job.granularity, job.delayHours);
   const windows = new Map<number, Window>();
-  for (const w of await claimStaleWindows(db, name)) windows.set(w.start.getTime(), w);
+  for (const w of await staleWindows(db, name)) windows.set(w.start.getTime(), w);
   if (stored.lastWindowEnd && stored.lastWindowEnd < target.start) {
     const missed = (target.start.getTime() - stored.lastWindowEnd.getTime()) / plan.granularityMs;
-    const first = Math.max(0, missed - (options.maxCatchUpWindows ?? MAX_CATCH_UP_WINDOWS));
-    for (let i = first; i < missed; i++) {
+    // Oldest first: the catch-up mark only advances over contiguous windows, so the rest are the
+    // next run's (skipping the oldest would lose them for good).
+    const count = Math.min(missed, options.maxCatchUpWindows ?? MAX_CATCH_UP_WINDOWS);
+    for (let i = 0; i < count; i++) {
       const start = stored.lastWindowEnd.getTime() + i * plan.granularityMs;
       windows.set(start, { start: new Date(start), end: new Date(start + plan.granularityMs) });
     }
@@ -83,9 +85,13 @@ export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trig
   const written: ResultRow[] = [];
   try {
     for (const window of ordered) {
-      const rows = await computeWindow(db, plan, window);
-      await options.betweenReadAndWrite?.(window);
-      await replaceWindowResults(db, name, window, rows);
+      // Read and write in one transaction under the dataset's analytics lock: a partition merging
+      // meanwhile either is in the read or marks the written window stale.
+      const rows = await replaceWindowResults(db, name, window, async (reader) => {
+        const computed = await computeWindow(reader, plan, window);
+        await options.betweenReadAndWrite?.(window);
+        return computed;
+      });
       for (const r of rows) written.push({ job: name, windowStart: window.start, windowEnd: window.end, ...r });
     }
   } catch (err) {
