@@ -2,6 +2,7 @@ import { parseAnalyticsJobDefinition, type AnalyticsJobDefinition } from '../ana
 import type { ResultRow } from '../analytics/results.ts';
 import type { Window } from '../analytics/windows.ts';
 import type { Db, Tx } from './db.ts';
+import { pageOf, type KeysetPage } from './paging.ts';
 
 /** A stored job and where its computation stands. */
 export interface StoredAnalyticsJob {
@@ -29,6 +30,17 @@ export async function getAnalyticsJob(db: Db, name: string): Promise<StoredAnaly
 export async function listAnalyticsJobs(db: Db): Promise<StoredAnalyticsJob[]> {
   const rows = await db.sql`select definition, last_window_end from ${db.table('analytics_jobs')} order by name`;
   return rows.map((r) => ({ definition: parseAnalyticsJobDefinition(r.definition), lastWindowEnd: r.last_window_end }));
+}
+
+/** A page of jobs by name (code-point order), after `after` (the previous page's last name). */
+export async function pageAnalyticsJobs(db: Db, page: { limit: number; after?: string }): Promise<KeysetPage<StoredAnalyticsJob & { name: string }, string>> {
+  const { sql } = db;
+  const rows = await sql`
+    select name, definition, last_window_end from ${db.table('analytics_jobs')}
+    ${page.after === undefined ? sql`` : sql`where name collate "C" > ${page.after}`}
+    order by name collate "C" limit ${page.limit + 1}`;
+  const jobs = rows.map((r) => ({ name: r.name as string, definition: parseAnalyticsJobDefinition(r.definition), lastWindowEnd: r.last_window_end as Date | null }));
+  return pageOf(jobs, page.limit, (j) => j.name);
 }
 
 /** Deletes a job with its windows and results; false when there was none. */
@@ -135,6 +147,32 @@ export async function listResults(db: Db, job: string, range: { from?: Date; to?
       ${range.from ? sql`and window_start >= ${range.from}` : sql``}
       ${range.to ? sql`and window_start < ${range.to}` : sql``}
     order by window_start, entity collate "C", metric collate "C", aggregation`;
+}
+
+/** Where a result row stands in window order: the table's key after the job. */
+export type ResultKey = readonly [windowStart: Date, entity: string, metric: string, aggregation: string];
+
+/**
+ * A page of a job's results in window order (listResults's), after `after` (the previous page's
+ * last row). Every part of the order is compared in code-point order ("C"), like the sort.
+ */
+export async function pageResults(
+  db: Db,
+  job: string,
+  page: { from?: Date; to?: Date; limit: number; after?: ResultKey },
+): Promise<KeysetPage<ResultRow, ResultKey>> {
+  const { sql } = db;
+  const a = page.after;
+  const rows = await sql<ResultRow[]>`
+    select job, window_start as "windowStart", window_end as "windowEnd", entity, metric, aggregation, value
+    from ${db.table('analytics_results')}
+    where job = ${job}
+      ${page.from ? sql`and window_start >= ${page.from}` : sql``}
+      ${page.to ? sql`and window_start < ${page.to}` : sql``}
+      ${a ? sql`and (window_start, entity collate "C", metric collate "C", aggregation collate "C") > (${a[0]}::timestamptz, ${a[1]}::text, ${a[2]}::text, ${a[3]}::text)` : sql``}
+    order by window_start, entity collate "C", metric collate "C", aggregation collate "C"
+    limit ${page.limit + 1}`;
+  return pageOf(rows, page.limit, (r): ResultKey => [r.windowStart, r.entity, r.metric, r.aggregation]);
 }
 
 /**
