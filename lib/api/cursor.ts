@@ -44,6 +44,9 @@ export function cursorParam<K>(keySchema: z.ZodType<K>) {
 /** Key parts as they travel in a cursor. */
 export const cursorParts = {
   id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  text: z.string().max(1000),
+  /** An int column (a partition index, a reject's sequence): beyond it Postgres would fail the cast. */
+  int32: z.number().int().min(0).max(2_147_483_647),
+  // Postgres text cannot hold NUL: such a key is no row's, and as a parameter it would fail the query.
+  text: z.string().max(1000).regex(/^[^\u0000]*$/),
   instant: z.iso.datetime().transform((s) => new Date(s)),
 };

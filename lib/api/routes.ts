@@ -123,7 +123,7 @@ function pageJson<T, K, J>(page: KeysetPage<T, K>, toJson: (item: T) => J, keyJs
 
 const same = <T>(item: T) => item;
 const asIs = <K extends readonly unknown[]>(key: K) => key;
-const { id, text, instant: cursorInstant } = cursorParts;
+const { id, int32, text, instant: cursorInstant } = cursorParts;
 
 export const apiRoutes = {
   /** Recent ingestion jobs, newest first, a page of `status --json` items; the cursor is the last job id. */
@@ -141,7 +141,7 @@ export const apiRoutes = {
   /** A job's rejected records in file order: `rejects <jobId> --json`. */
   listRejects: route(
     '/jobs/{jobId}/rejects',
-    z.object({ path: z.object({ jobId }), query: z.object({ limit: limit(100), cursor: cursorParam(z.tuple([id, id])) }) }),
+    z.object({ path: z.object({ jobId }), query: z.object({ limit: limit(100), cursor: cursorParam(z.tuple([int32, int32])) }) }),
     async (db, { path, query }) => {
       // An empty list would not tell a clean job from a mistyped id.
       if (!(await getIngestJob(db, path.jobId))) throw new ApiError(404, `no job ${path.jobId}`);

@@ -251,6 +251,9 @@ describe('limits and cursors', () => {
     const b64 = (text: string) => Buffer.from(text).toString('base64url');
     const other = route === 'listResults' ? b64('[5]') : b64('["2024-03-01T00:00:00.000Z","a","b","c"]');
     const bad = ['%%%', b64('["2024-03-01T00:00:00.000Z","a"').slice(0, 10), other, b64(`["1; drop table ${schema}.batch_jobs"]`)];
+    // Keys out of their column's range: an int index past 2^31 - 1, an id past 2^53.
+    if (route === 'listRejects') bad.push(b64('[2147483648,0]'));
+    if (route === 'listJobs') bad.push(b64('[9007199254740992]'));
 
     for (const cursor of bad) {
       // Act

@@ -47,6 +47,8 @@ describe('encodeCursor and decodeCursor', () => {
     expect(decoded).toEqual(bad.map(() => undefined));
     expect(decodeCursor(b64('[7]'), idKey)).toEqual([7]);
     expect(decodeCursor(b64('["2024-03-01", "a", "b", "c"]'), resultKey)).toBeUndefined();
+    expect(decodeCursor(encodeCursor(['2024-03-01T00:00:00.000Z', 'a\u0000', 'b', 'c']), resultKey)).toBeUndefined();
+    expect(decodeCursor(encodeCursor(['2024-03-01T00:00:00.000Z', 'x'.repeat(1001), 'b', 'c']), resultKey)).toBeUndefined();
   });
 });
 
