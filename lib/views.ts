@@ -18,6 +18,15 @@ export interface IngestJobSummary {
   readonly recordsPerSecond: number;
 }
 
+/**
+ * A page of an HTTP API list route: `items` in the route's order, and `nextCursor` to pass back as
+ * `?cursor=` for the next page — null on the last one.
+ */
+export interface PageJson<T> {
+  readonly items: readonly T[];
+  readonly nextCursor: string | null;
+}
+
 /** The summary of a job; one still running is measured up to now. */
 export function summarize(job: IngestJob): IngestJobSummary {
   const durationMs = (job.finishedAt ?? new Date()).getTime() - job.createdAt.getTime();

@@ -5,6 +5,9 @@ import { BatchflowError } from '../errors.ts';
 export const AGGREGATIONS = ['sum', 'avg', 'count', 'min', 'max', 'median', 'std', 'var'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
+/** What a job name may be: it is also an EventBridge schedule's name. */
+export const JOB_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
 /** The granularities a job's windows can have. */
 export const ANALYTICS_JOB_GRANULARITIES = ['1-hour', '2-hour', '4-hour', '6-hour', '12-hour', '1-day', '2-day', '3-day', '1-week', '2-week'] as const;
 
@@ -36,7 +39,7 @@ export class JobDefinitionError extends BatchflowError {
 
 const schema = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 of a-z 0-9 _ - starting with a letter or digit'),
+    name: z.string().regex(JOB_NAME, 'must be 1-63 of a-z 0-9 _ - starting with a letter or digit'),
     enabled: z.boolean().default(true),
     schedule: z.string().min(1, 'is required'),
     timezone: z.string().min(1).default('UTC'),

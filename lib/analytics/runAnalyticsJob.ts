@@ -1,10 +1,10 @@
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import {
-  claimStaleWindows,
   finishRun,
   getAnalyticsJob,
   replaceWindowResults,
+  staleWindows,
   startRun,
 } from '../store/analytics.ts';
 import { filterToSql } from '../store/filterSql.ts';
@@ -36,13 +36,24 @@ export interface RunOutcome {
 /** Windows missed while the system was down are caught up, but never more than this per run. */
 const MAX_CATCH_UP_WINDOWS = 1000;
 
+/** How a run may be tuned or observed; the defaults are what the schedule uses. */
+export interface RunOptions {
+  /** Missed windows computed per run at most (default 1000). */
+  readonly maxCatchUpWindows?: number;
+  /**
+   * Called after a window's rollups are read and before its results are written: the seam where
+   * another transaction (a late partition's merge) can be interleaved, so races are testable.
+   */
+  readonly betweenReadAndWrite?: (window: Window) => Promise<void>;
+}
+
 /**
  * Runs a job as if its schedule fired at `fireTime`: computes the window that ended at or before
  * fireTime − delay, first catching up the windows missed since the last run and recomputing the
  * windows late data made stale — oldest first, each replacing its previous results (idempotent).
  * Results are merged from the ingestion rollups in SQL; raw data is never rescanned.
  */
-export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trigger: RunTrigger): Promise<RunOutcome> {
+export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trigger: RunTrigger, options: RunOptions = {}): Promise<RunOutcome> {
   const started = performance.now();
   const stored = await getAnalyticsJob(db, name);
   if (!stored) throw new JobRunError(`no analytics job named "${name}"`);
@@ -56,11 +67,13 @@ export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trig
 
   const target = windowFor(fireTime, job.granularity, job.delayHours);
   const windows = new Map<number, Window>();
-  for (const w of await claimStaleWindows(db, name)) windows.set(w.start.getTime(), w);
+  for (const w of await staleWindows(db, name)) windows.set(w.start.getTime(), w);
   if (stored.lastWindowEnd && stored.lastWindowEnd < target.start) {
     const missed = (target.start.getTime() - stored.lastWindowEnd.getTime()) / plan.granularityMs;
-    const first = Math.max(0, missed - MAX_CATCH_UP_WINDOWS);
-    for (let i = first; i < missed; i++) {
+    // Oldest first: the catch-up mark only advances over contiguous windows, so the rest are the
+    // next run's (skipping the oldest would lose them for good).
+    const count = Math.min(missed, options.maxCatchUpWindows ?? MAX_CATCH_UP_WINDOWS);
+    for (let i = 0; i < count; i++) {
       const start = stored.lastWindowEnd.getTime() + i * plan.granularityMs;
       windows.set(start, { start: new Date(start), end: new Date(start + plan.granularityMs) });
     }
@@ -72,8 +85,13 @@ export async function runAnalyticsJob(db: Db, name: string, fireTime: Date, trig
   const written: ResultRow[] = [];
   try {
     for (const window of ordered) {
-      const rows = await computeWindow(db, plan, window);
-      await replaceWindowResults(db, name, window, rows);
+      // Read and write in one transaction under the dataset's analytics lock: a partition merging
+      // meanwhile either is in the read or marks the written window stale.
+      const rows = await replaceWindowResults(db, name, window, async (reader) => {
+        const computed = await computeWindow(reader, plan, window);
+        await options.betweenReadAndWrite?.(window);
+        return computed;
+      });
       for (const r of rows) written.push({ job: name, windowStart: window.start, windowEnd: window.end, ...r });
     }
   } catch (err) {

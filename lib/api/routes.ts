@@ -1,16 +1,22 @@
 import { z } from 'zod';
+import { JOB_NAME } from '../analytics/jobDefinition.ts';
 import { BatchflowError } from '../errors.ts';
-import { getAnalyticsJob, listAnalyticsJobs, listResults } from '../store/analytics.ts';
+import { getAnalyticsJob, pageAnalyticsJobs, pageResults } from '../store/analytics.ts';
 import type { Db } from '../store/db.ts';
-import { getIngestJob, listIngestJobs } from '../store/ingestJobs.ts';
-import { listRejects } from '../store/rejects.ts';
-import { listTuningHistory } from '../store/performance.ts';
-import { resultJson, summarize } from '../views.ts';
+import { getIngestJob, pageIngestJobs } from '../store/ingestJobs.ts';
+import type { KeysetPage } from '../store/paging.ts';
+import { pageRejects } from '../store/rejects.ts';
+import { pageTuningHistory } from '../store/performance.ts';
+import { resultJson, summarize, type PageJson } from '../views.ts';
+import { cursorParam, cursorParts, encodeCursor } from './cursor.ts';
 
 /**
  * The read-only HTTP API's routes, independent of Lambda and API Gateway: each takes the database
  * and a request's raw path parameters and query string, and answers a status and a JSON body.
  * Bodies are the CLI's `--json` shapes (lib/views.ts) where the CLI has one; dates are ISO 8601.
+ * Every list route answers a page, `{ items, nextCursor }` (PageJson): `limit` items at most (each
+ * route has a default, and MAX_LIMIT is the maximum: more is a 400, not a silent clamp), in keyset
+ * order, and `?cursor=<nextCursor>` continues after the last one.
  */
 
 /** The parts of a request a route reads, as the client sent them (unvalidated). */
@@ -82,7 +88,8 @@ function instant() {
 }
 
 const jobId = integer(1, Number.MAX_SAFE_INTEGER);
-const MAX_LIMIT = 1000;
+/** The largest page any list route answers. */
+export const MAX_LIMIT = 1000;
 const limit = (fallback: number) => integer(1, MAX_LIMIT, fallback);
 
 /** The first problem, led by the parameter's name (issues carry it as their path). */
@@ -109,10 +116,19 @@ function route<T>(path: string, params: z.ZodType<T>, answer: (db: Db, params: T
 
 const noPath = z.object({});
 
+/** A store page as the API answers it: items mapped for the wire, the next key as an opaque cursor. */
+function pageJson<T, K, J>(page: KeysetPage<T, K>, toJson: (item: T) => J, keyJson: (key: K) => readonly unknown[]): PageJson<J> {
+  return { items: page.items.map(toJson), nextCursor: page.next === null ? null : encodeCursor(keyJson(page.next)) };
+}
+
+const same = <T>(item: T) => item;
+const asIs = <K extends readonly unknown[]>(key: K) => key;
+const { id, int32, text, instant: cursorInstant } = cursorParts;
+
 export const apiRoutes = {
-  /** Recent ingestion jobs, newest first: `status --json`. */
-  listJobs: route('/jobs', z.object({ path: noPath, query: z.object({ limit: limit(20) }) }), async (db, { query }) =>
-    (await listIngestJobs(db, query.limit)).map(summarize),
+  /** Recent ingestion jobs, newest first, a page of `status --json` items; the cursor is the last job id. */
+  listJobs: route('/jobs', z.object({ path: noPath, query: z.object({ limit: limit(20), cursor: cursorParam(z.tuple([id])) }) }), async (db, { query }) =>
+    pageJson(await pageIngestJobs(db, { limit: query.limit, before: query.cursor?.[0] }), summarize, (next) => [next]),
   ),
 
   /** One ingestion job with every counter: `status <jobId> --json`. */
@@ -125,16 +141,21 @@ export const apiRoutes = {
   /** A job's rejected records in file order: `rejects <jobId> --json`. */
   listRejects: route(
     '/jobs/{jobId}/rejects',
-    z.object({ path: z.object({ jobId }), query: z.object({ limit: limit(100) }) }),
+    z.object({ path: z.object({ jobId }), query: z.object({ limit: limit(100), cursor: cursorParam(z.tuple([int32, int32])) }) }),
     async (db, { path, query }) => {
       // An empty list would not tell a clean job from a mistyped id.
       if (!(await getIngestJob(db, path.jobId))) throw new ApiError(404, `no job ${path.jobId}`);
-      return listRejects(db, path.jobId, query.limit);
+      return pageJson(await pageRejects(db, path.jobId, { limit: query.limit, after: query.cursor }), same, asIs);
     },
   ),
 
-  /** Analytics job definitions and how far each has computed: `jobs list --json`. */
-  listAnalyticsJobs: route('/analytics/jobs', z.object({ path: noPath, query: z.object({}) }), (db) => listAnalyticsJobs(db)),
+  /** Analytics job definitions and how far each has computed, by name: a page of `jobs list --json` items. */
+  listAnalyticsJobs: route(
+    '/analytics/jobs',
+    z.object({ path: noPath, query: z.object({ limit: limit(100), cursor: cursorParam(z.tuple([z.string().regex(JOB_NAME)])) }) }),
+    async (db, { query }) =>
+      pageJson(await pageAnalyticsJobs(db, { limit: query.limit, after: query.cursor?.[0] }), ({ definition, lastWindowEnd }) => ({ definition, lastWindowEnd }), (next) => [next]),
+  ),
 
   /** An analytics job's results, windows starting in [from, to): `results --json`. */
   listResults: route(
@@ -142,7 +163,7 @@ export const apiRoutes = {
     z.object({
       path: z.object({ name: z.string() }),
       query: z
-        .object({ from: instant(), to: instant() })
+        .object({ from: instant(), to: instant(), limit: limit(MAX_LIMIT), cursor: cursorParam(z.tuple([cursorInstant, text, text, text])) })
         .superRefine(({ from, to }, ctx) => {
           if (from && to && from > to) {
             ctx.addIssue({ code: 'custom', path: ['from'], message: `must not be after to (${to.toISOString()}), got ${from.toISOString()}` });
@@ -152,12 +173,15 @@ export const apiRoutes = {
     async (db, { path, query }) => {
       // Results of an unknown job would be an empty list, indistinguishable from no results yet.
       if (!(await getAnalyticsJob(db, path.name))) throw new ApiError(404, `no analytics job named ${shown(path.name)}`);
-      return (await listResults(db, path.name, query)).map(resultJson);
+      const page = await pageResults(db, path.name, { from: query.from, to: query.to, limit: query.limit, after: query.cursor });
+      return pageJson(page, resultJson, ([start, ...rest]) => [start.toISOString(), ...rest]);
     },
   ),
 
   /** The tuner's applied changes, newest first, with their evidence and measured effect. */
-  tuningHistory: route('/tuning/history', z.object({ path: noPath, query: z.object({ limit: limit(50) }) }), async (db, { query }) =>
-    listTuningHistory(db, query.limit),
+  tuningHistory: route(
+    '/tuning/history',
+    z.object({ path: noPath, query: z.object({ limit: limit(50), cursor: cursorParam(z.tuple([id, id])) }) }),
+    async (db, { query }) => pageJson(await pageTuningHistory(db, { limit: query.limit, before: query.cursor }), same, asIs),
   ),
 } satisfies Record<string, ApiRoute>;

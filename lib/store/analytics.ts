@@ -2,6 +2,7 @@ import { parseAnalyticsJobDefinition, type AnalyticsJobDefinition } from '../ana
 import type { ResultRow } from '../analytics/results.ts';
 import type { Window } from '../analytics/windows.ts';
 import type { Db, Tx } from './db.ts';
+import { pageOf, type KeysetPage } from './paging.ts';
 
 /** A stored job and where its computation stands. */
 export interface StoredAnalyticsJob {
@@ -31,6 +32,17 @@ export async function listAnalyticsJobs(db: Db): Promise<StoredAnalyticsJob[]> {
   return rows.map((r) => ({ definition: parseAnalyticsJobDefinition(r.definition), lastWindowEnd: r.last_window_end }));
 }
 
+/** A page of jobs by name (code-point order), after `after` (the previous page's last name). */
+export async function pageAnalyticsJobs(db: Db, page: { limit: number; after?: string }): Promise<KeysetPage<StoredAnalyticsJob & { name: string }, string>> {
+  const { sql } = db;
+  const rows = await sql`
+    select name, definition, last_window_end from ${db.table('analytics_jobs')}
+    ${page.after === undefined ? sql`` : sql`where name collate "C" > ${page.after}`}
+    order by name collate "C" limit ${page.limit + 1}`;
+  const jobs = rows.map((r) => ({ name: r.name as string, definition: parseAnalyticsJobDefinition(r.definition), lastWindowEnd: r.last_window_end as Date | null }));
+  return pageOf(jobs, page.limit, (j) => j.name);
+}
+
 /** Deletes a job with its windows and results; false when there was none. */
 export async function deleteAnalyticsJob(db: Db, name: string): Promise<boolean> {
   const result = await db.sql`delete from ${db.table('analytics_jobs')} where name = ${name}`;
@@ -38,25 +50,49 @@ export async function deleteAnalyticsJob(db: Db, name: string): Promise<boolean>
 }
 
 /**
- * Takes the job's stale windows (late data touched them after they were computed), oldest first,
- * clearing the mark first: data merged while they are recomputed marks them again.
+ * The job's stale windows (late data touched them after they were computed), oldest first. The
+ * mark is only read here: it is cleared in the transaction that writes the window's new results,
+ * so a run that fails before that leaves it for the next run.
  */
-export async function claimStaleWindows(db: Db, job: string): Promise<Window[]> {
-  return db.sql<Window[]>`
-    update ${db.table('analytics_windows')} set stale = false
-    where job = ${job} and stale
-    returning window_start as start, window_end as "end"`.then((rows) => [...rows].sort((a, b) => a.start.getTime() - b.start.getTime()));
+export async function staleWindows(db: Db, job: string): Promise<Window[]> {
+  const rows = await db.sql<Window[]>`
+    select window_start as start, window_end as "end" from ${db.table('analytics_windows')}
+    where job = ${job} and stale order by window_start`;
+  return [...rows];
 }
+
+type WindowRows = readonly Omit<ResultRow, 'job' | 'windowStart' | 'windowEnd'>[];
+
+/**
+ * The dataset's analytics lock, taken in a merge's transaction (shared, markWindowsStale) and in a
+ * window's compute-and-write transaction (exclusive, replaceWindowResults). It makes "the rollups
+ * a window read" and "the window row a merge looked for" agree: a merge that committed before the
+ * window was read is in its results; any other merge looks for the window row only after the
+ * window's transaction committed, finds it and marks it stale. Keyed by (schema, dataset) in the
+ * two-integer key space (migrate's lock uses the one-bigint space).
+ */
+const datasetLockKey = (db: Db, dataset: string) => db.sql`hashtext(${db.schema}), hashtext(${dataset})`;
 
 /**
  * Replaces a window's results in one transaction (so a re-run is idempotent), records the window as
- * computed and advances the job's catch-up mark.
+ * computed (clearing its stale mark) and advances the job's catch-up mark — only when the window
+ * continues it, so a window computed beyond a gap never hides the gap. `rows` may be a function:
+ * it then reads the rollups inside the transaction, under the dataset's exclusive analytics lock
+ * (see datasetLockKey); the Db it is given is bound to the transaction and may only query.
  */
-export async function replaceWindowResults(db: Db, job: string, window: Window, rows: readonly Omit<ResultRow, 'job' | 'windowStart' | 'windowEnd'>[]): Promise<void> {
-  await db.sql.begin(async (tx) => {
+export async function replaceWindowResults(
+  db: Db,
+  job: string,
+  window: Window,
+  rows: WindowRows | ((reader: Db) => Promise<WindowRows>),
+): Promise<WindowRows> {
+  return db.sql.begin(async (tx) => {
+    const [stored] = await tx`select dataset from ${db.table('analytics_jobs')} where name = ${job}`;
+    if (stored) await tx`select pg_advisory_xact_lock(${datasetLockKey(db, stored.dataset)})`;
+    const written = typeof rows === 'function' ? await rows({ ...db, sql: tx as unknown as Db['sql'] }) : rows;
     await tx`delete from ${db.table('analytics_results')} where job = ${job} and window_start = ${window.start}`;
-    if (rows.length > 0) {
-      const values = rows.map((r) => ({
+    if (written.length > 0) {
+      const values = written.map((r) => ({
         job,
         window_start: window.start,
         window_end: window.end,
@@ -70,10 +106,11 @@ export async function replaceWindowResults(db: Db, job: string, window: Window, 
     await tx`
       insert into ${db.table('analytics_windows')} (job, window_start, window_end, computed_at, stale)
       values (${job}, ${window.start}, ${window.end}, now(), false)
-      on conflict (job, window_start) do update set computed_at = now(), window_end = excluded.window_end`;
+      on conflict (job, window_start) do update set computed_at = now(), window_end = excluded.window_end, stale = false`;
     await tx`
-      update ${db.table('analytics_jobs')} set last_window_end = greatest(last_window_end, ${window.end}::timestamptz)
-      where name = ${job}`;
+      update ${db.table('analytics_jobs')} set last_window_end = ${window.end}
+      where name = ${job} and (last_window_end is null or (last_window_end >= ${window.start} and last_window_end < ${window.end}))`;
+    return written;
   });
 }
 
@@ -112,11 +149,40 @@ export async function listResults(db: Db, job: string, range: { from?: Date; to?
     order by window_start, entity collate "C", metric collate "C", aggregation`;
 }
 
+/** Where a result row stands in window order: the table's key after the job. */
+export type ResultKey = readonly [windowStart: Date, entity: string, metric: string, aggregation: string];
+
+/**
+ * A page of a job's results in window order (listResults's), after `after` (the previous page's
+ * last row). Every part of the order is compared in code-point order ("C"), like the sort.
+ */
+export async function pageResults(
+  db: Db,
+  job: string,
+  page: { from?: Date; to?: Date; limit: number; after?: ResultKey },
+): Promise<KeysetPage<ResultRow, ResultKey>> {
+  const { sql } = db;
+  const a = page.after;
+  const rows = await sql<ResultRow[]>`
+    select job, window_start as "windowStart", window_end as "windowEnd", entity, metric, aggregation, value
+    from ${db.table('analytics_results')}
+    where job = ${job}
+      ${page.from ? sql`and window_start >= ${page.from}` : sql``}
+      ${page.to ? sql`and window_start < ${page.to}` : sql``}
+      ${a ? sql`and (window_start, entity collate "C", metric collate "C", aggregation collate "C") > (${a[0]}::timestamptz, ${a[1]}::text, ${a[2]}::text, ${a[3]}::text)` : sql``}
+    order by window_start, entity collate "C", metric collate "C", aggregation collate "C"
+    limit ${page.limit + 1}`;
+  return pageOf(rows, page.limit, (r): ResultKey => [r.windowStart, r.entity, r.metric, r.aggregation]);
+}
+
 /**
  * Marks stale the computed windows of the dataset's jobs that [from, to) overlaps: late data
- * changed them. Rows are locked in key order (deadlock-free with concurrent processors).
+ * changed them. Takes the dataset's analytics lock shared first (datasetLockKey), in a statement
+ * of its own so the update's snapshot sees every window written before it was granted. Rows are
+ * locked in key order (deadlock-free with concurrent processors).
  */
 export async function markWindowsStale(tx: Tx, db: Db, dataset: string, from: Date, to: Date): Promise<void> {
+  await tx`select pg_advisory_xact_lock_shared(${datasetLockKey(db, dataset)})`;
   await tx`
     with touched as (
       select w.job, w.window_start from ${db.table('analytics_windows')} w

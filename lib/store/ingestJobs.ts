@@ -1,5 +1,6 @@
 import { storableText } from './text.ts';
 import type { Db, Tx } from './db.ts';
+import { pageOf, type KeysetPage } from './paging.ts';
 
 // The `batch_jobs` table: one ingestion job per object version.
 
@@ -105,6 +106,16 @@ export async function findIngestJobByObject(db: Db, bucket: string, key: string)
 /** Recent jobs, newest first. */
 export async function listIngestJobs(db: Db, limit = 20): Promise<IngestJob[]> {
   return db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} order by job_id desc limit ${limit}`;
+}
+
+/** A page of jobs, newest first, older than job `before` (the previous page's last). */
+export async function pageIngestJobs(db: Db, page: { limit: number; before?: number }): Promise<KeysetPage<IngestJob, number>> {
+  const { sql } = db;
+  const rows = await sql<IngestJob[]>`
+    select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
+    ${page.before === undefined ? sql`` : sql`where job_id < ${page.before}`}
+    order by job_id desc limit ${page.limit + 1}`;
+  return pageOf(rows, page.limit, (job) => job.jobId);
 }
 
 /** Moves a processing job whose partitions are all completed to its final status, inside the caller's transaction (recordSplit's or completePartition's). */

@@ -1,4 +1,5 @@
 import type { Db, Tx } from './db.ts';
+import { pageOf, type KeysetPage } from './paging.ts';
 
 /** One measurement of a component, as `performance_metrics` keeps it. */
 export interface PerformanceMetric {
@@ -100,6 +101,28 @@ export async function listTuningHistory(db: Db, limit = 50): Promise<TuningChang
            applied_at as "appliedAt", effectiveness, effectiveness_detail as "effectivenessDetail"
     from ${db.table('tuning_history')}
     order by applied_at desc, id desc limit ${limit}`;
+}
+
+/** Where a change stands in the history's order: applied_at in microseconds since the epoch, and id. */
+export type TuningKey = readonly [appliedAtMicros: number, id: number];
+
+/**
+ * A page of the history, newest first, older than `before` (the previous page's last). The key
+ * carries applied_at in whole microseconds: a JS Date would round away Postgres's precision and
+ * repeat or skip rows.
+ */
+export async function pageTuningHistory(db: Db, page: { limit: number; before?: TuningKey }): Promise<KeysetPage<TuningChange, TuningKey>> {
+  const { sql } = db;
+  const micros = sql`(extract(epoch from applied_at) * 1000000)::bigint`;
+  const rows = await sql<(TuningChange & { appliedAtMicros: number })[]>`
+    select id, parameter, old_value as "oldValue", new_value as "newValue", reason, evidence,
+           applied_at as "appliedAt", effectiveness, effectiveness_detail as "effectivenessDetail",
+           ${micros} as "appliedAtMicros"
+    from ${db.table('tuning_history')}
+    ${page.before ? sql`where (${micros}, id) < (${page.before[0]}::bigint, ${page.before[1]}::bigint)` : sql``}
+    order by applied_at desc, id desc limit ${page.limit + 1}`;
+  const located = pageOf(rows, page.limit, (r): TuningKey => [r.appliedAtMicros, r.id]);
+  return { items: located.items.map(({ appliedAtMicros: _m, ...change }) => change), next: located.next };
 }
 
 /** When each parameter was last changed (epoch ms): the control law's cooldown reads it. */

@@ -1,5 +1,6 @@
 import type { RejectedRecord } from '../parse/sink.ts';
 import type { Db, Tx } from './db.ts';
+import { pageOf, type KeysetPage } from './paging.ts';
 
 // The `rejected_records` table: records a processor could not aggregate, with where they were.
 
@@ -41,7 +42,23 @@ export interface LocatedReject {
  * start; the absolute line adds the header's lines and every earlier partition's line count.
  */
 export async function listRejects(db: Db, jobId: number, limit = 1000): Promise<LocatedReject[]> {
-  return db.sql<LocatedReject[]>`
+  const rows = await rejectRows(db, jobId, limit);
+  return rows.map(({ partitionIdx: _p, seq: _s, ...reject }) => reject);
+}
+
+/** Where a reject stands in file order: (partition, sequence within it), the table's key. */
+export type RejectKey = readonly [partitionIdx: number, seq: number];
+
+/** A page of a job's rejects in file order, after `after` (the previous page's last). */
+export async function pageRejects(db: Db, jobId: number, page: { limit: number; after?: RejectKey }): Promise<KeysetPage<LocatedReject, RejectKey>> {
+  const rows = await rejectRows(db, jobId, page.limit + 1, page.after);
+  const located = pageOf(rows, page.limit, (r): RejectKey => [r.partitionIdx, r.seq]);
+  return { items: located.items.map(({ partitionIdx: _p, seq: _s, ...reject }) => reject), next: located.next };
+}
+
+async function rejectRows(db: Db, jobId: number, limit: number, after?: RejectKey): Promise<(LocatedReject & { partitionIdx: number; seq: number })[]> {
+  const { sql } = db;
+  return sql<(LocatedReject & { partitionIdx: number; seq: number })[]>`
     with offsets as (
       select idx,
              sum(lines) over (order by idx rows between unbounded preceding and 1 preceding) as lines_before,
@@ -52,11 +69,12 @@ export async function listRejects(db: Db, jobId: number, limit = 1000): Promise<
            -- sum() of bigint is numeric, which postgres.js returns as a string: cast back.
            case when coalesce(o.pending_before, 0) > 0 then null
                 else (j.header_lines + coalesce(o.lines_before, 0) + r.line_in_partition)::bigint end as line,
-           r.byte_offset as "byteOffset", r.reason, r.raw
+           r.byte_offset as "byteOffset", r.reason, r.raw, r.partition_idx as "partitionIdx", r.seq
     from ${db.table('rejected_records')} r
     join ${db.table('batch_jobs')} j on j.job_id = r.job_id
     join offsets o on o.idx = r.partition_idx
     where r.job_id = ${jobId}
+      ${after ? sql`and (r.partition_idx, r.seq) > (${after[0]}::int, ${after[1]}::int)` : sql``}
     order by r.partition_idx, r.seq
     limit ${limit}`;
 }

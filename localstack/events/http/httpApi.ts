@@ -25,7 +25,8 @@ export interface LocalHttpApiOptions {
 /**
  * Plays API Gateway's HTTP API in front of the real `api` function (in a worker, as a Lambda
  * container): each request becomes a payload 2.0 event, the handler's result the response. It
- * listens on loopback only and signs nothing: on AWS the same routes need SigV4 (IAM).
+ * listens on loopback only, answers only requests whose Host is a loopback name (403 otherwise:
+ * DNS rebinding), and signs nothing: on AWS the same routes need SigV4 (IAM).
  */
 export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<LocalHttpApi> {
   const pool = topologyFunctionPool('api', options);
@@ -33,6 +34,12 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
     void handle(req, res);
   });
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Listening on loopback is not enough: a page on any site can point its own name at 127.0.0.1
+    // (DNS rebinding) and read the answers as same-origin. Its requests carry that name as Host.
+    if (!isLoopbackHost(req.headers.host)) {
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Forbidden: the Host header must be localhost, 127.0.0.1 or [::1]' }));
+      return;
+    }
     const outcome = await pool.invoke(toEvent(req));
     if (!outcome.ok) {
       // What API Gateway answers when the integration fails.
@@ -55,6 +62,14 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
       await pool.close();
     },
   };
+}
+
+/**
+ * True when a Host header names the loopback interface: localhost, 127.0.0.1 or [::1], with or
+ * without a port. Anything else (another name, no Host at all) is refused by the local API.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  return host !== undefined && /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i.test(host);
 }
 
 /** An HTTP API payload 2.0 event for a body-less request (the API has GET routes only). */

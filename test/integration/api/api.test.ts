@@ -26,6 +26,10 @@ const schema = `it_api_${randomBytes(3).toString('hex')}`;
 const db = connectDb({ url: databaseUrl, schema, max: 2 });
 const BUCKET = 'api-bucket';
 
+/** A list route's body: a page of items and the cursor of the next page (null on the last). */
+const page = (items: unknown[], nextCursor: unknown = null) => ({ items, nextCursor });
+const more = expect.stringMatching(/^[A-Za-z0-9_-]+$/);
+
 /** What JSON.stringify then JSON.parse make of a value: dates become ISO strings. */
 const wire = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
@@ -225,9 +229,9 @@ describe('GET /jobs', () => {
     // Assess
     const s = summaries();
     expect(all.status).toBe(200);
-    expect(wire(all.body)).toEqual([s.d, s.c, s.b, s.a]);
+    expect(wire(all.body)).toEqual(page([s.d, s.c, s.b, s.a]));
     expect(s.a.durationMs).toBeGreaterThanOrEqual(0);
-    expect(two).toEqual({ status: 200, body: [s.d, s.c] });
+    expect(two).toEqual({ status: 200, body: page([s.d, s.c], more) });
   });
 
   it.each([
@@ -301,13 +305,13 @@ describe('GET /jobs/{jobId}/rejects', () => {
     // Assess
     const expected = REJECTS_A.map((r) => locatedReject(jobA, r, linesBefore(r.partition)));
     expect(expected.map((r) => r.line)).toEqual([4, 8, 13]);
-    expect(all).toEqual({ status: 200, body: expected });
-    expect(first).toEqual({ status: 200, body: expected.slice(0, 1) });
+    expect(all).toEqual({ status: 200, body: page(expected) });
+    expect(first).toEqual({ status: 200, body: page(expected.slice(0, 1), more) });
   });
 
   it('leaves the line unknown while an earlier partition is pending, and answers [] for a job without rejects', async () => {
-    expect(await call('listRejects', { jobId: String(jobB.jobId) })).toEqual({ status: 200, body: [locatedReject(jobB, REJECT_B, null)] });
-    expect(await call('listRejects', { jobId: String(jobC.jobId) })).toEqual({ status: 200, body: [] });
+    expect(await call('listRejects', { jobId: String(jobB.jobId) })).toEqual({ status: 200, body: page([locatedReject(jobB, REJECT_B, null)]) });
+    expect(await call('listRejects', { jobId: String(jobC.jobId) })).toEqual({ status: 200, body: page([]) });
   });
 
   it('answers 404 for a job that does not exist, 400 for a bad jobId or limit', async () => {
@@ -329,10 +333,10 @@ describe('GET /analytics/jobs', () => {
   it('lists the definitions by name with how far each has computed', async () => {
     expect(wire(await call('listAnalyticsJobs'))).toEqual({
       status: 200,
-      body: [
+      body: page([
         { definition: wire(daily), lastWindowEnd: '2024-03-04T00:00:00.000Z' },
         { definition: wire(hourly), lastWindowEnd: null },
-      ],
+      ]),
     });
   });
 });
@@ -341,14 +345,14 @@ describe('GET /analytics/jobs/{name}/results', () => {
   const results = (query: ApiRequest['query'], name = daily.name) => call('listResults', { name }, query);
 
   it('answers every window, sorted, without a range; the windows starting in [from, to) with one', async () => {
-    expect(await results({})).toEqual({ status: 200, body: expectedResults(daily, [0, 1, 2]) });
-    expect(await results({ from: '2024-03-02' })).toEqual({ status: 200, body: expectedResults(daily, [1, 2]) });
-    expect(await results({ to: '2024-03-03T00:00:00Z' })).toEqual({ status: 200, body: expectedResults(daily, [0, 1]) });
-    expect(await results({ from: '2024-03-02T00:00:00.000Z', to: '2024-03-02T00:00:00.001Z' })).toEqual({ status: 200, body: expectedResults(daily, [1]) });
+    expect(await results({})).toEqual({ status: 200, body: page(expectedResults(daily, [0, 1, 2])) });
+    expect(await results({ from: '2024-03-02' })).toEqual({ status: 200, body: page(expectedResults(daily, [1, 2])) });
+    expect(await results({ to: '2024-03-03T00:00:00Z' })).toEqual({ status: 200, body: page(expectedResults(daily, [0, 1])) });
+    expect(await results({ from: '2024-03-02T00:00:00.000Z', to: '2024-03-02T00:00:00.001Z' })).toEqual({ status: 200, body: page(expectedResults(daily, [1])) });
     // 2024-03-01T23:00Z: the window starting on the 1st is before it.
-    expect(await results({ from: '2024-03-02T00:00:00+01:00' })).toEqual({ status: 200, body: expectedResults(daily, [1, 2]) });
-    expect(await results({ from: '2024-03-02', to: '2024-03-02' })).toEqual({ status: 200, body: [] });
-    expect(await results({}, hourly.name)).toEqual({ status: 200, body: [] });
+    expect(await results({ from: '2024-03-02T00:00:00+01:00' })).toEqual({ status: 200, body: page(expectedResults(daily, [1, 2])) });
+    expect(await results({ from: '2024-03-02', to: '2024-03-02' })).toEqual({ status: 200, body: page([]) });
+    expect(await results({}, hourly.name)).toEqual({ status: 200, body: page([]) });
   });
 
   it('answers 404 for a job that does not exist', async () => {
@@ -385,8 +389,8 @@ describe('GET /tuning/history', () => {
       effectiveness: i === 0 ? 0.35 : null,
       effectivenessDetail: i === 0 ? 'backlog age fell 35%' : null,
     })).reverse();
-    expect(wire(all)).toEqual({ status: 200, body: expected });
-    expect(wire(two)).toEqual({ status: 200, body: expected.slice(0, 2) });
+    expect(wire(all)).toEqual({ status: 200, body: page(expected) });
+    expect(wire(two)).toEqual({ status: 200, body: page(expected.slice(0, 2), more) });
   });
 
   it('answers 400 to a limit out of range', async () => {
@@ -457,18 +461,18 @@ describe('the Lambda handler', () => {
 
   it('routes each path to its route, with path parameters and the query string', async () => {
     const s = summaries();
-    expect(await invoke(handler, httpEvent('GET', '/jobs', { limit: '2' }))).toEqual({ status: 200, body: [s.d, s.c] });
+    expect(await invoke(handler, httpEvent('GET', '/jobs', { limit: '2' }))).toEqual({ status: 200, body: page([s.d, s.c], more) });
     expect(await invoke(handler, httpEvent('GET', `/jobs/${jobA.jobId}`))).toEqual({ status: 200, body: wire(jobA) });
     expect(await invoke(handler, httpEvent('GET', `/jobs/${jobA.jobId}/rejects`, { limit: '2' }))).toEqual({
       status: 200,
-      body: REJECTS_A.slice(0, 2).map((r) => locatedReject(jobA, r, linesBefore(r.partition))),
+      body: page(REJECTS_A.slice(0, 2).map((r) => locatedReject(jobA, r, linesBefore(r.partition))), more),
     });
-    expect(await invoke(handler, httpEvent('GET', '/analytics/jobs'))).toMatchObject({ status: 200, body: [{ definition: { name: daily.name } }, { definition: { name: hourly.name } }] });
+    expect(await invoke(handler, httpEvent('GET', '/analytics/jobs'))).toMatchObject({ status: 200, body: page([{ definition: { name: daily.name } }, { definition: { name: hourly.name } }]) });
     expect(await invoke(handler, httpEvent('GET', `/analytics/jobs/${daily.name}/results`, { from: '2024-03-03' }))).toEqual({
       status: 200,
-      body: expectedResults(daily, [2]),
+      body: page(expectedResults(daily, [2])),
     });
-    expect(await invoke(handler, httpEvent('GET', '/tuning/history', { limit: '1' }))).toMatchObject({ status: 200, body: [{ id: tuningIds[2] }] });
+    expect(await invoke(handler, httpEvent('GET', '/tuning/history', { limit: '1' }))).toMatchObject({ status: 200, body: page([{ id: tuningIds[2] }], more) });
   });
 
   it('answers bad input with 400 and unknown or missing things with a JSON 404', async () => {
@@ -516,7 +520,7 @@ describe('the Lambda handler', () => {
       const bad = await invoke(entry.handler, httpEvent('GET', `/analytics/jobs/${daily.name}/results`, { from: '2024-03-03', to: '2024-03-01' }));
 
       // Assess
-      expect(found).toEqual({ status: 200, body: [locatedReject(jobB, REJECT_B, null)] });
+      expect(found).toEqual({ status: 200, body: page([locatedReject(jobB, REJECT_B, null)]) });
       expect(bad).toEqual({ status: 400, body: { error: 'from must not be after to (2024-03-01T00:00:00.000Z), got 2024-03-03T00:00:00.000Z' } });
     } finally {
       vi.unstubAllEnvs();

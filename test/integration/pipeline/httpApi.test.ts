@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { registerDataset, salesCsv, uploadAndWait, usePipeline } from './pipeline.ts';
 
@@ -12,6 +13,27 @@ const p = usePipeline('http-api', { httpApiPort: 0 });
 async function get(path: string): Promise<{ status: number; body: unknown }> {
   const response = await fetch(new URL(path, p.stack.httpApi!.url));
   return { status: response.status, body: await response.json() };
+}
+
+/** A GET over plain node:http with the given Host header (fetch does not let a caller set Host). */
+function getWithHost(path: string, host: string | undefined): Promise<{ status: number; body: unknown }> {
+  const url = new URL(path, p.stack.httpApi!.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'GET', setHost: false, headers: host === undefined ? {} : { host } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: res.statusCode!, body: text === '' ? undefined : JSON.parse(text) });
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('the local HTTP API', () => {
@@ -34,11 +56,11 @@ describe('the local HTTP API', () => {
 
     // Assess
     expect(list.status).toBe(200);
-    expect(list.body).toEqual([expect.objectContaining({ jobId: job.jobId, status: 'completed_with_rejects', records: 3, rejected: 1 })]);
+    expect(list.body).toEqual({ items: [expect.objectContaining({ jobId: job.jobId, status: 'completed_with_rejects', records: 3, rejected: 1 })], nextCursor: null });
     expect(one).toEqual({ status: 200, body: expect.objectContaining({ jobId: job.jobId, key, dataset: 'sales' }) });
     expect(rejects.status).toBe(200);
-    expect(rejects.body).toEqual([expect.objectContaining({ key, line: 3, raw: lines[2] })]);
-    expect((rejects.body as { reason: string }[])[0]!.reason).toContain('amount');
+    expect(rejects.body).toEqual({ items: [expect.objectContaining({ key, line: 3, raw: lines[2] })], nextCursor: null });
+    expect((rejects.body as { items: { reason: string }[] }).items[0]!.reason).toContain('amount');
   });
 
   it('answers bad input with 400 naming the parameter, and an unknown route with 404', async () => {
@@ -50,5 +72,23 @@ describe('the local HTTP API', () => {
     expect(bad.status).toBe(400);
     expect((bad.body as { error: string }).error).toContain('jobId');
     expect(unknown.status).toBe(404);
+  });
+
+  it('answers a loopback Host, with or without a port, and refuses any other Host with 403 (DNS rebinding)', async () => {
+    // Prepare
+    const port = new URL(p.stack.httpApi!.url).port;
+
+    // Act
+    const loopback = await Promise.all(['localhost', `localhost:${port}`, `127.0.0.1:${port}`, '127.0.0.1', `[::1]:${port}`].map((host) => getWithHost('/jobs', host)));
+    const others = await Promise.all([`evil.example:${port}`, 'evil.example', `localhost.evil.example:${port}`, `127.0.0.1.nip.io:${port}`].map((host) => getWithHost('/jobs', host)));
+    // No Host at all: Node's server itself refuses an HTTP/1.1 request without one (400), before the handler.
+    const none = await getWithHost('/jobs', undefined);
+
+    // Assess
+    expect(loopback.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    for (const r of loopback) expect(r.body).toMatchObject({ items: expect.any(Array), nextCursor: null });
+    expect(others.map((r) => r.status)).toEqual([403, 403, 403, 403]);
+    for (const r of others) expect(r.body).toEqual({ message: 'Forbidden: the Host header must be localhost, 127.0.0.1 or [::1]' });
+    expect(none.status).toBe(400);
   });
 });
