@@ -25,6 +25,7 @@ const ctx: ProcessContext = {
   db: await openDatabase(config),
   objects: s3ObjectStore(createS3Client()),
   maxRecordBytes: config.maxRecordBytes,
+  maxStoredRejects: config.maxStoredRejects,
 };
 
 /** Partition messages → aggregates merged into Postgres, exactly once; failures reported per item. */

@@ -17,6 +17,11 @@ export const DEFAULTS = {
   databaseSchema: 'batchflow',
   /** Connections one function instance opens (the stack sizes the database by it). */
   databasePoolSize: 2,
+  /**
+   * Rejected records a processor stores per partition; all are counted in records_rejected. Each
+   * takes up to ~1,000 characters of raw text: 1,000 bound a partition's rejects to ~2 MB.
+   */
+  maxStoredRejects: 1000,
   /** Where clients go when the environment names no region (moto and LocalStack accept any). */
   region: 'us-east-1',
 } as const;
@@ -37,6 +42,7 @@ const variables = {
   PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL'),
   PARTITION_BYTES: positiveInt,
   MAX_RECORD_BYTES: positiveInt,
+  MAX_STORED_REJECTS: z.coerce.number().int().nonnegative(),
   PROCESSOR_FUNCTION_NAME: nonEmpty('PROCESSOR_FUNCTION_NAME'),
   SPLITTER_FUNCTION_NAME: nonEmpty('SPLITTER_FUNCTION_NAME'),
   PARTITION_QUEUE_NAME: nonEmpty('PARTITION_QUEUE_NAME'),
@@ -61,6 +67,7 @@ const defaults: Partial<Record<VariableName, string>> = {
   DATABASE_POOL_SIZE: String(DEFAULTS.databasePoolSize),
   PARTITION_BYTES: String(topology.ingest.partitionBytes),
   MAX_RECORD_BYTES: String(topology.ingest.maxRecordBytes),
+  MAX_STORED_REJECTS: String(DEFAULTS.maxStoredRejects),
   TUNER_APPLY: 'false',
   AWS_LAMBDA_FUNCTION_NAME: 'batchflow',
 };
@@ -87,7 +94,7 @@ const database = {
 /** Per function: the variables its loader reads. */
 export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
   splitter: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES'] },
-  processor: { ...database, required: [], optional: [...database.optional, 'MAX_RECORD_BYTES', 'AWS_LAMBDA_FUNCTION_NAME'] },
+  processor: { ...database, required: [], optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'AWS_LAMBDA_FUNCTION_NAME'] },
   analytics: { ...database, required: [] },
   api: { ...database, required: [] },
   migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
@@ -199,6 +206,8 @@ export interface SplitterConfig extends DatabaseConfig {
 /** The processor. */
 export interface ProcessorConfig extends DatabaseConfig {
   readonly maxRecordBytes: number;
+  /** Rejected records stored per partition (all are counted). */
+  readonly maxStoredRejects: number;
   /** This function's physical name (Lambda sets it): the `service` dimension of its metrics. */
   readonly functionName: string;
 }
@@ -254,7 +263,7 @@ const loaders = {
     partitionBytes: e.PARTITION_BYTES,
     maxRecordBytes: e.MAX_RECORD_BYTES,
   }),
-  processor: (e: Parsed): ProcessorConfig => ({ ...databaseConfig(e), maxRecordBytes: e.MAX_RECORD_BYTES, functionName: e.AWS_LAMBDA_FUNCTION_NAME }),
+  processor: (e: Parsed): ProcessorConfig => ({ ...databaseConfig(e), maxRecordBytes: e.MAX_RECORD_BYTES, maxStoredRejects: e.MAX_STORED_REJECTS, functionName: e.AWS_LAMBDA_FUNCTION_NAME }),
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
   api: (e: Parsed): DatabaseConfig => databaseConfig(e),
   migrate: (e: Parsed): MigrateConfig => ({ ...databaseConfig(e), definitionsDir: e.DEFINITIONS_DIR }),

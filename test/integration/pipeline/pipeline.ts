@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createS3Client, createSqsClient } from '../../../lib/adapters/aws.ts';
+import { DEFAULTS } from '../../../lib/config.ts';
 import { s3ObjectStore } from '../../../lib/adapters/objectStore.ts';
 import { sqsPartitionQueue } from '../../../lib/adapters/partitionQueue.ts';
 import { parsePartitionMessage, type PartitionMessage } from '../../../lib/process/partitionMessage.ts';
@@ -275,7 +276,7 @@ export async function receiveBodies(p: Pipeline, queueUrl: string, count: number
 
 /** The contexts the functions build at cold start, here over the test's own clients and pool. */
 export function processContext(p: Pipeline, db: Db = p.db): ProcessContext {
-  return { db, objects: s3ObjectStore(p.s3), maxRecordBytes: MAX_RECORD_BYTES };
+  return { db, objects: s3ObjectStore(p.s3), maxRecordBytes: MAX_RECORD_BYTES, maxStoredRejects: DEFAULTS.maxStoredRejects };
 }
 
 /**
