@@ -308,14 +308,20 @@ export const MIN_TIME_MS = -62_135_596_800_000;
 export const END_TIME_MS = 253_402_300_800_000;
 
 /**
- * The times a dataset with buckets of `granularityMs` accepts, [min, end): every bucket, start and
- * end, inside years 0001–9999 (the first and last partial buckets excluded), so no bucket start or
- * end Postgres receives is out of its ISO range. Buckets align to `originMs` (BUCKET_ORIGIN_MS).
+ * The times a dataset with buckets of `granularityMs` accepts, [min, end): every bucket's start and
+ * end inside years 0001–9999, so no bucket edge Postgres receives (rollups, the partition's data
+ * range) is out of its ISO range. A bucket ending at 10000-01-01 is excluded too: its end would be
+ * written `+010000-01-01T00:00:00.000Z` ("time zone displacement out of range"). Buckets align to
+ * `originMs` (BUCKET_ORIGIN_MS).
  */
 export function timeRange(granularityMs: number, originMs: number): { readonly minMs: number; readonly endMs: number } {
   const floor = (t: number) => t - (((t - originMs) % granularityMs) + granularityMs) % granularityMs;
   const firstStart = floor(MIN_TIME_MS);
-  return { minMs: firstStart < MIN_TIME_MS ? firstStart + granularityMs : firstStart, endMs: floor(END_TIME_MS) };
+  const lastEnd = floor(END_TIME_MS);
+  return {
+    minMs: firstStart < MIN_TIME_MS ? firstStart + granularityMs : firstStart,
+    endMs: lastEnd === END_TIME_MS ? lastEnd - granularityMs : lastEnd,
+  };
 }
 
 /** Why a time value in range of the parser is not accepted, for a reject's reason. */

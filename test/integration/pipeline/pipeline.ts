@@ -59,7 +59,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort'>;
+type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort' | 'environment'>;
 
 /**
  * The pipeline of one test file, named after it: started before the file's tests (beforeAll),
@@ -98,13 +98,14 @@ async function startPipeline(name: string, options: PipelineOptions = {}): Promi
     endpoint,
     databaseUrl,
     databaseSchema: schema,
+    ...options,
     environment: {
       PARTITION_BYTES: String(PARTITION_BYTES),
       MAX_RECORD_BYTES: String(MAX_RECORD_BYTES),
       // The functions log each partition at INFO; warnings and errors still show.
       POWERTOOLS_LOG_LEVEL: 'WARN',
+      ...options.environment,
     },
-    ...options,
   });
   const db = connectDb({ url: databaseUrl, schema, max: 4 });
   const s3 = createS3Client({ endpoint, region });
