@@ -137,7 +137,8 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
       const i = dimensionFields[d];
       const escaped = record.quoting[i] === 2; /* FieldQuoting.quotedEscaped */
       const value = escaped ? text(record, i) : decode(bytes, starts[i], ends[i]);
-      const byteLength = ends[i] - starts[i];
+      // `""` stands for one quote: an escaped value's bytes are counted decoded (rare: only those).
+      const byteLength = escaped ? Buffer.byteLength(value!) : ends[i] - starts[i];
       if (value === undefined || (escaped && dimensionReason(names[i], value, byteLength) !== undefined)) {
         const decoded = text(record, i);
         return reject(record, dimensionReason(names[i], decoded, Buffer.byteLength(decoded)) ?? `${names[i]}: cannot be stored`);
