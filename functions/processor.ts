@@ -26,6 +26,7 @@ const ctx: ProcessContext = {
   db: await openDatabase(config),
   objects: s3ObjectStore(createS3Client()),
   maxRecordBytes: config.maxRecordBytes,
+  maxStoredRejects: config.maxStoredRejects,
 };
 // Transient database errors: retried here, then the message comes back in seconds, not 30 minutes.
 const retrying = withTransientRetries(createSqsClient(), config.partitionQueueUrl, PROCESSOR_FAILURE_POLICY, {

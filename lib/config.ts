@@ -17,6 +17,11 @@ export const DEFAULTS = {
   databaseSchema: 'batchflow',
   /** Connections one function instance opens (the stack sizes the database by it). */
   databasePoolSize: 2,
+  /**
+   * Rejected records a processor stores per partition; all are counted in records_rejected. Each
+   * takes up to ~1,000 characters of raw text: 1,000 bound a partition's rejects to ~2 MB.
+   */
+  maxStoredRejects: 1000,
   /** Where clients go when the environment names no region (moto and LocalStack accept any). */
   region: 'us-east-1',
 } as const;
@@ -38,6 +43,7 @@ const variables = {
   PARTITION_BYTES: positiveInt,
   MAX_RECORD_BYTES: positiveInt,
   MAX_DECOMPRESSED_BYTES: positiveInt,
+  MAX_STORED_REJECTS: z.coerce.number().int().nonnegative(),
   PROCESSOR_FUNCTION_NAME: nonEmpty('PROCESSOR_FUNCTION_NAME'),
   SPLITTER_FUNCTION_NAME: nonEmpty('SPLITTER_FUNCTION_NAME'),
   PARTITION_QUEUE_NAME: nonEmpty('PARTITION_QUEUE_NAME'),
@@ -63,6 +69,7 @@ const defaults: Partial<Record<VariableName, string>> = {
   PARTITION_BYTES: String(topology.ingest.partitionBytes),
   MAX_RECORD_BYTES: String(topology.ingest.maxRecordBytes),
   MAX_DECOMPRESSED_BYTES: String(topology.ingest.maxDecompressedBytes),
+  MAX_STORED_REJECTS: String(DEFAULTS.maxStoredRejects),
   TUNER_APPLY: 'false',
   AWS_LAMBDA_FUNCTION_NAME: 'batchflow',
 };
@@ -90,7 +97,11 @@ const database = {
 export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
   splitter: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'MAX_DECOMPRESSED_BYTES'] },
   // The processor's own queue: it shortens a message's visibility after transient database errors.
-  processor: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'MAX_RECORD_BYTES', 'AWS_LAMBDA_FUNCTION_NAME'] },
+  processor: {
+    ...database,
+    required: ['PARTITION_QUEUE_URL'],
+    optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'AWS_LAMBDA_FUNCTION_NAME'],
+  },
   analytics: { ...database, required: [] },
   api: { ...database, required: [] },
   migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
@@ -205,6 +216,8 @@ export interface ProcessorConfig extends DatabaseConfig {
   /** The queue it consumes, for ChangeMessageVisibility after transient database errors. */
   readonly partitionQueueUrl: string;
   readonly maxRecordBytes: number;
+  /** Rejected records stored per partition (all are counted). */
+  readonly maxStoredRejects: number;
   /** This function's physical name (Lambda sets it): the `service` dimension of its metrics. */
   readonly functionName: string;
 }
@@ -261,7 +274,13 @@ const loaders = {
     maxRecordBytes: e.MAX_RECORD_BYTES,
     maxDecompressedBytes: e.MAX_DECOMPRESSED_BYTES,
   }),
-  processor: (e: Parsed): ProcessorConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL, maxRecordBytes: e.MAX_RECORD_BYTES, functionName: e.AWS_LAMBDA_FUNCTION_NAME }),
+  processor: (e: Parsed): ProcessorConfig => ({
+    ...databaseConfig(e),
+    partitionQueueUrl: e.PARTITION_QUEUE_URL,
+    maxRecordBytes: e.MAX_RECORD_BYTES,
+    maxStoredRejects: e.MAX_STORED_REJECTS,
+    functionName: e.AWS_LAMBDA_FUNCTION_NAME,
+  }),
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
   api: (e: Parsed): DatabaseConfig => databaseConfig(e),
   migrate: (e: Parsed): MigrateConfig => ({ ...databaseConfig(e), definitionsDir: e.DEFINITIONS_DIR }),

@@ -6,6 +6,13 @@
  *
  * Between chunks only the unfinished record's bytes are kept, and only up to maxRecordBytes: a longer
  * record is followed to its end without its bytes (just its first ones, for the reject's raw text).
+ *
+ * A quoted field bounds its record like any other: when a quoted field is still open as its
+ * record passes maxRecordBytes, or as the input ends, the record (`openQuote`) ends at the first
+ * line end after the field's opening quote and scanning resumes there. That is the record start
+ * lib/process/boundary.ts finds for a cut just after such a quote when the following bytes hold no
+ * quote, or quoted fields with text, within maxRecordBytes (a run of text after `"` rules out
+ * "inside"); so a stray quote (`…,"oops⏎`) costs one record, never the rest of a partition.
  */
 
 /** What is wrong with a record; the scanner reports the first problem, `none` for a good record. */
@@ -19,6 +26,11 @@ export const CsvProblem = {
   unterminated: 3,
   /** The record, line end included, is longer than maxRecordBytes. */
   tooLong: 4,
+  /**
+   * A quoted field still open when its record passed maxRecordBytes or the input ended: the record
+   * ends at the first line end after the opening quote.
+   */
+  openQuote: 5,
 } as const;
 export type CsvProblem = (typeof CsvProblem)[keyof typeof CsvProblem];
 
@@ -46,7 +58,7 @@ export interface CsvRecord {
   /** FieldQuoting of each stored field. */
   quoting: Uint8Array;
   problem: CsvProblem;
-  /** The field the problem is in (strayQuote, textAfterQuote, unterminated). */
+  /** The field the problem is in (strayQuote, textAfterQuote, unterminated, openQuote). */
   problemField: number;
 }
 
@@ -55,6 +67,12 @@ export interface CsvScannerOptions {
   readonly storedFields: number;
   /** The longest record (line end included) whose bytes are kept; a longer one is `tooLong`. */
   readonly maxRecordBytes: number;
+  /**
+   * Past this many bytes of its record, an open quoted field ends the record (`openQuote`, see the
+   * file's comment). Default maxRecordBytes; Infinity to follow quotes to the end of the input
+   * (the gzip part cutter, which keeps no bytes to resume from).
+   */
+  readonly openQuoteLimit?: number;
 }
 
 export interface CsvScanner {
@@ -102,6 +120,9 @@ export function asBuffer(chunk: Uint8Array): Buffer {
  */
 export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: CsvRecord) => void): CsvScanner {
   const { maxRecordBytes } = options;
+  const openQuoteLimit = options.openQuoteLimit ?? maxRecordBytes;
+  // A spilled record is longer than maxRecordBytes: past openQuoteLimit too, unless that is larger.
+  const cutWhenSpilled = openQuoteLimit <= maxRecordBytes;
   const growable = !Number.isFinite(options.storedFields);
   let capacity = growable ? 16 : options.storedFields;
   let starts: Int32Array = new Int32Array(capacity);
@@ -146,6 +167,9 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
   /** The first RAW_PREFIX_BYTES bytes from the spilled record's start (maybe past its end). */
   const spillPrefix = Buffer.alloc(RAW_PREFIX_BYTES);
   let spillLength = 0;
+  /** The first LF after the open quoted field's opening quote (a buf position, -1: none yet) and `lines` after it. */
+  let quotedLf = -1;
+  let quotedLfLines = 0;
 
   /** Doubles the field arrays (header scanning keeps every field). */
   function grow(): [number, Int32Array, Int32Array, Uint8Array] {
@@ -191,7 +215,11 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
       record.end = contentEnd;
     }
     record.problem =
-      problem === CsvProblem.unterminated ? problem : size > maxRecordBytes ? CsvProblem.tooLong : problem;
+      problem === CsvProblem.unterminated || problem === CsvProblem.openQuote
+        ? problem
+        : size > maxRecordBytes
+          ? CsvProblem.tooLong
+          : problem;
     record.problemField = problemField;
     onRecord(record);
     recordStart = next;
@@ -199,6 +227,30 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
     fieldCount = 0;
     problem = CsvProblem.none;
     spilled = false;
+  }
+
+  /**
+   * Ends the record whose field `field` (opening quote at buf[fieldAt]) is still open at its first
+   * line end after the quote, buf[lf] (`lfLines`: `lines` just after it); returns where scanning
+   * resumes. Rare: only a stray quote or a field longer than maxRecordBytes gets here.
+   */
+  function cutOpenQuote(field: number, fieldAt: number, lf: number, lfLines: number): number {
+    const contentEnd = lf > fieldAt && buf[lf - 1] === CR ? lf - 1 : lf;
+    lines = lfLines;
+    problem = CsvProblem.openQuote;
+    problemField = field;
+    store(field, fieldAt, contentEnd, FieldQuoting.quoted);
+    finish(field + 1, contentEnd, lf + 1);
+    state = FIELD_START;
+    quotedLf = -1;
+    return lf + 1;
+  }
+
+  /** After scanning buf to its end: cuts records whose open quoted field passed maxRecordBytes, rescanning after each. */
+  function cutLongOpenQuotes(): void {
+    while (!spilled && (state === QUOTED || state === QUOTE_SEEN) && quotedLf >= 0 && bufLength - recordStart > openQuoteLimit) {
+      scan(cutOpenQuote(fieldCount, fieldStart, quotedLf, quotedLfLines));
+    }
   }
 
   /**
@@ -213,6 +265,8 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
     let fs = fieldStart;
     let fc = fieldCount;
     let esc = escaped;
+    let qlf = quotedLf;
+    let qlfLines = quotedLfLines;
     // Field positions go straight into the arrays while the record's bytes are kept.
     let keep = spilled ? 0 : capacity;
     let fieldStarts = starts;
@@ -224,6 +278,7 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
         if (b[pos] === 34 /* " */) {
           st = 2 /* QUOTED */;
           esc = 0;
+          qlf = -1;
           pos++;
           continue;
         }
@@ -282,10 +337,26 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
         while (pos < n) {
           c = b[pos];
           if (c === 34 /* " */) break;
-          if (c === 10 /* LF */) lines++;
+          if (c === 10 /* LF */) {
+            lines++;
+            if (qlf < 0) {
+              qlf = pos;
+              qlfLines = lines;
+            }
+            // Past the record limit with the field open: the record ends at qlf (see the file's comment).
+            if (spilled ? cutWhenSpilled : pos + 1 - recordStart > openQuoteLimit) break;
+          }
           pos++;
         }
         if (pos === n) break;
+        if (c === 10 /* LF */) {
+          pos = cutOpenQuote(fc, fs, spilled ? pos : qlf, spilled ? lines : qlfLines);
+          st = 0 /* FIELD_START */;
+          fc = 0;
+          qlf = -1;
+          keep = capacity;
+          continue;
+        }
         pos++;
         st = 3 /* QUOTE_SEEN */;
         if (pos === n) break;
@@ -348,6 +419,8 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
     fieldStart = fs;
     fieldCount = fc;
     escaped = esc;
+    quotedLf = qlf;
+    quotedLfLines = qlfLines;
   }
 
   function strayQuote(field: number): void {
@@ -371,6 +444,8 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
     }
     if (unfinished > maxRecordBytes) {
       spilled = true;
+      // No line end since the open quote (cutLongOpenQuotes ran): the record ends at the next one.
+      quotedLf = -1;
       spillOffset = bufBase + recordStart;
       spillLength = buf.copy(spillPrefix, 0, recordStart, bufLength);
       carryLength = 0;
@@ -388,6 +463,7 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
       ends[i] -= shift;
     }
     fieldStart -= shift;
+    if (quotedLf >= 0) quotedLf -= shift;
     bufBase += shift;
     recordStart = 0;
     carryLength = unfinished;
@@ -420,6 +496,7 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
         buf = carry;
         bufLength = carryLength;
         scan(scanFrom);
+        cutLongOpenQuotes();
         keepUnfinished();
         if (carryLength === 0) bufBase = chunkBase + to;
         from = to;
@@ -431,6 +508,7 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
       bufBase = chunkBase;
       if (!spilled) recordStart = from;
       scan(from);
+      cutLongOpenQuotes();
       keepUnfinished();
       if (carryLength === 0) {
         buf = EMPTY;
@@ -448,7 +526,9 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
         recordStart = 0;
       }
       const n = bufLength;
-      if (spilled || n > 0) {
+      // A quoted field open at the end of the input ends its record at its first line end, if any.
+      while (!spilled && state === QUOTED && quotedLf >= 0 && openQuoteLimit !== Infinity) scan(cutOpenQuote(fieldCount, fieldStart, quotedLf, quotedLfLines));
+      if (spilled || n > recordStart) {
         const fc = fieldCount;
         if (state === FIELD_START) {
           store(fc, n, n, FieldQuoting.unquoted);

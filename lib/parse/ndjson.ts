@@ -1,7 +1,21 @@
 import { asBuffer } from './csv.ts';
 import type { ReaderOptions, RecordReader } from './readerTypes.ts';
 import type { RecordLayout, RecordSink } from './sink.ts';
-import { epochToMs, parseDecimalText, parseTimestampText, rawText, showValue } from './values.ts';
+import {
+  END_TIME_MS,
+  MAX_RECORD_DIMENSION_BYTES,
+  MIN_TIME_MS,
+  dimensionReason,
+  epochToMs,
+  isDecimalText,
+  metricReason,
+  parseDecimalText,
+  parseTimestampText,
+  rawText,
+  recordDimensionsReason,
+  showValue,
+  timeRangeReason,
+} from './values.ts';
 
 /**
  * NDJSON records: one JSON object per line (LF or CRLF), blank lines skipped. Time is a string
@@ -14,6 +28,12 @@ const CR = 13;
 const BOM = [0xef, 0xbb, 0xbf] as const;
 // A character is at most 4 bytes: enough for MAX_RAW_CHARS (1000) characters of a too long line.
 const RAW_PREFIX_BYTES = 4000;
+/**
+ * The deepest nesting of arrays and objects a line may hold, as serde_json's default recursion
+ * limit. JSON.parse itself copes with any depth, but JSON.stringify (showing a value in a reason)
+ * overflowed the stack at 5,000 levels and failed the partition on every retry.
+ */
+export const MAX_NESTING_DEPTH = 128;
 
 /**
  * A RecordReader for NDJSON (see createRecordReader). A line longer than maxRecordBytes is rejected
@@ -27,6 +47,7 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
   const dims: string[] = layout.dimensions.map(() => '');
   const metrics = new Float64Array(layout.metrics.length);
   const timeName = `field ${JSON.stringify(timeColumn)}`;
+  const { minMs, endMs } = options.timeRange ?? { minMs: MIN_TIME_MS, endMs: END_TIME_MS };
   let accepted = 0;
   let rejected = 0;
   let lines = 0;
@@ -51,6 +72,10 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
     if (start === end) return;
     if (size > maxRecordBytes) return reject(line, offset, `record exceeds ${maxRecordBytes} bytes`, rawText(bytes, start, end));
     if (offset === 0 && options.baseOffset === 0 && BOM.every((b, i) => bytes[start + i] === b)) start += BOM.length;
+    // Nesting d takes at least 2d bytes: shorter lines cannot pass the limit and are not scanned.
+    if (end - start > 2 * MAX_NESTING_DEPTH && nestingExceeds(bytes, start, end, MAX_NESTING_DEPTH)) {
+      return reject(line, offset, `record nests arrays or objects deeper than ${MAX_NESTING_DEPTH} levels`, rawText(bytes, start, end));
+    }
     const text = bytes.toString('utf8', start, end);
     let value: unknown;
     try {
@@ -78,6 +103,7 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
     if (typeof time === 'string') timeMs = parseTimestampText(time, timeFormat);
     else if (typeof time === 'number' && timeFormat !== 'iso') timeMs = epochToMs(time, timeFormat);
     if (timeMs !== timeMs) return `${timeName}: ${show(time)} is not a valid ${timeFormat} timestamp`;
+    if (timeMs < minMs || timeMs >= endMs) return timeRangeReason(timeName, show(time), timeMs, { minMs, endMs });
 
     for (let m = 0; m < metrics.length; m++) {
       const v = field(record, layout.metrics[m]);
@@ -85,16 +111,33 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
         metrics[m] = NaN;
         continue;
       }
-      const metric = typeof v === 'number' ? (Number.isFinite(v) ? v : NaN) : typeof v === 'string' ? parseDecimalText(v) : NaN;
-      if (metric !== metric) return `${metricNames[m]}: ${show(v)} is not a number`;
+      // JSON.parse reads 1e400 as Infinity: beyond the bound like any number past ±1e135.
+      const metric = typeof v === 'number' ? v : typeof v === 'string' ? parseDecimalText(v) : NaN;
+      if (!(metric >= -1e135 && metric <= 1e135)) {
+        return metricReason(metricNames[m], show(v), metric, typeof v === 'string' && isDecimalText(v));
+      }
       metrics[m] = metric;
     }
+    let dimensionBytes = 0;
     for (let d = 0; d < dims.length; d++) {
       const v = field(record, layout.dimensions[d]);
-      if (typeof v === 'string') dims[d] = v;
-      else if (typeof v === 'number' || typeof v === 'boolean') dims[d] = String(v);
-      else if (v === undefined || v === null) dims[d] = '';
+      let value: string;
+      if (typeof v === 'string') value = v;
+      else if (typeof v === 'number' || typeof v === 'boolean') value = String(v);
+      else if (v === undefined || v === null) value = '';
       else return `${dimensionNames[d]}: ${show(v)} is not a dimension value (expected a string, number or boolean)`;
+      // A UTF-16 unit is at most 3 UTF-8 bytes: short values need no byte count, 3 per unit bounds them.
+      const short = value.length * 3 <= 1024; /* MAX_DIMENSION_BYTES */
+      const byteLength = short ? value.length : Buffer.byteLength(value);
+      const problem = dimensionReason(dimensionNames[d], value, byteLength);
+      if (problem !== undefined) return problem;
+      dimensionBytes += short ? 3 * value.length : byteLength;
+      if (dimensionBytes > MAX_RECORD_DIMENSION_BYTES) {
+        const exact = dims.slice(0, d).reduce((sum, x) => sum + Buffer.byteLength(x), Buffer.byteLength(value));
+        if (exact > MAX_RECORD_DIMENSION_BYTES) return recordDimensionsReason(dimensionNames[d], exact);
+        dimensionBytes = exact;
+      }
+      dims[d] = value;
     }
     return undefined;
   }
@@ -162,6 +205,25 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
       return { records: accepted + rejected, rejected, lines, bytes: consumed };
     },
   };
+}
+
+/**
+ * Whether bytes [start, end) of a JSON text nest arrays or objects deeper than `max`: brackets
+ * outside strings counted, strings skipped with their escapes. Malformed JSON is left to JSON.parse.
+ */
+export function nestingExceeds(bytes: Uint8Array, start: number, end: number, max: number): boolean {
+  let depth = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i];
+    if (c === 34 /* " */) {
+      for (i++; i < end && bytes[i] !== 34; i++) if (bytes[i] === 92 /* \ */) i++;
+    } else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > max) return true;
+    } else if (c === 93 /* ] */ || c === 125 /* } */) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** An own property: `constructor` or `toString` in a record must not come from Object.prototype. */

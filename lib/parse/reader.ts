@@ -3,7 +3,21 @@ import { HeaderError, missingColumns } from './header.ts';
 import { createNdjsonReader } from './ndjson.ts';
 import type { ReaderOptions, RecordReader } from './readerTypes.ts';
 import type { RecordLayout, RecordSink } from './sink.ts';
-import { createDimensionDecoder, parseDecimal, parseTimestamp, rawText, showValue } from './values.ts';
+import {
+  END_TIME_MS,
+  MAX_RECORD_DIMENSION_BYTES,
+  MIN_TIME_MS,
+  createDimensionDecoder,
+  dimensionReason,
+  isDecimalText,
+  metricReason,
+  parseDecimal,
+  parseTimestamp,
+  rawText,
+  recordDimensionsReason,
+  showValue,
+  timeRangeReason,
+} from './values.ts';
 
 // Defined apart so the per-format readers (ndjson.ts) can implement them without importing this file.
 export type { ReaderOptions, ReaderStats, RecordReader } from './readerTypes.ts';
@@ -37,6 +51,7 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
   const metrics = new Float64Array(metricFields.length);
   const decode = createDimensionDecoder();
   const names = columns.map((c) => `field ${JSON.stringify(c)}`);
+  const { minMs, endMs } = options.timeRange ?? { minMs: MIN_TIME_MS, endMs: END_TIME_MS };
   let accepted = 0;
   let rejected = 0;
 
@@ -64,6 +79,10 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
   function problemReason(record: CsvRecord): string {
     const i = record.problemField;
     if (record.problem === CsvProblem.tooLong) return `record exceeds ${options.maxRecordBytes} bytes`;
+    if (record.problem === CsvProblem.openQuote) {
+      const name = i < fieldCount ? names[i] : `field ${i + 1}`;
+      return `${name}: quoted field ${written(record, i)} is not closed within ${options.maxRecordBytes} bytes or the range; the record ends at the line end after its opening quote`;
+    }
     if (record.problem === CsvProblem.unterminated) {
       const name = i < fieldCount ? names[i] : `field ${i + 1}`;
       return `${name}: unterminated quoted field ${i < fieldCount ? written(record, i) : ''}`.trimEnd();
@@ -87,8 +106,15 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     const timeEnd = ends[timeField];
     if (timeStart === timeEnd) return reject(record, `missing time: ${names[timeField]} is empty`);
     const timeMs = parseTimestamp(bytes, timeStart, timeEnd, timeFormat);
-    if (timeMs !== timeMs) {
-      return reject(record, `${names[timeField]}: ${showValue(text(record, timeField))} is not a valid ${timeFormat} timestamp`);
+    // One test for NaN and the range: NaN fails both comparisons.
+    if (!(timeMs >= minMs && timeMs < endMs)) {
+      const shown = showValue(text(record, timeField));
+      return reject(
+        record,
+        timeMs !== timeMs
+          ? `${names[timeField]}: ${shown} is not a valid ${timeFormat} timestamp`
+          : timeRangeReason(names[timeField], shown, timeMs, { minMs, endMs }),
+      );
     }
     for (let m = 0; m < metricFields.length; m++) {
       const i = metricFields[m];
@@ -99,12 +125,27 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
         continue;
       }
       const value = parseDecimal(bytes, start, end);
-      if (value !== value) return reject(record, `${names[i]}: ${showValue(text(record, i))} is not a number`);
+      // NaN (not a number, or beyond a double) fails both comparisons too (values.ts MAX_METRIC_MAGNITUDE).
+      if (!(value >= -1e135 && value <= 1e135)) {
+        const written = text(record, i);
+        return reject(record, metricReason(names[i], showValue(written), value, isDecimalText(written)));
+      }
       metrics[m] = value;
     }
+    let dimensionBytes = 0;
     for (let d = 0; d < dimensionFields.length; d++) {
       const i = dimensionFields[d];
-      dims[d] = record.quoting[i] === 2 /* FieldQuoting.quotedEscaped */ ? text(record, i) : decode(bytes, starts[i], ends[i]);
+      const escaped = record.quoting[i] === 2; /* FieldQuoting.quotedEscaped */
+      const value = escaped ? text(record, i) : decode(bytes, starts[i], ends[i]);
+      // `""` stands for one quote: an escaped value's bytes are counted decoded (rare: only those).
+      const byteLength = escaped ? Buffer.byteLength(value!) : ends[i] - starts[i];
+      if (value === undefined || (escaped && dimensionReason(names[i], value, byteLength) !== undefined)) {
+        const decoded = text(record, i);
+        return reject(record, dimensionReason(names[i], decoded, Buffer.byteLength(decoded)) ?? `${names[i]}: cannot be stored`);
+      }
+      dimensionBytes += byteLength;
+      if (dimensionBytes > MAX_RECORD_DIMENSION_BYTES) return reject(record, recordDimensionsReason(names[i], dimensionBytes));
+      dims[d] = value;
     }
     accepted++;
     sink.accept(timeMs, dims, metrics);

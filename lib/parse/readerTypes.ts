@@ -6,6 +6,11 @@ export interface ReaderOptions {
   readonly baseOffset: number;
   /** The longest record accepted, line end included; a longer one is rejected unbuffered. */
   readonly maxRecordBytes: number;
+  /**
+   * Times accepted, [minMs, endMs) in epoch ms: values.ts timeRange(granularity) keeps every bucket
+   * inside years 0001–9999. Default: [MIN_TIME_MS, END_TIME_MS), the years themselves.
+   */
+  readonly timeRange?: { readonly minMs: number; readonly endMs: number };
 }
 
 /** What a reader consumed: records = accepted + rejected; lines = LF bytes (physical lines). */

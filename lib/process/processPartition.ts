@@ -3,7 +3,9 @@ import { BatchflowError, PartitionNotRecordedError } from '../errors.ts';
 import { createRecordReader } from '../parse/reader.ts';
 import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
 import { createRollupAggregator, type RollupCell } from '../rollup/aggregator.ts';
-import { parseGranularity } from '../rollup/granularity.ts';
+import { BUCKET_ORIGIN_MS, parseGranularity } from '../rollup/granularity.ts';
+import { storableText, timeRange } from '../parse/values.ts';
+import { MAX_RAW_CHARS } from '../parse/sink.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { failIngestJob, getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
@@ -12,6 +14,9 @@ import { findRecordStart } from './boundary.ts';
 import type { PartitionMessage } from './partitionMessage.ts';
 import type { PartitionStats } from './partitionStats.ts';
 import { ObjectChangedError, pinOf, type ObjectPin, type ObjectReader } from './ports.ts';
+
+/** A reason is a sentence naming a field and quoting at most 200 characters of its value. */
+const MAX_REASON_CHARS = 1000;
 
 /** A partition whose job or dataset was deleted after the partition was sent. */
 export class IngestJobGoneError extends BatchflowError {
@@ -23,6 +28,8 @@ export interface ProcessContext {
   readonly db: Db;
   readonly objects: ObjectReader;
   readonly maxRecordBytes: number;
+  /** Rejects stored per partition (rejected_records); every reject is counted either way. */
+  readonly maxStoredRejects: number;
 }
 
 /** The outcome of one partition message. */
@@ -70,9 +77,21 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
   const started = performance.now();
   const aggregator = createRollupAggregator(dataset);
   const rejects: RejectedRecord[] = [];
-  const sink: RecordSink = { accept: aggregator.add, reject: (r) => rejects.push(r) };
+  // The first maxStoredRejects, made storable: a wrong-delimiter file rejects every line, and a
+  // reason or raw text with NUL failed the merge transaction on every retry.
+  const sink: RecordSink = {
+    accept: aggregator.add,
+    reject: (r) => {
+      if (rejects.length < ctx.maxStoredRejects) rejects.push({ ...r, reason: storableText(r.reason, MAX_REASON_CHARS), raw: storableText(r.raw, MAX_RAW_CHARS) });
+    },
+  };
   const { start, end } = await alignedRange(ctx, job, partition);
-  const reader = createRecordReader(layoutOf(job, dataset), sink, { baseOffset: start, maxRecordBytes: ctx.maxRecordBytes });
+  const granularity = parseGranularity(dataset.granularity);
+  const reader = createRecordReader(layoutOf(job, dataset), sink, {
+    baseOffset: start,
+    maxRecordBytes: ctx.maxRecordBytes,
+    timeRange: timeRange(granularity.ms, BUCKET_ORIGIN_MS),
+  });
 
   let parseMs = 0;
   for await (const chunk of await ctx.objects.stream(job.bucket, partition.sourceKey, { start, end }, sourcePin(job, partition))) {
@@ -102,7 +121,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
     cells,
     rejects,
     stats,
-    dataRange: timeRangeOf(cells, parseGranularity(dataset.granularity).ms),
+    dataRange: timeRangeOf(cells, granularity.ms),
   });
   if (!merged) return { jobId, idx, status: 'duplicate' };
   return { jobId, idx, status: 'merged', stats: { ...stats, mergeMs, lockWaitMs, rowsMerged, partitionMs: performance.now() - started } };

@@ -41,10 +41,11 @@ export function createPartCutter(options: PartCutterOptions): PartCutter {
   let cuts: number[] = [];
   const lastCut = () => (cuts.length > 0 ? cuts[cuts.length - 1] : partStart);
 
-  // maxRecordBytes 0: the scanner keeps no record's bytes, it only follows where records end.
+  // maxRecordBytes 0: the scanner keeps no record's bytes, it only follows where records end (and
+  // so cannot resume after an open quote: openQuoteLimit Infinity keeps quotes followed to the end).
   const scanner =
     options.format === 'csv'
-      ? createCsvScanner({ storedFields: 0, maxRecordBytes: 0 }, (record) => {
+      ? createCsvScanner({ storedFields: 0, maxRecordBytes: 0, openQuoteLimit: Infinity }, (record) => {
           const end = record.offset + record.size;
           if (end - lastCut() >= targetBytes) cuts.push(end);
         })

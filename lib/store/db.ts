@@ -66,6 +66,15 @@ export function connectDb(options: DbOptions): Db {
     types: {
       // int8 counts come back as numbers: exact up to 2^53 records, far beyond any dataset here.
       bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
+      // postgres.js reads timestamps with `new Date("0001-01-01 00:00:00+00")`, and V8's legacy
+      // parser takes years 0–49 as 2000–2049 and 50–99 as 1950–1999 (year 1 came back as 2001);
+      // as ISO 8601 (`T`, `±HH:MM`) every year 0001–9999 reads as written.
+      date: {
+        to: 1184,
+        from: [1082, 1114, 1184],
+        serialize: (x: Date | string) => (x instanceof Date ? x : new Date(x)).toISOString(),
+        parse: (x: string) => new Date(x.replace(' ', 'T').replace(/(T[\d:.]+[+-]\d\d)$/, '$1:00')),
+      },
     },
   });
   return {

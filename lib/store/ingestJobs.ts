@@ -1,8 +1,11 @@
-import { storableText } from './text.ts';
+import { storableText } from '../parse/values.ts';
 import type { Db, Tx } from './db.ts';
 import { pageOf, type KeysetPage } from './paging.ts';
 
 // The `batch_jobs` table: one ingestion job per object version.
+
+/** A failed job's reason is cut here: it may quote the object's bytes. */
+const MAX_REASON_CHARS = 4000;
 
 export type IngestJobStatus = 'splitting' | 'processing' | 'completed' | 'completed_with_rejects' | 'failed';
 
@@ -85,7 +88,7 @@ export async function openIngestJob(
 /** Ends a job as failed, with the reason a user will read (made storable: it may quote the object's bytes). */
 export async function failIngestJob(db: Db, jobId: number, reason: string): Promise<void> {
   await db.sql`
-    update ${db.table('batch_jobs')} set status = 'failed', reason = ${storableText(reason)}, finished_at = now()
+    update ${db.table('batch_jobs')} set status = 'failed', reason = ${storableText(reason, MAX_REASON_CHARS)}, finished_at = now()
     where job_id = ${jobId} and status in ('splitting', 'processing')`;
 }
 

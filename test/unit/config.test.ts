@@ -40,6 +40,24 @@ describe('loadConfig: database and tuner settings the stack passes', () => {
   });
 });
 
+describe('loadConfig: the processor\'s record limits', () => {
+  it('stores 1,000 rejects per partition unless MAX_STORED_REJECTS says otherwise, and names a bad value', () => {
+    // Prepare
+    const env = { DATABASE_URL: 'postgres://u@h/db' };
+
+    // Act
+    const byDefault = loadConfig('processor', env);
+    const set = loadConfig('processor', { ...env, MAX_STORED_REJECTS: '25' });
+    const none = loadConfig('processor', { ...env, MAX_STORED_REJECTS: '0' });
+    const bad = () => loadConfig('processor', { ...env, MAX_STORED_REJECTS: '-1' });
+
+    // Assess
+    expect([byDefault.maxStoredRejects, set.maxStoredRejects, none.maxStoredRejects]).toEqual([1000, 25, 0]);
+    expect(bad).toThrow(/MAX_STORED_REJECTS/);
+    expect(() => functionEnvironment('splitter', { ...env, PARTITION_QUEUE_URL: 'http://q', MAX_STORED_REJECTS: '5' })).toThrow(/MAX_STORED_REJECTS is not read by splitter/);
+  });
+});
+
 describe('loadConfig: each function reads its own part of the contract', () => {
   it('fails the splitter and the processor without the partition queue, naming the variable', () => {
     // Prepare

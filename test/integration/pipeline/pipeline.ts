@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createS3Client, createSqsClient } from '../../../lib/adapters/aws.ts';
+import { DEFAULTS } from '../../../lib/config.ts';
 import { s3ObjectStore } from '../../../lib/adapters/objectStore.ts';
 import { sqsPartitionQueue } from '../../../lib/adapters/partitionQueue.ts';
 import { parsePartitionMessage, type PartitionMessage } from '../../../lib/process/partitionMessage.ts';
@@ -58,10 +59,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort'> & {
-  /** Variables for every function, after the fixture's own (a case's limits). */
-  readonly environment?: Readonly<Record<string, string>>;
-};
+type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort' | 'environment'>;
 
 /**
  * The pipeline of one test file, named after it: started before the file's tests (beforeAll),
@@ -100,6 +98,7 @@ async function startPipeline(name: string, options: PipelineOptions = {}): Promi
     endpoint,
     databaseUrl,
     databaseSchema: schema,
+    ...options,
     environment: {
       PARTITION_BYTES: String(PARTITION_BYTES),
       MAX_RECORD_BYTES: String(MAX_RECORD_BYTES),
@@ -107,8 +106,6 @@ async function startPipeline(name: string, options: PipelineOptions = {}): Promi
       POWERTOOLS_LOG_LEVEL: 'WARN',
       ...options.environment,
     },
-    ...(options.queueOverrides ? { queueOverrides: options.queueOverrides } : {}),
-    ...(options.httpApiPort !== undefined ? { httpApiPort: options.httpApiPort } : {}),
   });
   const db = connectDb({ url: databaseUrl, schema, max: 4 });
   const s3 = createS3Client({ endpoint, region });
@@ -280,7 +277,7 @@ export async function receiveBodies(p: Pipeline, queueUrl: string, count: number
 
 /** The contexts the functions build at cold start, here over the test's own clients and pool. */
 export function processContext(p: Pipeline, db: Db = p.db): ProcessContext {
-  return { db, objects: s3ObjectStore(p.s3), maxRecordBytes: MAX_RECORD_BYTES };
+  return { db, objects: s3ObjectStore(p.s3), maxRecordBytes: MAX_RECORD_BYTES, maxStoredRejects: DEFAULTS.maxStoredRejects };
 }
 
 /**

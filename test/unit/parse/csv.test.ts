@@ -170,13 +170,15 @@ describe('createCsvScanner', () => {
     const { records } = scan(chunked(bytesOf(text), [2]));
 
     // Assess
-    expect(records).toHaveLength(2);
-    expect(records[1]).toMatchObject({ problem: CsvProblem.unterminated, problemField: 1, line: 2, raw: 'c,"d\ne,f\n' });
+    // The open quote ends its record at the line end after it; scanning resumes on the next line.
+    expect(records).toHaveLength(3);
+    expect(records[1]).toMatchObject({ problem: CsvProblem.openQuote, problemField: 1, line: 2, raw: 'c,"d', size: 5 });
+    expect(records[2]).toMatchObject({ problem: CsvProblem.none, fields: ['e', 'f'], line: 3 });
   });
 
   it('flags a record longer than maxRecordBytes, within one chunk or across many, and reads on', () => {
     // Prepare
-    const long = `${'x'.repeat(50)},"${'y\n'.repeat(30)}"`;
+    const long = `${'x'.repeat(50)},"${'y,'.repeat(30)}"`;
     const text = `a,b\n${long}\nc,d\n`;
     const maxRecordBytes = 20;
 
@@ -188,8 +190,56 @@ describe('createCsvScanner', () => {
       expect(records.map((r) => r.problem)).toEqual([CsvProblem.none, CsvProblem.tooLong, CsvProblem.none]);
       expect(records[1]).toMatchObject({ line: 2, offset: 4, size: long.length + 1 });
       expect(records[1].raw.startsWith('x'.repeat(20))).toBe(true);
-      expect(records[2]).toMatchObject({ fields: ['c', 'd'], line: 33 });
-      expect(lines).toBe(33);
+      expect(records[2]).toMatchObject({ fields: ['c', 'd'], line: 3 });
+      expect(lines).toBe(3);
+    }
+  });
+
+  it('ends a record whose quoted field is still open past maxRecordBytes at the line end after its opening quote, in any chunking', () => {
+    // Prepare: a stray opening quote, 20 good records, a quoted line break within the limit, CRLF.
+    const good = Array.from({ length: 20 }, (_, i) => `d${i},e\r\n`).join('');
+    const text = `a,b\r\nc,"oops\r\n${good}x,"1\n2"\nf,g\n`;
+    const maxRecordBytes = 20;
+
+    for (const sizes of [[text.length], [1], [3], [7], [19]]) {
+      // Act
+      const { records, lines } = scan(chunked(bytesOf(text), sizes), maxRecordBytes);
+
+      // Assess: one record lost to the quote, every other record read as written, lines exact.
+      expect(records[1]).toMatchObject({ problem: CsvProblem.openQuote, problemField: 1, line: 2, offset: 5, raw: 'c,"oops', size: 9 });
+      expect(fieldsOf({ records: records.filter((r) => r.problem === CsvProblem.none) })).toEqual([
+        ['a', 'b'],
+        ...Array.from({ length: 20 }, (_, i) => [`d${i}`, 'e']),
+        ['x', '1\n2'],
+        ['f', 'g'],
+      ]);
+      expect(records.map((r) => r.line)).toEqual([1, 2, ...Array.from({ length: 20 }, (_, i) => i + 3), 23, 25]);
+      expect(records.reduce((sum, r) => sum + r.size, 0)).toBe(text.length);
+      expect(lines).toBe(25);
+    }
+  });
+
+  it('cuts each of several open quotes, also one in a record already too long, and one at the end of the input', () => {
+    // Prepare: each open quote's next line is long enough to take its record past the limit (10),
+    // except the last, which the end of the input cuts.
+    const text = `${'z'.repeat(30)},"a\nq,"b\nok,12345\n"tail\nlast,2\n"end\nafter,3`;
+
+    for (const sizes of [[text.length], [1], [5]]) {
+      // Act
+      const { records } = scan(chunked(bytesOf(text), sizes), 10);
+
+      // Assess
+      expect(records.map((r) => [r.problem, r.line])).toEqual([
+        [CsvProblem.openQuote, 1],
+        [CsvProblem.openQuote, 2],
+        [CsvProblem.none, 3],
+        [CsvProblem.openQuote, 4],
+        [CsvProblem.none, 5],
+        [CsvProblem.openQuote, 6],
+        [CsvProblem.none, 7],
+      ]);
+      expect(records.reduce((sum, r) => sum + r.size, 0)).toBe(text.length);
+      expect(records.at(-1)!.fields).toEqual(['after', '3']);
     }
   });
 
