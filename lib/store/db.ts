@@ -48,9 +48,10 @@ export const SESSION_TIMEOUTS = {
   // Lock waits are other merges of the same partition or rollup rows (seconds each). Below
   // statement_timeout, so a stuck lock fails as 55P03 (transient: retried), not as a timeout.
   lock_timeout: 60_000,
-  // Our transactions do no client work between statements (aggregation happens before BEGIN), so an
-  // idle transaction means a frozen or killed Lambda: end it and release its row locks.
-  idle_in_transaction_session_timeout: 60_000,
+  // No idle_in_transaction_session_timeout: postgres.js 3.4.9 may go on sending a killed
+  // transaction's statements on a new connection outside any transaction, where they commit
+  // (porsager/postgres#1216) — a merge without its partition lock, counted twice. A killed Lambda
+  // closes its socket, and Postgres then rolls the transaction back anyway.
 } as const;
 
 /** Opens a pool (lazily: no connection until the first query). */

@@ -43,7 +43,7 @@ describe('loadConfig: database and tuner settings the stack passes', () => {
 describe('loadConfig: the processor\'s record limits', () => {
   it('stores 1,000 rejects per partition unless MAX_STORED_REJECTS says otherwise, and names a bad value', () => {
     // Prepare
-    const env = { DATABASE_URL: 'postgres://u@h/db' };
+    const env = { DATABASE_URL: 'postgres://u@h/db', PARTITION_QUEUE_URL: 'http://127.0.0.1:4566/q' };
 
     // Act
     const byDefault = loadConfig('processor', env);
@@ -54,7 +54,7 @@ describe('loadConfig: the processor\'s record limits', () => {
     // Assess
     expect([byDefault.maxStoredRejects, set.maxStoredRejects, none.maxStoredRejects]).toEqual([1000, 25, 0]);
     expect(bad).toThrow(/MAX_STORED_REJECTS/);
-    expect(() => functionEnvironment('splitter', { ...env, PARTITION_QUEUE_URL: 'http://q', MAX_STORED_REJECTS: '5' })).toThrow(/MAX_STORED_REJECTS is not read by splitter/);
+    expect(() => functionEnvironment('splitter', { ...env, MAX_STORED_REJECTS: '5' })).toThrow(/MAX_STORED_REJECTS is not read by splitter/);
   });
 });
 
