@@ -13,18 +13,11 @@ import {
   timeRange,
 } from '../../../lib/parse/values.ts';
 import { BUCKET_ORIGIN_MS } from '../../../lib/rollup/granularity.ts';
-import { bytesOf, read } from './readRecords.ts';
+import { bytesOf, read, salesLayout } from './readRecords.ts';
 
 /** The limits of a record (README "Limits of a record"): each a reject naming the field, never a throw. */
 
-const csv: RecordLayout = {
-  format: 'csv',
-  columns: ['ts', 'region', 'product', 'amount', 'quantity'],
-  timeColumn: 'ts',
-  timeFormat: 'iso',
-  dimensions: ['region', 'product'],
-  metrics: ['amount', 'quantity'],
-};
+const csv = salesLayout;
 const ndjson: RecordLayout = { ...csv, format: 'ndjson', columns: [] };
 const epochSeconds: RecordLayout = { ...csv, timeFormat: 'epoch_s' };
 

@@ -1,6 +1,16 @@
 import { createRecordReader, type ReaderStats } from '../../../lib/parse/reader.ts';
 import type { RecordLayout, RejectedRecord } from '../../../lib/parse/sink.ts';
 
+/** The sales CSV layout the reader tests read (ts, region, product, amount, quantity). */
+export const salesLayout: RecordLayout = {
+  format: 'csv',
+  columns: ['ts', 'region', 'product', 'amount', 'quantity'],
+  timeColumn: 'ts',
+  timeFormat: 'iso',
+  dimensions: ['region', 'product'],
+  metrics: ['amount', 'quantity'],
+};
+
 /** A record the reader accepted, copied out of the arrays it reuses. */
 export interface Accepted {
   timeMs: number;

@@ -3,16 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { HeaderError } from '../../../lib/parse/header.ts';
 import { MAX_RAW_CHARS, type RecordLayout } from '../../../lib/parse/sink.ts';
 import { chunked, quote, referenceParse } from './csvText.ts';
-import { bytesOf, read } from './readRecords.ts';
+import { bytesOf, read, salesLayout } from './readRecords.ts';
 
-const layout: RecordLayout = {
-  format: 'csv',
-  columns: ['ts', 'region', 'product', 'amount', 'quantity'],
-  timeColumn: 'ts',
-  timeFormat: 'iso',
-  dimensions: ['region', 'product'],
-  metrics: ['amount', 'quantity'],
-};
+const layout = salesLayout;
 
 /** A field written plainly when it can be, else (or sometimes anyway) quoted. */
 const written = (value: string, quoted: boolean) => (quoted || /[",\r\n]/.test(value) || value === '' ? quote(value) : value);

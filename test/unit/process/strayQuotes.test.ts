@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createRecordReader } from '../../../lib/parse/reader.ts';
 import type { RecordLayout, RejectedRecord } from '../../../lib/parse/sink.ts';
 import { findRecordStart } from '../../../lib/process/boundary.ts';
+import { salesLayout } from '../parse/readRecords.ts';
 
 /**
  * Stray quotes in files split into partitions as the processor splits them: each partition's
@@ -12,14 +13,7 @@ import { findRecordStart } from '../../../lib/process/boundary.ts';
 
 const HEADER = 'ts,region,product,amount,quantity\n';
 const MAX_RECORD_BYTES = 256;
-const layout: RecordLayout = {
-  format: 'csv',
-  columns: ['ts', 'region', 'product', 'amount', 'quantity'],
-  timeColumn: 'ts',
-  timeFormat: 'iso',
-  dimensions: ['region', 'product'],
-  metrics: ['amount', 'quantity'],
-};
+const layout = salesLayout;
 
 interface Line {
   readonly fields: string[];
