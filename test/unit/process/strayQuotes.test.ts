@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRecordReader } from '../../../lib/parse/reader.ts';
-import type { RecordLayout, RejectedRecord } from '../../../lib/parse/sink.ts';
+import type { RejectedRecord } from '../../../lib/parse/sink.ts';
 import { findRecordStart } from '../../../lib/process/boundary.ts';
 import { salesLayout } from '../parse/readRecords.ts';
 
