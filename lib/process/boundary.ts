@@ -199,3 +199,27 @@ async function nextCsvRecordStart(windows: Windows, from: number, limit: number,
   if (limit === objectSize) return objectSize;
   return firstLf >= 0 ? firstLf + 1 : limit;
 }
+
+/**
+ * Where a partition's own records begin. B(at) is a record start when the byte before it is an LF
+ * (or it is the data start or the object's end); otherwise B hit its 2·maxRecordBytes limit inside
+ * one record longer than maxRecordBytes. That record starts in an earlier partition, which reads
+ * it to this very point and rejects it as too long; the bytes from here to its line end belong to
+ * it too, so this partition skips them instead of reading them as garbled records (one 5 MB line
+ * would otherwise be a reject in every partition it crosses).
+ *
+ * @example
+ * const start = await ownRecordsStart(read, await findRecordStart(read, rangeStart, options), end, options);
+ */
+export async function ownRecordsStart(read: RangeRead, start: number, end: number, options: BoundaryOptions): Promise<number> {
+  if (start <= options.dataStart || start >= end || start >= options.objectSize) return start;
+  const [before] = await read(start - 1, start);
+  if (before === LF) return start;
+  const windowBytes = options.windowBytes ?? 65_536;
+  for (let from = start; from < end; from += windowBytes) {
+    const bytes = await read(from, Math.min(end, from + windowBytes));
+    const lf = bytes.indexOf(LF);
+    if (lf >= 0) return from + lf + 1;
+  }
+  return end;
+}

@@ -10,7 +10,7 @@ import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { failIngestJob, getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
 import { completePartition, getPartition, type Partition } from '../store/partitions.ts';
-import { findRecordStart } from './boundary.ts';
+import { findRecordStart, ownRecordsStart } from './boundary.ts';
 import type { PartitionMessage } from './partitionMessage.ts';
 import type { PartitionStats } from './partitionStats.ts';
 import { ObjectChangedError, pinOf, type ObjectPin, type ObjectReader } from './ports.ts';
@@ -138,7 +138,8 @@ async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): 
     dataStart: job.dataStart,
     maxRecordBytes: ctx.maxRecordBytes,
   } as const;
-  const [start, end] = await Promise.all([findRecordStart(read, p.rangeStart, options), findRecordStart(read, p.rangeEnd, options)]);
+  const [boundary, end] = await Promise.all([findRecordStart(read, p.rangeStart, options), findRecordStart(read, p.rangeEnd, options)]);
+  const start = await ownRecordsStart(read, boundary, Math.max(boundary, end), options);
   return { start, end: Math.max(start, end) };
 }
 

@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { findIngestJobByObject } from '../../../lib/store/ingestJobs.ts';
+import { listRejects } from '../../../lib/store/rejects.ts';
 import { waitFor } from '../localstack/support.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';
 import { countRows, createHeld, functionStats, splitHeld, MAX_RECORD_BYTES, registerDataset, salesCsv, sendBodies, upload, uploadAndWait, usePipeline, waitForEmptyQueue } from './pipeline.ts';
@@ -89,6 +90,27 @@ describe('a file with only some bad parts', () => {
 
     // Assess
     expect(job).toMatchObject({ status: 'completed', recordsRead: 0, recordsRejected: 0 });
+  });
+
+  it('with one line far over the record limit rejects that line only; the rest is exact', async () => {
+    // Prepare: the line spans several partitions, each of which starts inside it.
+    const def = await dataset('long_line');
+    const long = `2024-03-04T10:00:00Z,north,${'x'.repeat(50 * MAX_RECORD_BYTES)},Widget,1.00,1\r\n`;
+    const body = Buffer.from(header + rows(0, 400) + long + rows(400, 400));
+    const independent = readCsvIndependently(Buffer.from(header + rows(0, 800)), def);
+
+    // Act
+    const job = await uploadAndWait(p, 'uploads/long_line/file.csv', body);
+    const rejects = await listRejects(p.db, job.jobId);
+    const { problems } = await compareQueries(p.db, def, independent.good, def.rollups);
+
+    // Assess
+    expect(independent.good).toHaveLength(800);
+    expect(job).toMatchObject({ status: 'completed_with_rejects', recordsRead: 801, recordsAggregated: 800, recordsRejected: 1 });
+    expect(rejects).toHaveLength(1);
+    expect(rejects[0]).toMatchObject({ line: 402, byteOffset: Buffer.byteLength(header + rows(0, 400)) });
+    expect(rejects[0]!.reason).toContain(String(MAX_RECORD_BYTES));
+    expect(problems).toEqual([]);
   });
 
   it('with bytes that are not UTF-8 in a dimension ends its job with every record accounted for', async () => {

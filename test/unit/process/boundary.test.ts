@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { findRecordStart, type BoundaryOptions } from '../../../lib/process/boundary.ts';
+import { findRecordStart, ownRecordsStart, type BoundaryOptions } from '../../../lib/process/boundary.ts';
 import { csvText, referenceParse } from '../parse/csvText.ts';
 
 const bytesOf = (text: string) => Buffer.from(text, 'utf8');
@@ -324,5 +324,54 @@ describe('findRecordStart (NDJSON)', () => {
 
     // Assess
     expect(start).toBe(10 - 1 + 40);
+  });
+});
+
+describe('ownRecordsStart: lines longer than maxRecordBytes', () => {
+  it('tiles NDJSON with over-long lines so each line starts in exactly one partition and every short line is read whole once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 0, max: 60 }),
+        async (lengths, extra) => {
+          // Prepare: maxRecordBytes 40, so many lines are over it; cut points 2·max + extra apart.
+          const maxRecordBytes = 40;
+          const text = lengths.map((n) => `${'x'.repeat(n)}\n`).join('');
+          const bytes = bytesOf(text);
+          const options: BoundaryOptions = { format: 'ndjson', objectSize: bytes.length, dataStart: 0, maxRecordBytes, windowBytes: 16 };
+          const { read } = reader(bytes);
+          const step = 2 * maxRecordBytes + extra;
+          const cuts = [0];
+          for (let at = step; at < bytes.length; at += step) cuts.push(at);
+          cuts.push(bytes.length);
+
+          // Act
+          const ranges = [];
+          for (let i = 0; i + 1 < cuts.length; i++) {
+            const boundary = await findRecordStart(read, cuts[i]!, options);
+            const end = Math.max(boundary, await findRecordStart(read, cuts[i + 1]!, options));
+            ranges.push({ start: await ownRecordsStart(read, boundary, end, options), end });
+          }
+
+          // Assess: line starts (independently: after every LF) each fall in one range.
+          const lineStarts: number[] = [];
+          let at = 0;
+          for (const n of lengths) {
+            lineStarts.push(at);
+            at += n + 1;
+          }
+          for (const [i, s] of lineStarts.entries()) {
+            const holders = ranges.filter((r) => r.start <= s && s < r.end);
+            expect(holders).toHaveLength(1);
+            // A line within the limit lies wholly in its range.
+            if (lengths[i]! + 1 <= maxRecordBytes) expect(s + lengths[i]! + 1).toBeLessThanOrEqual(holders[0]!.end);
+          }
+          // No range starts inside a line, except where a line longer than the limit is cut.
+          for (const r of ranges) {
+            if (r.start < r.end) expect(r.start === 0 || bytes[r.start - 1] === 0x0a).toBe(true);
+          }
+        },
+      ),
+    );
   });
 });
