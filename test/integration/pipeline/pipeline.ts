@@ -179,7 +179,14 @@ export async function waitForJob(p: Pipeline, key: string, bucket = p.bucket, ti
 
 /** Waits until a queue holds no message, visible or in flight (every delivery was handled). */
 export async function waitForEmptyQueue(p: Pipeline, queueUrl: string, timeoutMs = 60_000): Promise<void> {
-  await waitFor(async () => (await queueDepth(p.sqs, queueUrl)) === 0, timeoutMs, `${queueUrl} to drain`);
+  try {
+    await waitFor(async () => (await queueDepth(p.sqs, queueUrl)) === 0, timeoutMs, `${queueUrl} to drain`);
+  } catch (err) {
+    // Say what was left and what the local Lambda service did, so a timeout can be told apart
+    // from a lost delivery or a failing function.
+    const { Attributes } = await p.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }));
+    throw new Error(`${(err as Error).message}; queue ${JSON.stringify(Attributes)}; poller ${JSON.stringify(p.stack.sqsPoller.stats)}`);
+  }
 }
 
 /** A local function's counters (the local SQS poller's). */
