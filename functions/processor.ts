@@ -13,7 +13,7 @@ import { addPartitionMetrics, addSignal } from '../lib/adapters/partitionMetrics
 import { settleEach } from '../lib/adapters/sqsBatch.ts';
 import { PROCESSOR_FAILURE_POLICY, withTransientRetries } from '../lib/adapters/transientFailures.ts';
 import { loadConfig } from '../lib/config.ts';
-import { processPartition, type ProcessContext } from '../lib/process/processPartition.ts';
+import { processPartition, recordFailedAttempt, type ProcessContext } from '../lib/process/processPartition.ts';
 import { METRICS_NAMESPACE } from '../lib/tune/signals.ts';
 import { serviceName } from '../lib/topology.ts';
 
@@ -44,14 +44,21 @@ export const handler = middy<SQSEvent>()
   .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('partition failed', { error: reason as Error }) }))
   .handler((event) =>
     settleEach(event.Records, async (record) => {
+      const message = parsePartitionMessage(record.body);
       try {
         await retrying(record, async () => {
-          const outcome = await processPartition(ctx, parsePartitionMessage(record.body));
+          const outcome = await processPartition(ctx, message);
           addPartitionMetrics(metrics, outcome);
           logger.info('partition', { ...outcome });
         });
       } catch (reason) {
         if (isConnectionError(reason)) addSignal(metrics, 'dbConnectionErrors', 1);
+        // On the last delivery the partition is marked failed before the message dead-letters.
+        const delivery = { receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1, maxReceives: config.maxReceives };
+        await recordFailedAttempt(ctx, message, delivery, reason).then(
+          (state) => logger.warn('attempt failed', { ...message, ...delivery, state }),
+          (error: Error) => logger.error('could not record the failed attempt (the watchdog will)', { ...message, error }),
+        );
         throw reason;
       }
     }),

@@ -10,7 +10,7 @@ import { sqsPartitionQueue } from '../lib/adapters/partitionQueue.ts';
 import { settleEach } from '../lib/adapters/sqsBatch.ts';
 import { loadConfig } from '../lib/config.ts';
 import { parseS3Notification } from '../lib/split/s3Event.ts';
-import { splitObject, type SplitContext } from '../lib/split/splitObject.ts';
+import { recordFailedSplit, splitObject, type SplitContext } from '../lib/split/splitObject.ts';
 import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config, clients and the pool are built once per container.
@@ -33,6 +33,17 @@ export const handler = middy<SQSEvent>()
     settleEach(event.Records, async (record) => {
       const { objects, ignored } = parseS3Notification(record.body);
       if (ignored.length > 0) logger.info('ignored notification', { ignored });
-      for (const object of objects) logger.info('split', { object, outcome: await splitObject(ctx, object, { remainingMs: () => context.getRemainingTimeInMillis() }) });
+      for (const object of objects) {
+        try {
+          logger.info('split', { object, outcome: await splitObject(ctx, object, { remainingMs: () => context.getRemainingTimeInMillis() }) });
+        } catch (reason) {
+          // On the last delivery the job fails, naming the error, before the notification dead-letters.
+          const delivery = { receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1, maxReceives: config.maxReceives };
+          await recordFailedSplit(ctx.db, object, delivery, reason).catch((error: Error) =>
+            logger.error('could not record the failed split (the watchdog will)', { object, error }),
+          );
+          throw reason;
+        }
+      }
     }),
   );

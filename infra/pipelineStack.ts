@@ -60,6 +60,7 @@ export class PipelineStack extends Stack {
   /** The role EventBridge Scheduler assumes to invoke the analytics function. */
   public readonly schedulerRole: Role;
   public readonly tunerSchedule: CfnSchedule;
+  public readonly watchdogSchedule: CfnSchedule;
   /** Applies the schema on deploy; the schedule sync runs after it. */
   public readonly migrateTrigger: Trigger;
   public readonly syncSchedulesTrigger: Trigger;
@@ -99,14 +100,17 @@ export class PipelineStack extends Stack {
       reservedConcurrency: processorConcurrency,
     });
     const analytics = this.createFunction('analytics');
-    const api = deployment.api ? this.createFunction('api') : undefined;
+    // retry and restart re-send partition messages (POST /api/batch-jobs/..., /api/batch-partitions/...).
+    const api = deployment.api ? this.createFunction('api', { environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl } }) : undefined;
     const migrate = this.createFunction('migrate', { bundledDirectory: definitionsDirectory(deployment.definitions) });
     this.scheduleGroup = new CfnScheduleGroup(this, 'JobSchedules', { name: `${topology.scheduled.analytics.scheduleGroup}-${this.stage.name}` });
     this.schedulerRole = this.schedulerRoleFor('SchedulerRole', 'EventBridge Scheduler invokes the batchflow analytics function');
     allowInvoke(this.schedulerRole, analytics);
     const syncSchedules = this.createScheduleSync(analytics);
     const tuner = this.createTuner(processor, splitter);
-    this.functions = { splitter, processor, analytics, tuner, migrate, syncSchedules, ...(api ? { api } : {}) };
+    // Database access only: it marks what will not finish as failed; it sends and reads nothing else.
+    const watchdog = this.createFunction('watchdog');
+    this.functions = { splitter, processor, analytics, tuner, watchdog, migrate, syncSchedules, ...(api ? { api } : {}) };
     this.grantObjectAccess();
     this.migrateTrigger = new Trigger(this, 'MigrateOnDeploy', {
       handler: migrate.function,
@@ -121,13 +125,14 @@ export class PipelineStack extends Stack {
       executeOnHandlerChange: true,
       timeout: Duration.seconds(topology.deploy.syncSchedules.timeoutSeconds),
     });
-    this.tunerSchedule = this.scheduleTuner(tuner);
+    this.tunerSchedule = this.scheduleFunction(tuner, 'Tuner', topology.scheduled.tuner.schedule);
+    this.watchdogSchedule = this.scheduleFunction(watchdog, 'Watchdog', topology.scheduled.watchdog.schedule);
     this.api = api ? new ReadApi(this, 'ReadApi', { handler: api, logRetention: this.stage.logRetention, removalPolicy: this.stage.removalPolicy }) : undefined;
     this.monitoring = new Monitoring(this, 'Monitoring', {
       dashboardName: `batchflow-${this.stage.name}`,
       queues: this.queues,
       partitionQueue: this.queues.partitions,
-      functions: [splitter, processor, analytics, tuner, ...(api ? [api] : [])],
+      functions: [splitter, processor, analytics, tuner, watchdog, ...(api ? [api] : [])],
       processor,
       oldestPartitionAgeSeconds: this.stage.alarms.oldestPartitionAgeSeconds,
       ...(deployment.alarmEmail ? { alarmEmail: deployment.alarmEmail } : {}),
@@ -141,7 +146,7 @@ export class PipelineStack extends Stack {
    */
   private sizeProcessors(): number {
     const { splitter } = topology.functions;
-    const { analytics, tuner } = topology.scheduled;
+    const { analytics, tuner, watchdog } = topology.scheduled;
     return processorConcurrencyCap({
       databaseConnections: this.database.connections,
       poolSize: POOL_SIZE,
@@ -149,6 +154,7 @@ export class PipelineStack extends Stack {
         { name: 'splitter', concurrency: splitter.maxConcurrency },
         { name: 'analytics', concurrency: analytics.maxConcurrency },
         { name: 'tuner', concurrency: tuner.maxConcurrency },
+        { name: 'watchdog', concurrency: watchdog.maxConcurrency },
       ],
       headroom: CONNECTION_HEADROOM,
       lawMaximum: defaultBounds.maxConcurrency,
@@ -292,14 +298,15 @@ export class PipelineStack extends Stack {
     return tuner;
   }
 
-  private scheduleTuner(tuner: BatchflowFunction): CfnSchedule {
-    const role = this.schedulerRoleFor('TunerSchedulerRole', 'EventBridge Scheduler invokes the batchflow tuner');
-    allowInvoke(role, tuner);
-    return new CfnSchedule(this, 'TunerSchedule', {
-      scheduleExpression: topology.scheduled.tuner.schedule,
+  /** A schedule-driven function (the tuner, the watchdog): EventBridge Scheduler with a role that may invoke only it. */
+  private scheduleFunction(fn: BatchflowFunction, id: string, expression: string): CfnSchedule {
+    const role = this.schedulerRoleFor(`${id}SchedulerRole`, `EventBridge Scheduler invokes the batchflow ${id.toLowerCase()}`);
+    allowInvoke(role, fn);
+    return new CfnSchedule(this, `${id}Schedule`, {
+      scheduleExpression: expression,
       flexibleTimeWindow: { mode: 'OFF' },
-      // The next run comes in minutes and reads fresh metrics: a retry would act on stale ones.
-      target: { arn: tuner.function.functionArn, roleArn: role.roleArn, retryPolicy: { maximumRetryAttempts: 0 } },
+      // The next run comes in minutes and reads fresh state: a retry would act on stale data.
+      target: { arn: fn.function.functionArn, roleArn: role.roleArn, retryPolicy: { maximumRetryAttempts: 0 } },
     });
   }
 
@@ -311,6 +318,7 @@ export class PipelineStack extends Stack {
     this.allowObjects(splitter, ['s3:GetObject', 's3:GetObjectVersion'], uploadPrefix);
     this.allowObjects(splitter, ['s3:GetObject', 's3:PutObject'], stagingPrefix);
     this.queues.partitions.grantSendMessages(splitter.function);
+    if (this.functions.api) this.queues.partitions.grantSendMessages(this.functions.api.function);
     this.allowObjects(processor, ['s3:GetObject', 's3:GetObjectVersion'], uploadPrefix);
     this.allowObjects(processor, ['s3:GetObject'], stagingPrefix);
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BatchflowError } from './errors.ts';
-import { topology, type AnyFunctionName } from './topology.ts';
+import { topology, watchdogTimings, type AnyFunctionName, type WatchdogTimings } from './topology.ts';
 
 /**
  * The one environment contract. Each function declares here the variables it reads, with their
@@ -54,6 +54,13 @@ const variables = {
   SCHEDULE_GROUP: nonEmpty('SCHEDULE_GROUP'),
   SCHEDULER_ROLE_ARN: arn('SCHEDULER_ROLE_ARN'),
   ANALYTICS_FUNCTION_ARN: arn('ANALYTICS_FUNCTION_ARN'),
+  INGEST_MAX_RECEIVES: positiveInt,
+  PARTITION_MAX_RECEIVES: positiveInt,
+  SPLIT_STALE_SECONDS: positiveInt,
+  SPLIT_LAST_ATTEMPT_STALE_SECONDS: positiveInt,
+  PARTITION_STALE_SECONDS: positiveInt,
+  PARTITION_LAST_ATTEMPT_STALE_SECONDS: positiveInt,
+  PARTITION_EXPIRY_SECONDS: positiveInt,
   // Set by Lambda itself (and by the local runtime's workers), never by a deployer.
   AWS_LAMBDA_FUNCTION_NAME: nonEmpty('AWS_LAMBDA_FUNCTION_NAME'),
 } as const;
@@ -72,7 +79,21 @@ const defaults: Partial<Record<VariableName, string>> = {
   MAX_STORED_REJECTS: String(DEFAULTS.maxStoredRejects),
   TUNER_APPLY: 'false',
   AWS_LAMBDA_FUNCTION_NAME: 'batchflow',
+  ...watchdogDefaults(watchdogTimings()),
 };
+
+/** The watchdog's limits as variables: the topology's by default; the local runtime passes its queues' own. */
+export function watchdogDefaults(t: WatchdogTimings) {
+  return {
+    INGEST_MAX_RECEIVES: String(t.ingestMaxReceives),
+    PARTITION_MAX_RECEIVES: String(t.partitionMaxReceives),
+    SPLIT_STALE_SECONDS: String(t.splitStaleSeconds),
+    SPLIT_LAST_ATTEMPT_STALE_SECONDS: String(t.splitLastAttemptStaleSeconds),
+    PARTITION_STALE_SECONDS: String(t.partitionStaleSeconds),
+    PARTITION_LAST_ATTEMPT_STALE_SECONDS: String(t.partitionLastAttemptStaleSeconds),
+    PARTITION_EXPIRY_SECONDS: String(t.partitionExpirySeconds),
+  } satisfies Partial<Record<VariableName, string>>;
+}
 
 /** Variables Lambda sets in every function; a deployer may not set them. */
 export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME'];
@@ -95,15 +116,35 @@ const database = {
 
 /** Per function: the variables its loader reads. */
 export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
-  splitter: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'MAX_DECOMPRESSED_BYTES'] },
+  // The receive limits: the last delivery of a message records its failure before it dead-letters.
+  splitter: {
+    ...database,
+    required: ['PARTITION_QUEUE_URL'],
+    optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'MAX_DECOMPRESSED_BYTES', 'INGEST_MAX_RECEIVES'],
+  },
   // The processor's own queue: it shortens a message's visibility after transient database errors.
   processor: {
     ...database,
     required: ['PARTITION_QUEUE_URL'],
-    optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'AWS_LAMBDA_FUNCTION_NAME'],
+    optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'PARTITION_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_NAME'],
   },
   analytics: { ...database, required: [] },
-  api: { ...database, required: [] },
+  // retry and restart re-send partition messages.
+  api: { ...database, required: ['PARTITION_QUEUE_URL'] },
+  watchdog: {
+    ...database,
+    required: [],
+    optional: [
+      ...database.optional,
+      'INGEST_MAX_RECEIVES',
+      'PARTITION_MAX_RECEIVES',
+      'SPLIT_STALE_SECONDS',
+      'SPLIT_LAST_ATTEMPT_STALE_SECONDS',
+      'PARTITION_STALE_SECONDS',
+      'PARTITION_LAST_ATTEMPT_STALE_SECONDS',
+      'PARTITION_EXPIRY_SECONDS',
+    ],
+  },
   migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
   syncSchedules: { ...database, required: ['SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'] },
   tuner: {
@@ -206,6 +247,8 @@ export interface DatabaseConfig {
 /** The splitter: where partitions go and how large they are. */
 export interface SplitterConfig extends DatabaseConfig {
   readonly partitionQueueUrl: string;
+  /** The ingest queue's receives before the DLQ. */
+  readonly maxReceives: number;
   readonly partitionBytes: number;
   readonly maxRecordBytes: number;
   readonly maxDecompressedBytes: number;
@@ -218,6 +261,8 @@ export interface ProcessorConfig extends DatabaseConfig {
   readonly maxRecordBytes: number;
   /** Rejected records stored per partition (all are counted). */
   readonly maxStoredRejects: number;
+  /** The partition queue's receives before the DLQ. */
+  readonly maxReceives: number;
   /** This function's physical name (Lambda sets it): the `service` dimension of its metrics. */
   readonly functionName: string;
 }
@@ -242,6 +287,16 @@ export interface TunerTargets {
    * (infra/sizing.ts). Undefined: the control law's own bound.
    */
   readonly maxConcurrency: number | undefined;
+}
+
+/** The API: the queue retry and restart send to. */
+export interface ApiConfig extends DatabaseConfig {
+  readonly partitionQueueUrl: string;
+}
+
+/** The watchdog: when it may conclude that nothing will try a split or a partition again. */
+export interface WatchdogConfig extends DatabaseConfig {
+  readonly limits: WatchdogTimings;
 }
 
 /** The migrate function. */
@@ -273,16 +328,30 @@ const loaders = {
     partitionBytes: e.PARTITION_BYTES,
     maxRecordBytes: e.MAX_RECORD_BYTES,
     maxDecompressedBytes: e.MAX_DECOMPRESSED_BYTES,
+    maxReceives: e.INGEST_MAX_RECEIVES,
   }),
   processor: (e: Parsed): ProcessorConfig => ({
     ...databaseConfig(e),
     partitionQueueUrl: e.PARTITION_QUEUE_URL,
     maxRecordBytes: e.MAX_RECORD_BYTES,
     maxStoredRejects: e.MAX_STORED_REJECTS,
+    maxReceives: e.PARTITION_MAX_RECEIVES,
     functionName: e.AWS_LAMBDA_FUNCTION_NAME,
   }),
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
-  api: (e: Parsed): DatabaseConfig => databaseConfig(e),
+  api: (e: Parsed): ApiConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL }),
+  watchdog: (e: Parsed): WatchdogConfig => ({
+    ...databaseConfig(e),
+    limits: {
+      ingestMaxReceives: e.INGEST_MAX_RECEIVES,
+      partitionMaxReceives: e.PARTITION_MAX_RECEIVES,
+      splitStaleSeconds: e.SPLIT_STALE_SECONDS,
+      splitLastAttemptStaleSeconds: e.SPLIT_LAST_ATTEMPT_STALE_SECONDS,
+      partitionStaleSeconds: e.PARTITION_STALE_SECONDS,
+      partitionLastAttemptStaleSeconds: e.PARTITION_LAST_ATTEMPT_STALE_SECONDS,
+      partitionExpirySeconds: e.PARTITION_EXPIRY_SECONDS,
+    },
+  }),
   migrate: (e: Parsed): MigrateConfig => ({ ...databaseConfig(e), definitionsDir: e.DEFINITIONS_DIR }),
   syncSchedules: (e: Parsed): SyncSchedulesConfig => ({
     ...databaseConfig(e),

@@ -88,8 +88,21 @@ export const topology = {
       windowSeconds: 900,
       periodSeconds: 60,
     },
+    /**
+     * Ends what nothing else will (lib/watchdog): splits and partitions whose messages dead-lettered
+     * or expired without their failure being recorded. Its time limits follow from the queues'
+     * and functions' settings (watchdogTimings).
+     */
+    watchdog: {
+      id: 'Watchdog',
+      entry: 'functions/watchdog.ts',
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      maxConcurrency: 1,
+      schedule: 'rate(5 minutes)',
+    },
   },
-  /** Functions behind the read-only HTTP API (API Gateway on AWS). */
+  /** Functions behind the HTTP API (API Gateway on AWS). */
   http: {
     /** Answers GET requests for ingestion jobs, rejects, analytics results and tuning history. */
     api: {
@@ -172,6 +185,37 @@ export function resourceName(stage: string, logicalId: string): string {
 function kebab(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }
+
+/** The queue settings the watchdog's limits depend on. */
+export interface QueueTimings {
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionSeconds: number;
+  readonly maxReceiveCount: number;
+}
+
+/**
+ * When the watchdog may conclude that no attempt will come any more. An attempt that started more
+ * than the function's timeout + the queue's visibility timeout ago, with none after it, was the
+ * last: its message dead-lettered (or is about to) without its failure being recorded. After the
+ * last allowed receive, the function's timeout alone is enough. A message never received in the
+ * queue's retention expired. Margins cover clock skew and a slow database.
+ */
+export function watchdogTimings(queues: { readonly ingest: QueueTimings; readonly partitions: QueueTimings } = topology.queues) {
+  const margin = 300;
+  const { splitter, processor } = topology.functions;
+  return {
+    ingestMaxReceives: queues.ingest.maxReceiveCount,
+    splitStaleSeconds: splitter.timeoutSeconds + queues.ingest.visibilityTimeoutSeconds + margin,
+    splitLastAttemptStaleSeconds: splitter.timeoutSeconds + margin,
+    partitionMaxReceives: queues.partitions.maxReceiveCount,
+    partitionStaleSeconds: processor.timeoutSeconds + queues.partitions.visibilityTimeoutSeconds + margin,
+    partitionLastAttemptStaleSeconds: processor.timeoutSeconds + margin,
+    partitionExpirySeconds: queues.partitions.retentionSeconds,
+  };
+}
+
+/** What watchdogTimings returns: the watchdog's limits, in seconds (receives as counts). */
+export type WatchdogTimings = ReturnType<typeof watchdogTimings>;
 
 /** The DLQ's logical id of a queue. */
 export function deadLetterId(queueId: string): string {

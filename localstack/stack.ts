@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLambdaClient } from '../lib/adapters/aws.ts';
 import type { LocalState } from '../lib/cli/localState.ts';
-import { DEFAULTS, functionEnvironment } from '../lib/config.ts';
+import { DEFAULTS, functionEnvironment, watchdogDefaults } from '../lib/config.ts';
 import { connectDb } from '../lib/store/db.ts';
 import { migrate } from '../lib/store/migrate.ts';
-import { resourceName, topology, type AnyFunctionName, type FunctionName, type ScheduledFunctionName } from '../lib/topology.ts';
+import { resourceName, topology, watchdogTimings, type AnyFunctionName, type FunctionName, type ScheduledFunctionName } from '../lib/topology.ts';
 import { startLocalScheduler, type LocalScheduler } from './events/schedule/jobScheduler.ts';
 import { startSqsPoller, type SqsPoller, type LocalFunction } from './events/sqs/sqsPoller.ts';
 import { eventSourceMappings, type MappingSettingsSource } from './events/sqs/mappingSettings.ts';
@@ -14,7 +14,7 @@ import { ensurePostgres } from './services/pglite.ts';
 import { provision, type Provisioned, type ProvisionOptions } from './services/provision.ts';
 import { removeLocalState, writeLocalState } from './localStateWriter.ts';
 import { startLocalHttpApi, type LocalHttpApi } from './events/http/httpApi.ts';
-import { startTunerTimer } from './events/schedule/tunerTimer.ts';
+import { describeTunerRun, describeWatchdogRun, startFunctionTimer } from './events/schedule/functionTimer.ts';
 
 export interface LocalStackOptions {
   /** Prefix of every resource name, `batchflow-<stage>-...`. @default 'local' */
@@ -47,6 +47,11 @@ export interface LocalStackOptions {
   readonly tunerIntervalMs?: number;
   /** Let the local tuner apply its recommendations. @default false: a dry run that logs them */
   readonly tunerApply?: boolean;
+  /**
+   * How often the watchdog function runs (its schedule on AWS); 0: never. @default 0
+   * (`npm run local` runs it every minute). Its limits follow from the provisioned queues' settings.
+   */
+  readonly watchdogIntervalMs?: number;
   /**
    * Serve the read-only HTTP API (the `api` function) on this loopback port; 0 picks a free one.
    * @default no HTTP API (`npm run local` serves it on 4567)
@@ -137,6 +142,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       PARTITION_QUEUE_NAME: queues.partitions.name,
       PARTITION_QUEUE_ARN: queues.partitions.arn,
       TUNER_APPLY: String(options.tunerApply ?? false),
+      // The receive limits and the watchdog's times, from the queues as provisioned (tests shorten them).
+      ...watchdogDefaults(watchdogTimings({ ingest: queues.ingest.settings, partitions: queues.partitions.settings })),
     };
     const environmentOf = (name: AnyFunctionName): Record<string, string> => ({
       ...platform,
@@ -193,17 +200,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
     });
     stops.push(() => scheduler.stop());
-    if (options.tunerIntervalMs) {
-      const tuner = startTunerTimer({
+    const timers = [
+      { name: 'tuner', intervalMs: options.tunerIntervalMs, describe: describeTunerRun(options.tunerApply ?? false) },
+      { name: 'watchdog', intervalMs: options.watchdogIntervalMs, describe: describeWatchdogRun },
+    ] as const;
+    for (const { name, intervalMs, describe } of timers) {
+      if (!intervalMs) continue;
+      const timer = startFunctionTimer({
+        name,
         stage,
         region: aws.region,
-        entry: new URL(`../${topology.scheduled.tuner.entry}`, import.meta.url),
-        environment: environmentOf('tuner'),
-        apply: options.tunerApply ?? false,
-        intervalMs: options.tunerIntervalMs,
+        entry: new URL(`../${topology.scheduled[name].entry}`, import.meta.url),
+        environment: environmentOf(name),
+        intervalMs,
+        describe,
         log,
       });
-      stops.push(() => tuner.stop());
+      stops.push(() => timer.stop());
     }
 
     let httpApi: LocalHttpApi | undefined;

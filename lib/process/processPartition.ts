@@ -8,8 +8,8 @@ import { storableText, timeRange } from '../parse/values.ts';
 import { MAX_RAW_CHARS } from '../parse/sink.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { failIngestJob, getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
-import { completePartition, getPartition, type Partition } from '../store/partitions.ts';
+import { getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
+import { beginAttempt, completePartition, failPartition, getPartition, releaseAttempt, type Partition } from '../store/partitions.ts';
 import { findRecordStart, ownRecordsStart } from './boundary.ts';
 import type { PartitionMessage } from './partitionMessage.ts';
 import type { PartitionStats } from './partitionStats.ts';
@@ -38,9 +38,11 @@ export interface PartitionOutcome {
   readonly idx: number;
   /**
    * `duplicate`: the partition was already merged (a redelivery); nothing was counted again.
-   * `object-changed`: the version the job pinned is gone; the job was failed, naming it.
+   * `skipped`: its job was stopped; the partition stays pending for `restart`.
+   * `object-changed`: the version the job pinned (or a staged part) is gone; the partition failed,
+   * naming it, since no retry can bring it back.
    */
-  readonly status: 'merged' | 'duplicate' | 'object-changed';
+  readonly status: 'merged' | 'duplicate' | 'skipped' | 'object-changed';
   readonly reason?: string;
   readonly stats?: PartitionStats & { readonly lockWaitMs: number; readonly rowsMerged: number; readonly partitionMs: number };
 }
@@ -61,14 +63,47 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
   const dataset = job?.dataset ? await getDataset(ctx.db, job.dataset) : undefined;
   if (!job || !dataset) throw new IngestJobGoneError(`partition ${jobId}/${idx}: job or its dataset is gone`);
 
+  const attempt = await beginAttempt(ctx.db, jobId, idx);
+  if (attempt.kind === 'duplicate') return { jobId, idx, status: 'duplicate' };
+  if (attempt.kind === 'stopped') return { jobId, idx, status: 'skipped', reason: `job ${jobId} was stopped` };
   try {
     return await mergeOnce(ctx, job, dataset, partition);
   } catch (err) {
-    if (!(err instanceof ObjectChangedError)) throw err;
-    // Retrying cannot bring the version back: the job ends now, with what merged before counted.
-    await failIngestJob(ctx.db, jobId, err.message);
-    return { jobId, idx, status: 'object-changed', reason: err.message };
+    const gone = err instanceof ObjectChangedError ? err.message : stagedPartGone(err, partition);
+    if (gone === undefined) throw err;
+    // Retrying cannot bring the bytes back: the partition fails now, what merged before stays counted.
+    await failPartition(ctx.db, jobId, idx, gone);
+    return { jobId, idx, status: 'object-changed', reason: gone };
   }
+}
+
+/** Which delivery of its message an attempt is, and how many the queue allows before the DLQ. */
+export interface Delivery {
+  readonly receiveCount: number;
+  readonly maxReceives: number;
+}
+
+/**
+ * Records an attempt that threw: on the last delivery the queue allows, the partition is marked
+ * `failed` with the error before its message dead-letters (and its job ends if that was the last
+ * unfinished partition); before that it goes back to `pending`, naming the error, for SQS to
+ * retry. Best effort: when the database itself is what failed, the watchdog ends the partition later.
+ */
+export async function recordFailedAttempt(ctx: Pick<ProcessContext, 'db'>, message: PartitionMessage, delivery: Delivery, error: unknown): Promise<'failed' | 'pending'> {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (delivery.receiveCount >= delivery.maxReceives) {
+    await failPartition(ctx.db, message.jobId, message.idx, `attempt ${delivery.receiveCount} of ${delivery.maxReceives} failed: ${text}`);
+    return 'failed';
+  }
+  await releaseAttempt(ctx.db, message.jobId, message.idx, `attempt ${delivery.receiveCount} of ${delivery.maxReceives} failed: ${text}`);
+  return 'pending';
+}
+
+/** A staged gzip part (written once by the splitter) that is no longer there: expired or deleted. */
+function stagedPartGone(err: unknown, p: Partition): string | undefined {
+  const name = (err as { name?: string }).name;
+  if (!p.exactRange || (name !== 'NoSuchKey' && name !== 'NotFound')) return undefined;
+  return `staged part ${p.sourceKey} is gone (expired or deleted): upload the object again for a new job`;
 }
 
 /** Reads, parses and aggregates the partition, then merges it unless a duplicate got there first. */

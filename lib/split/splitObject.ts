@@ -4,7 +4,7 @@ import type { DatasetDefinition } from '../datasets/definition.ts';
 import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { failIngestJob, openIngestJob, type IngestJob } from '../store/ingestJobs.ts';
+import { beginSplitAttempt, failIngestJob, findIngestJobByVersion, openIngestJob, type IngestJob } from '../store/ingestJobs.ts';
 import { markEnqueued, recordSplit, unsentPartitions } from '../store/partitions.ts';
 import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
@@ -79,6 +79,8 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
     const sent = await sendUnsent(ctx, job.jobId);
     return { jobId: job.jobId, status: sent > 0 ? 'resent' : 'duplicate', partitions: sent };
   }
+  // The watchdog's evidence that an attempt started, and when.
+  await beginSplitAttempt(ctx.db, job.jobId);
   const started = performance.now();
   try {
     const dataset = await getDataset(ctx.db, datasetName);
@@ -96,6 +98,26 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
   }
   const sent = await sendUnsent(ctx, job.jobId);
   return { jobId: job.jobId, status: 'split', partitions: sent };
+}
+
+/** Which delivery of the notification this is, and how many the ingest queue allows before its DLQ. */
+export interface Delivery {
+  readonly receiveCount: number;
+  readonly maxReceives: number;
+}
+
+/**
+ * Records a split attempt that threw (an infrastructure error: the database, S3 or SQS): on the
+ * notification's last delivery its job, still splitting, fails with the error before the message
+ * dead-letters. Returns whether it failed a job. A job past splitting is left alone: its
+ * partitions are recorded, and unsent ones are the watchdog's (it fails them, `retry` re-sends).
+ */
+export async function recordFailedSplit(db: Db, object: CreatedObject, delivery: Delivery, error: unknown): Promise<boolean> {
+  if (delivery.receiveCount < delivery.maxReceives) return false;
+  const job = await findIngestJobByVersion(db, object);
+  if (!job || job.status !== 'splitting') return false;
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return failIngestJob(db, job.jobId, `split attempt ${delivery.receiveCount} of ${delivery.maxReceives} failed: ${text}`);
 }
 
 type Split = Omit<Parameters<typeof recordSplit>[2], 'splitMs'>;

@@ -7,7 +7,17 @@ import { pageOf, type KeysetPage } from './paging.ts';
 /** A failed job's reason is cut here: it may quote the object's bytes. */
 const MAX_REASON_CHARS = 4000;
 
-export type IngestJobStatus = 'splitting' | 'processing' | 'completed' | 'completed_with_rejects' | 'failed';
+export type IngestJobStatus =
+  | 'splitting'
+  | 'processing'
+  | 'completed'
+  | 'completed_with_rejects'
+  | 'completed_with_failures'
+  | 'failed'
+  | 'stopped';
+
+/** Statuses a job does not leave by itself: only `retry` or `restart` (lib/recovery) reopen one. */
+export const ENDED_STATUSES: readonly IngestJobStatus[] = ['completed', 'completed_with_rejects', 'completed_with_failures', 'failed', 'stopped'];
 
 /** One ingestion of one object version (`batch_jobs`). */
 export interface IngestJob {
@@ -30,6 +40,8 @@ export interface IngestJob {
   readonly dataStart: number;
   readonly partitionsTotal: number | null;
   readonly partitionsDone: number;
+  /** Partitions whose last allowed attempt failed, or that nothing will try again (the watchdog). */
+  readonly partitionsFailed: number;
   readonly recordsRead: number;
   readonly recordsAggregated: number;
   readonly recordsRejected: number;
@@ -41,6 +53,9 @@ export interface IngestJob {
   readonly createdAt: Date;
   readonly splitFinishedAt: Date | null;
   readonly finishedAt: Date | null;
+  /** Split attempts started (one per delivery of the object's notification while splitting). */
+  readonly splitAttempts: number;
+  readonly splitStartedAt: Date | null;
 }
 
 const ingestJobColumns = (db: Db) => db.sql`
@@ -48,11 +63,11 @@ const ingestJobColumns = (db: Db) => db.sql`
   object_size as "objectSize",
   format, compression, status, reason, partition_bytes as "partitionBytes", columns,
   header_lines as "headerLines", data_start as "dataStart", partitions_total as "partitionsTotal",
-  partitions_done as "partitionsDone", records_read as "recordsRead",
+  partitions_done as "partitionsDone", partitions_failed as "partitionsFailed", records_read as "recordsRead",
   records_aggregated as "recordsAggregated", records_rejected as "recordsRejected",
   bytes_read as "bytesRead", read_ms as "readMs", parse_ms as "parseMs", merge_ms as "mergeMs",
   split_ms as "splitMs", created_at as "createdAt", split_finished_at as "splitFinishedAt",
-  finished_at as "finishedAt"`;
+  finished_at as "finishedAt", split_attempts as "splitAttempts", split_started_at as "splitStartedAt"`;
 
 /**
  * The job of an object version: created now, or the one a previous delivery of the same event
@@ -85,16 +100,32 @@ export async function openIngestJob(
   return { job: existing, created: false };
 }
 
-/** Ends a job as failed, with the reason a user will read (made storable: it may quote the object's bytes). */
-export async function failIngestJob(db: Db, jobId: number, reason: string): Promise<void> {
-  await db.sql`
+/**
+ * Ends a job as failed, with the reason a user will read (made storable: it may quote the object's
+ * bytes). `onlyIf` narrows it to a job still splitting after exactly that many split attempts (the
+ * watchdog's guard against an attempt that started after it looked). Returns whether it ended it.
+ */
+export async function failIngestJob(db: Db, jobId: number, reason: string, onlyIf: { splitAttempts?: number } = {}): Promise<boolean> {
+  const { sql } = db;
+  const rows = await sql`
     update ${db.table('batch_jobs')} set status = 'failed', reason = ${storableText(reason, MAX_REASON_CHARS)}, finished_at = now()
-    where job_id = ${jobId} and status in ('splitting', 'processing')`;
+    where job_id = ${jobId}
+      ${onlyIf.splitAttempts === undefined ? sql`and status in ('splitting', 'processing')` : sql`and status = 'splitting' and split_attempts = ${onlyIf.splitAttempts}`}
+    returning job_id`;
+  return rows.length > 0;
 }
 
 /** A job by id. */
 export async function getIngestJob(db: Db, jobId: number): Promise<IngestJob | undefined> {
   const [job] = await db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} where job_id = ${jobId}`;
+  return job;
+}
+
+/** The job of one object version, if its notification has been seen. */
+export async function findIngestJobByVersion(db: Db, object: { bucket: string; key: string; objectVersion: string }): Promise<IngestJob | undefined> {
+  const [job] = await db.sql<IngestJob[]>`
+    select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
+    where bucket = ${object.bucket} and key = ${object.key} and object_version = ${object.objectVersion}`;
   return job;
 }
 
@@ -121,11 +152,31 @@ export async function pageIngestJobs(db: Db, page: { limit: number; before?: num
   return pageOf(rows, page.limit, (job) => job.jobId);
 }
 
-/** Moves a processing job whose partitions are all completed to its final status, inside the caller's transaction (recordSplit's or completePartition's). */
+/**
+ * Ends a processing job whose partitions are all completed or failed, inside the caller's
+ * transaction (recordSplit's, completePartition's, failPartition's): `completed` or
+ * `completed_with_rejects` when none failed, `failed` when none merged, `completed_with_failures`
+ * otherwise, with a reason naming the first failed partition's error.
+ */
 export async function finishIngestJobIfDone(tx: Tx, db: Db, jobId: number): Promise<void> {
   await tx`
-    update ${db.table('batch_jobs')} set
-      status = case when records_rejected > 0 then 'completed_with_rejects' else 'completed' end,
+    update ${db.table('batch_jobs')} j set
+      status = case
+        when partitions_failed = 0 then case when records_rejected > 0 then 'completed_with_rejects' else 'completed' end
+        when partitions_done = 0 then 'failed'
+        else 'completed_with_failures' end,
+      reason = case when partitions_failed = 0 then reason else (
+        select format('%s of %s partitions failed (batchflow retry %s re-sends them); partition %s: %s',
+                      j.partitions_failed, j.partitions_total, j.job_id, p.idx, left(p.error, ${MAX_REASON_CHARS}))
+        from ${db.table('batch_partitions')} p where p.job_id = j.job_id and p.status = 'failed' order by p.idx limit 1) end,
       finished_at = now()
-    where job_id = ${jobId} and status = 'processing' and partitions_done >= partitions_total`;
+    where job_id = ${jobId} and status = 'processing' and partitions_done + partitions_failed >= partitions_total`;
+}
+
+/** Notes the start of a split attempt (one per delivery of the notification while the job is splitting): the watchdog's evidence. */
+export async function beginSplitAttempt(db: Db, jobId: number): Promise<number> {
+  const [row] = await db.sql<{ splitAttempts: number }[]>`
+    update ${db.table('batch_jobs')} set split_attempts = split_attempts + 1, split_started_at = now()
+    where job_id = ${jobId} and status = 'splitting' returning split_attempts as "splitAttempts"`;
+  return row?.splitAttempts ?? 0;
 }

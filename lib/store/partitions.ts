@@ -1,10 +1,11 @@
 import { PartitionNotRecordedError } from '../errors.ts';
 import type { RejectedRecord } from '../parse/sink.ts';
+import { storableText } from '../parse/values.ts';
 import type { PartitionStats } from '../process/partitionStats.ts';
 import type { RollupCell } from '../rollup/aggregator.ts';
 import type { PartitionPlan } from '../split/partitionPlan.ts';
 import { markWindowsStale } from './analytics.ts';
-import type { Db } from './db.ts';
+import type { Db, Tx } from './db.ts';
 import { finishIngestJobIfDone } from './ingestJobs.ts';
 import { insertPerformanceMetrics } from './performance.ts';
 import { insertRejects } from './rejects.ts';
@@ -22,13 +23,29 @@ export interface Partition {
   readonly rangeEnd: number;
   /** True for staged parts: the range holds whole records, no boundary search needed. */
   readonly exactRange: boolean;
-  readonly status: 'pending' | 'completed';
+  readonly status: PartitionStatus;
   readonly enqueuedAt: Date | null;
+  /** Processor attempts started. */
+  readonly attempts: number;
+  /** The last failed attempt's error (kept when a later attempt succeeds, for the record). */
+  readonly error: string | null;
+  readonly startedAt: Date | null;
+  readonly failedAt: Date | null;
 }
+
+/**
+ * `pending`: sent, waiting for (another) attempt; `processing`: an attempt started; `completed`:
+ * merged, exactly once; `failed`: its last allowed attempt failed, or nothing will try it again.
+ */
+export type PartitionStatus = 'pending' | 'processing' | 'completed' | 'failed';
+
+/** A partition's error is cut here: it may quote the object's bytes. */
+const MAX_ERROR_CHARS = 2000;
 
 const partitionColumns = (db: Db) => db.sql`
   job_id as "jobId", idx, source_key as "sourceKey", range_start as "rangeStart",
-  range_end as "rangeEnd", exact_range as "exactRange", status, enqueued_at as "enqueuedAt"`;
+  range_end as "rangeEnd", exact_range as "exactRange", status, enqueued_at as "enqueuedAt",
+  attempts, error, started_at as "startedAt", failed_at as "failedAt"`;
 
 /**
  * Records the split: the object's layout and every partition, in one transaction, and moves the
@@ -68,8 +85,9 @@ export async function recordSplit(
         format = ${split.format}, compression = ${split.compression}, columns = ${split.columns as string[]},
         header_lines = ${split.headerLines}, data_start = ${split.dataStart},
         partitions_total = ${split.partitions.length}, split_ms = ${split.splitMs},
-        split_finished_at = now(), status = 'processing'
-      where job_id = ${jobId} and status = 'splitting'`;
+        split_finished_at = now(), status = case when status = 'splitting' then 'processing' else status end
+      -- A job stopped while splitting still records its layout and partitions, so restart can re-send them.
+      where job_id = ${jobId} and status in ('splitting', 'stopped') and partitions_total is null`;
     await finishIngestJobIfDone(tx, db, jobId);
   });
 }
@@ -139,6 +157,9 @@ export async function completePartition(
     const lockWaitMs = performance.now() - lockStarted;
     if (!partition) throw new PartitionNotRecordedError(`partition ${input.jobId}/${input.idx} is not recorded`);
     if (partition.status === 'completed') return { merged: false, mergeMs: 0, lockWaitMs, rowsMerged: 0 };
+    // Marked failed while this attempt ran (the watchdog gave up on it): it merges after all, so
+    // the job counts it done instead, and reopens if it had ended on that failure.
+    const wasFailed = partition.status === 'failed';
 
     const rowsMerged = await mergeRollupCells(tx, db, input.dataset, input.cells);
     await insertRejects(tx, db, input.jobId, input.idx, input.rejects);
@@ -153,7 +174,7 @@ export async function completePartition(
     );
     await tx`
       update ${db.table('batch_partitions')} set
-        status = 'completed', completed_at = now(), records_read = ${s.recordsRead},
+        status = 'completed', completed_at = now(), failed_at = null, records_read = ${s.recordsRead},
         records_aggregated = ${s.recordsAggregated}, records_rejected = ${s.recordsRejected},
         lines = ${s.lines}, bytes_read = ${s.bytesRead}, read_ms = ${s.readMs}, parse_ms = ${s.parseMs},
         merge_ms = ${mergeMs}, data_min = ${input.dataRange?.from ?? null}, data_max = ${input.dataRange?.to ?? null}
@@ -161,6 +182,8 @@ export async function completePartition(
     await tx`
       update ${db.table('batch_jobs')} set
         partitions_done = partitions_done + 1,
+        partitions_failed = partitions_failed - ${wasFailed ? 1 : 0},
+        ${wasFailed ? reopened(tx) : tx``}
         records_read = records_read + ${s.recordsRead},
         records_aggregated = records_aggregated + ${s.recordsAggregated},
         records_rejected = records_rejected + ${s.recordsRejected},
@@ -170,4 +193,93 @@ export async function completePartition(
     await finishIngestJobIfDone(tx, db, input.jobId);
     return { merged: true, mergeMs, lockWaitMs, rowsMerged };
   });
+}
+
+/** The assignments that reopen a job which had ended on failed partitions (one of them now merges or retries). */
+function reopened(tx: Tx) {
+  return tx`
+    status = case when status in ('completed_with_failures', 'failed') and partitions_total is not null then 'processing' else status end,
+    finished_at = case when status in ('completed_with_failures', 'failed') and partitions_total is not null then null else finished_at end,`;
+}
+
+/** What the start of an attempt found. */
+export type AttemptStart =
+  | { readonly kind: 'started'; readonly attempts: number }
+  /** Already merged: a redelivery. */
+  | { readonly kind: 'duplicate' }
+  /** Its job was stopped: the partition is skipped and stays pending (restart re-sends it). */
+  | { readonly kind: 'stopped' };
+
+/**
+ * Starts an attempt on a partition: `processing`, one more attempt, now. A partition that had
+ * failed (its message redriven from the DLQ) takes part again, and its job reopens if it had ended
+ * on failures. Lock order as in completePartition: partition row, then job row.
+ */
+export async function beginAttempt(db: Db, jobId: number, idx: number): Promise<AttemptStart> {
+  return db.sql.begin(async (tx) => {
+    const [row] = await tx<{ status: PartitionStatus; jobStatus: string }[]>`
+      select p.status, j.status as "jobStatus"
+      from ${db.table('batch_partitions')} p join ${db.table('batch_jobs')} j using (job_id)
+      where p.job_id = ${jobId} and p.idx = ${idx} for update of p`;
+    if (!row) throw new PartitionNotRecordedError(`partition ${jobId}/${idx} is not recorded`);
+    if (row.status === 'completed') return { kind: 'duplicate' } as const;
+    if (row.jobStatus === 'stopped') return { kind: 'stopped' } as const;
+    if (row.status === 'failed') {
+      await tx`update ${db.table('batch_jobs')} set ${reopened(tx)} partitions_failed = partitions_failed - 1 where job_id = ${jobId}`;
+    }
+    const [started] = await tx<{ attempts: number }[]>`
+      update ${db.table('batch_partitions')} set status = 'processing', attempts = attempts + 1, started_at = now(), failed_at = null
+      where job_id = ${jobId} and idx = ${idx} returning attempts`;
+    return { kind: 'started', attempts: started!.attempts } as const;
+  });
+}
+
+/**
+ * An attempt that failed but will be retried (SQS redelivers the message): the partition goes back
+ * to `pending` with the error, for `status` to show.
+ */
+export async function releaseAttempt(db: Db, jobId: number, idx: number, error: string): Promise<void> {
+  await db.sql`
+    update ${db.table('batch_partitions')} set status = 'pending', error = ${storableText(error, MAX_ERROR_CHARS)}
+    where job_id = ${jobId} and idx = ${idx} and status = 'processing'`;
+}
+
+/**
+ * Marks a partition failed with its error — its last allowed attempt failed, its object version is
+ * gone, or the watchdog found that nothing will try it again — and ends its job when that was the
+ * last unfinished partition. A partition already completed or failed is left as it is; returns
+ * whether this call failed it. `onlyIf.attempts` guards the watchdog's decision against an attempt
+ * that started after it looked.
+ */
+export async function failPartition(
+  db: Db,
+  jobId: number,
+  idx: number,
+  error: string,
+  onlyIf: { attempts?: number } = {},
+): Promise<boolean> {
+  return db.sql.begin(async (tx) => {
+    const [p] = await tx<{ status: PartitionStatus; attempts: number }[]>`
+      select status, attempts from ${db.table('batch_partitions')}
+      where job_id = ${jobId} and idx = ${idx} for update`;
+    if (!p || p.status === 'completed' || p.status === 'failed') return false;
+    if (onlyIf.attempts !== undefined && p.attempts !== onlyIf.attempts) return false;
+    await tx`
+      update ${db.table('batch_partitions')} set status = 'failed', error = ${storableText(error, MAX_ERROR_CHARS)}, failed_at = now()
+      where job_id = ${jobId} and idx = ${idx}`;
+    await tx`update ${db.table('batch_jobs')} set partitions_failed = partitions_failed + 1 where job_id = ${jobId}`;
+    await finishIngestJobIfDone(tx, db, jobId);
+    return true;
+  });
+}
+
+/** A job's partitions in index order, after `afterIdx`: `status <jobId> --partitions` and the API. */
+export async function listPartitions(db: Db, jobId: number, page: { limit: number; afterIdx?: number; status?: PartitionStatus }): Promise<Partition[]> {
+  const { sql } = db;
+  return sql<Partition[]>`
+    select ${partitionColumns(db)} from ${db.table('batch_partitions')}
+    where job_id = ${jobId}
+      ${page.afterIdx === undefined ? sql`` : sql`and idx > ${page.afterIdx}`}
+      ${page.status === undefined ? sql`` : sql`and status = ${page.status}`}
+    order by idx limit ${page.limit}`;
 }

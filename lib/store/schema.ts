@@ -269,5 +269,37 @@ alter table ${s}.batch_jobs add column version_id text, add column etag text;
 `;
     },
   },
+  {
+    version: 9,
+    description: 'partition states with attempts and errors; jobs that end with failures or stopped; split attempts',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- A partition is pending (sent, or failed an attempt that will be retried), processing (an attempt
+-- started), completed (merged once) or failed (its last allowed attempt failed, or nothing will
+-- try it again: see lib/watchdog). attempts counts the processor attempts that started.
+alter table ${s}.batch_partitions drop constraint batch_partitions_status_check;
+alter table ${s}.batch_partitions add constraint batch_partitions_status_check
+  check (status in ('pending', 'processing', 'completed', 'failed'));
+alter table ${s}.batch_partitions
+  add column attempts int not null default 0,
+  add column error text,
+  add column started_at timestamptz,
+  add column failed_at timestamptz;
+-- The watchdog's scan: only unfinished partitions.
+create index batch_partitions_unfinished on ${s}.batch_partitions (job_id) where status in ('pending', 'processing');
+
+-- completed_with_failures: some partitions merged, some failed; stopped: by a user, pending
+-- partitions skipped. A job ends when done + failed = total.
+alter table ${s}.batch_jobs drop constraint batch_jobs_status_check;
+alter table ${s}.batch_jobs add constraint batch_jobs_status_check
+  check (status in ('splitting', 'processing', 'completed', 'completed_with_rejects', 'completed_with_failures', 'failed', 'stopped'));
+alter table ${s}.batch_jobs
+  add column partitions_failed int not null default 0,
+  add column split_attempts int not null default 0,
+  add column split_started_at timestamptz;
+`;
+    },
+  },
 ];
 

@@ -99,8 +99,8 @@ describe('loadConfig: each function reads its own part of the contract', () => {
     const env = { DATABASE_URL: '', DATABASE_SCHEMA: '' };
 
     // Act
-    const load = () => loadConfig('api', env);
-    const withSchemaUnset = loadConfig('api', { ...env, DATABASE_URL: 'postgres://u@h/db' });
+    const load = () => loadConfig('analytics', env);
+    const withSchemaUnset = loadConfig('analytics', { ...env, DATABASE_URL: 'postgres://u@h/db' });
 
     // Assess
     expect(load).toThrow(/DATABASE_URL: set DATABASE_URL or DATABASE_SECRET_ARN/);

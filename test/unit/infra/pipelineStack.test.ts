@@ -209,7 +209,7 @@ describe('PipelineStack', () => {
     // The service names the functions' loggers use, spelled out.
     const services: Record<string, string> = {
       splitter: 'batchflow-splitter', processor: 'batchflow-processor', analytics: 'batchflow-analytics', tuner: 'batchflow-tuner',
-      api: 'batchflow-api', migrate: 'batchflow-migrate', syncSchedules: 'batchflow-sync-schedules',
+      watchdog: 'batchflow-watchdog', api: 'batchflow-api', migrate: 'batchflow-migrate', syncSchedules: 'batchflow-sync-schedules',
     };
     const functions = allFunctionNames.map((name) => ({ name, logGroupId: logicalId(stack, stack.functions[name]!.logGroup) }));
 
@@ -321,15 +321,41 @@ describe('PipelineStack', () => {
     );
   });
 
-  it('gives the analytics, API and migrate functions their own logs and the database secret, nothing more', () => {
+  it('gives the analytics, watchdog and migrate functions their own logs and the database secret, nothing more', () => {
     // Prepare
     const { stack, template } = synthesize({ databaseSecretArn: secretArn });
 
     // Act
-    const grants = (['analytics', 'api', 'migrate'] as const).map((name) => ({ name, grants: withoutLogs(allowed(template, roleId(stack, name))) }));
+    const grants = (['analytics', 'watchdog', 'migrate'] as const).map((name) => ({ name, grants: withoutLogs(allowed(template, roleId(stack, name))) }));
 
     // Assess
     for (const { grants: g } of grants) expect(g).toEqual(new Set(readsSecret));
+  });
+
+  it('lets the API send to the partition queue (retry, restart), nothing more', () => {
+    // Prepare
+    const { stack, template } = synthesize({ databaseSecretArn: secretArn });
+    const partitions = { 'Fn::GetAtt': [logicalId(stack, stack.queues.partitions), 'Arn'] };
+
+    // Act
+    const grants = withoutLogs(allowed(template, roleId(stack, 'api')));
+
+    // Assess
+    expect(grants).toEqual(
+      new Set([...readsSecret, ...['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map((action) => pair(`sqs:${action}`, partitions))]),
+    );
+  });
+
+  it('runs the watchdog on its schedule, with a role that may invoke only it', () => {
+    // Prepare
+    const { stack, template } = synthesize({});
+
+    // Act
+    const schedule = template.findResources('AWS::Scheduler::Schedule');
+    const target = Object.values(schedule).find((s) => s.Properties.ScheduleExpression === topology.scheduled.watchdog.schedule && JSON.stringify(s.Properties.Target.Arn).includes(logicalId(stack, stack.functions.watchdog.function)));
+
+    // Assess
+    expect(target).toBeDefined();
   });
 
   it('passes the splitter (to send) and the processor (to shorten visibility) the partition queue URL', () => {
