@@ -3,21 +3,24 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { createSqsClient } from '../lib/adapters/aws.ts';
 import { openDatabase } from '../lib/adapters/database.ts';
+import { sqsPartitionQueue } from '../lib/adapters/partitionQueue.ts';
 import { httpRoutes, jsonErrors, routeNotFound } from '../lib/api/http.ts';
 import { loadConfig } from '../lib/config.ts';
 import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('api') });
-const db = await openDatabase(loadConfig('api'));
+const config = loadConfig('api');
+const ctx = { db: await openDatabase(config), queue: sqsPartitionQueue(createSqsClient(), config.partitionQueueUrl) };
 
 /**
- * The read-only HTTP API (API Gateway HTTP API, payload 2.0, IAM-authorised): GET routes answering
- * JSON (lib/api/routes.ts). Client errors are 400/404 with `{ error }`; anything else is a 500
- * whose cause is only logged.
+ * The HTTP API (API Gateway HTTP API, payload 2.0, IAM-authorised): GET routes answering JSON and
+ * POST routes for recovery (lib/api/routes.ts). Client errors are 400/404/409 with `{ error }`;
+ * anything else is a 500 whose cause is only logged.
  */
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
   .use(injectLambdaContext(logger))
   .use(jsonErrors(logger))
-  .handler(httpRouterHandler({ routes: httpRoutes(db), notFoundResponse: routeNotFound }));
+  .handler(httpRouterHandler({ routes: httpRoutes(ctx), notFoundResponse: routeNotFound }));

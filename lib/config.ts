@@ -401,6 +401,8 @@ export interface CliEnvironment {
   readonly tuner:
     | { readonly processorFunctionName: string; readonly splitterFunctionName: string; readonly partitionQueueArn: string }
     | undefined;
+  /** The queues `retry`, `restart` and `redrive` send to (a deployed stack's outputs). */
+  readonly queues: { readonly ingest: string | undefined; readonly partitions: string | undefined };
 }
 
 /** Reads the CLI's environment (see README "CLI"); every variable is optional. */
@@ -421,6 +423,7 @@ export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnv
       roleArn: schedules.BATCHFLOW_SCHEDULER_ROLE_ARN,
       functionArn: schedules.BATCHFLOW_ANALYTICS_FUNCTION_ARN,
     },
+    queues: { ingest: set('BATCHFLOW_INGEST_QUEUE_URL'), partitions: set('BATCHFLOW_PARTITION_QUEUE_URL') },
     tuner: tuner && {
       processorFunctionName: tuner.BATCHFLOW_PROCESSOR_FUNCTION,
       splitterFunctionName: tuner.BATCHFLOW_SPLITTER_FUNCTION,

@@ -30,7 +30,8 @@ export class ReadApi extends Construct {
     });
     this.api.addRoutes({
       path: '/{proxy+}',
-      methods: [HttpMethod.GET],
+      // GET reads; POST is recovery (stop, restart, retry), under the same IAM authorization.
+      methods: [HttpMethod.GET, HttpMethod.POST],
       integration: new HttpLambdaIntegration('Handler', props.handler.function),
     });
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy });

@@ -2,8 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj } from '@middy/core';
 import type { Route, RouteNotFoundResponseFn } from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Db } from '../store/db.ts';
-import { ApiError, apiRoutes, type ApiResponse } from './routes.ts';
+import type { RecoveryContext } from '../recovery/recovery.ts';
+import { ApiError, apiActions, apiRoutes, type ApiResponse } from './routes.ts';
 
 /** The API's routes (routes.ts) as @middy/http-router routes over HTTP API payload 2.0 events. */
 
@@ -17,15 +17,22 @@ function json(status: number, body: unknown): Result {
 
 const toResult = (response: ApiResponse) => json(response.status, response.body);
 
-/** Every route, bound to the database. */
-export function httpRoutes(db: Db): Route<Event, Result>[] {
-  return Object.values(apiRoutes).map((route) => ({
-    method: 'GET',
-    path: route.path,
-    handler: async (event: Event) =>
-      // The router adds the parameters it matched to pathParameters.
-      toResult(await route.handle(db, { path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {} })),
-  }));
+/** Every route, bound to the database (GET) and the partition queue (POST: recovery). */
+export function httpRoutes(ctx: RecoveryContext): Route<Event, Result>[] {
+  // The router adds the parameters it matched to pathParameters.
+  const request = (event: Event) => ({ path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {} });
+  return [
+    ...Object.values(apiRoutes).map((route) => ({
+      method: 'GET' as const,
+      path: route.path,
+      handler: async (event: Event) => toResult(await route.handle(ctx.db, request(event))),
+    })),
+    ...Object.values(apiActions).map((route) => ({
+      method: 'POST' as const,
+      path: route.path,
+      handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
+    })),
+  ];
 }
 
 /** Any other method or path: a JSON 404 (the router's default would be a bare error). */

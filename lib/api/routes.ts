@@ -8,6 +8,7 @@ import type { KeysetPage } from '../store/paging.ts';
 import { pageRejects } from '../store/rejects.ts';
 import { pageTuningHistory } from '../store/performance.ts';
 import { resultJson, summarize, type PageJson } from '../views.ts';
+import { RecoveryRefused, restartIngestJob, retryPartitions, stopIngestJob, type RecoveryContext } from '../recovery/recovery.ts';
 import { cursorParam, cursorParts, encodeCursor } from './cursor.ts';
 
 /**
@@ -26,7 +27,7 @@ export interface ApiRequest {
 }
 
 export interface ApiResponse {
-  readonly status: 200 | 400 | 404;
+  readonly status: 200 | 400 | 404 | 409;
   /** Serialised with JSON.stringify, which writes dates as ISO 8601. */
   readonly body: unknown;
 }
@@ -42,7 +43,7 @@ export interface ApiRoute {
 export class ApiError extends BatchflowError {
   override name = 'ApiError';
   constructor(
-    readonly status: 400 | 404,
+    readonly status: 400 | 404 | 409,
     message: string,
   ) {
     super(message);
@@ -185,3 +186,53 @@ export const apiRoutes = {
     async (db, { query }) => pageJson(await pageTuningHistory(db, { limit: query.limit, before: query.cursor }), same, asIs),
   ),
 } satisfies Record<string, ApiRoute>;
+
+/** A POST route: a recovery step (lib/recovery), with the partition queue it re-sends to. */
+export interface ApiAction {
+  readonly path: string;
+  handle(ctx: RecoveryContext, request: ApiRequest): Promise<ApiResponse>;
+}
+
+function action<T>(path: string, params: z.ZodType<T>, act: (ctx: RecoveryContext, params: T) => Promise<unknown>): ApiAction {
+  return {
+    path,
+    async handle(ctx, request) {
+      try {
+        return { status: 200, body: await act(ctx, parse(params, request)) };
+      } catch (err) {
+        if (err instanceof ApiError) return { status: err.status, body: { error: err.message } };
+        // Unknown id: 404; a state that does not allow it (stop a completed job, retry a completed partition): 409.
+        if (err instanceof RecoveryRefused) return { status: err.refused === 'not-found' ? 404 : 409, body: { error: err.message } };
+        throw err;
+      }
+    },
+  };
+}
+
+/** A partition's id on the wire: `<jobId>-<idx>` (`batchflow status` prints it so). */
+const partitionId = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const m = raw === undefined ? null : /^(\d{1,15})-(\d{1,9})$/.exec(raw);
+    if (m && Number(m[1]) > 0) return { jobId: Number(m[1]), idx: Number(m[2]) };
+    ctx.issues.push({ code: 'custom', input: raw, message: `must be <jobId>-<partition index>, e.g. 12-0, got ${raw === undefined ? 'nothing' : shown(raw)}` });
+    return z.NEVER;
+  });
+
+const recovered = ({ job, resent }: { job: Parameters<typeof summarize>[0]; resent: number }) => ({ ...summarize(job), resent });
+
+export const apiActions = {
+  /** `batchflow stop <jobId>`: the job ends stopped; 409 unless it is splitting or processing. */
+  stopJob: action('/api/batch-jobs/{jobId}/stop', z.object({ path: z.object({ jobId }), query: z.object({}) }), async (ctx, { path }) =>
+    summarize(await stopIngestJob(ctx.db, path.jobId)),
+  ),
+  /** `batchflow restart <jobId>`: re-runs a failed, stopped or completed_with_failures job's unfinished partitions. */
+  restartJob: action('/api/batch-jobs/{jobId}/restart', z.object({ path: z.object({ jobId }), query: z.object({}) }), async (ctx, { path }) =>
+    recovered(await restartIngestJob(ctx, path.jobId)),
+  ),
+  /** `batchflow retry <jobId> --partition <idx>`: re-sends one failed partition; 409 unless it is failed. */
+  retryPartition: action('/api/batch-partitions/{partitionId}/retry', z.object({ path: z.object({ partitionId }), query: z.object({}) }), async (ctx, { path }) =>
+    recovered(await retryPartitions(ctx, path.partitionId.jobId, path.partitionId.idx)),
+  ),
+} satisfies Record<string, ApiAction>;

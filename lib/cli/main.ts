@@ -13,6 +13,7 @@ import { addAnalyticsCommands } from './analyticsCommands.ts';
 import { describeIngestJob, describeRejects, describeRows, print, table } from './report.ts';
 import { readJsonFile } from './jsonFile.ts';
 import { CliError, resolveTarget, type Target } from './target.ts';
+import { addRecoveryCommands } from './recoveryCommands.ts';
 import { addTuneCommand } from './tuneCommand.ts';
 import { uploadFile, waitForIngestJob } from './upload.ts';
 
@@ -122,7 +123,18 @@ program
       }
       const jobs = await listIngestJobs(db, opts.limit);
       print(!!opts.json, jobs.map(summarize), () =>
-        table(jobs.map((j) => ({ job: j.jobId, dataset: j.dataset, status: j.status, records: j.recordsRead, rejected: j.recordsRejected, partitions: `${j.partitionsDone}/${j.partitionsTotal ?? '?'}`, key: j.key, reason: j.reason ?? '' }))),
+        table(
+          jobs.map((j) => ({
+            job: j.jobId,
+            dataset: j.dataset,
+            status: j.status,
+            records: j.recordsRead,
+            rejected: j.recordsRejected,
+            partitions: `${j.partitionsDone}/${j.partitionsTotal ?? '?'}${j.partitionsFailed > 0 ? ` (${j.partitionsFailed} failed)` : ''}`,
+            key: j.key,
+            reason: j.reason ?? '',
+          })),
+        ),
       );
     });
   });
@@ -139,6 +151,7 @@ program
 
 addAnalyticsCommands(program, withDb, isoDate);
 addTuneCommand(program, withDb);
+addRecoveryCommands(program, withDb);
 
 program.addOption(new Option('--verbose', 'print stack traces').hideHelp());
 

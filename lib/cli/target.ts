@@ -19,6 +19,8 @@ export interface Target {
   readonly schedules?: JobScheduleSettings;
   /** What `batchflow tune` reads and moves; absent when the environment does not name it. */
   readonly tuner?: TunerResources;
+  /** Queue URLs for `retry`, `restart` and `redrive`; absent when the environment does not name them. */
+  readonly queues: { readonly ingest?: string | undefined; readonly partitions?: string | undefined };
 }
 
 /** The physical names the tuner reads metrics of and whose settings it changes. */
@@ -41,7 +43,8 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as co
  * Resolves the target once: explicit environment (DATABASE_URL, BATCHFLOW_BUCKET, AWS_ENDPOINT_URL,
  * and for job schedules BATCHFLOW_SCHEDULE_GROUP, BATCHFLOW_SCHEDULER_ROLE_ARN,
  * BATCHFLOW_ANALYTICS_FUNCTION_ARN, for the tuner BATCHFLOW_PROCESSOR_FUNCTION,
- * BATCHFLOW_SPLITTER_FUNCTION and BATCHFLOW_PARTITION_QUEUE_ARN — a deployed stack's outputs)
+ * BATCHFLOW_SPLITTER_FUNCTION and BATCHFLOW_PARTITION_QUEUE_ARN, for recovery
+ * BATCHFLOW_PARTITION_QUEUE_URL and BATCHFLOW_INGEST_QUEUE_URL — a deployed stack's outputs)
  * wins; otherwise the running local stack's `.batchflow/local.json`, so `npm run local` in one
  * terminal and `batchflow ...` in another need no flags.
  */
@@ -55,6 +58,7 @@ export function resolveTarget(env: CliEnvironment = loadCliEnvironment(), readLo
       databaseUrl: env.databaseUrl,
       databaseSchema: env.databaseSchema,
       source: 'environment',
+      queues: env.queues,
       ...(env.schedules ? { schedules: env.schedules } : {}),
       ...(env.tuner
         ? {
@@ -86,6 +90,7 @@ export function localTarget(local: LocalState, hasAccessKeys = false): Target {
     databaseUrl: local.databaseUrl,
     databaseSchema: local.databaseSchema,
     source: 'local stack',
+    queues: { ingest: local.queues.ingest.url, partitions: local.queues.partitions.url },
     // Local physical names follow from the stage (provisioning names them the same way).
     tuner: {
       processorFunctionName: resourceName(local.stage, topology.functions.processor.id),

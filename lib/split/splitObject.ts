@@ -5,7 +5,7 @@ import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts'
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { beginSplitAttempt, failIngestJob, findIngestJobByVersion, openIngestJob, type IngestJob } from '../store/ingestJobs.ts';
-import { markEnqueued, recordSplit, unsentPartitions } from '../store/partitions.ts';
+import { recordSplit } from '../store/partitions.ts';
 import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
 import { createPartCutter } from './cutter.ts';
@@ -13,6 +13,7 @@ import { encodingProblem } from './encoding.ts';
 import { planByteRanges, type PartitionPlan } from './partitionPlan.ts';
 import { ObjectChangedError, pinOf } from '../process/ports.ts';
 import type { ObjectStore, PartitionQueue } from './ports.ts';
+import { sendUnsentPartitions } from './sendPartitions.ts';
 import { datasetOfKey, type CreatedObject } from './s3Event.ts';
 
 /** What splitting needs from the outside world. */
@@ -76,7 +77,7 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
   });
   if (!created && job.status !== 'splitting') {
     // Already split: re-send anything a crash left unsent (a no-op for the usual duplicate event).
-    const sent = await sendUnsent(ctx, job.jobId);
+    const sent = await sendUnsentPartitions(ctx, job.jobId);
     return { jobId: job.jobId, status: sent > 0 ? 'resent' : 'duplicate', partitions: sent };
   }
   // The watchdog's evidence that an attempt started, and when.
@@ -96,7 +97,7 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
     await failIngestJob(ctx.db, job.jobId, err.message);
     return { jobId: job.jobId, status: 'failed', partitions: 0, reason: err.message };
   }
-  const sent = await sendUnsent(ctx, job.jobId);
+  const sent = await sendUnsentPartitions(ctx, job.jobId);
   return { jobId: job.jobId, status: 'split', partitions: sent };
 }
 
@@ -262,21 +263,4 @@ async function readOrExplain<T>(read: () => Promise<T>, object: { key: string })
     }
     throw err;
   }
-}
-
-/**
- * Messages sent between two notes of what was sent: a splitter that times out mid-way (20,000
- * messages take tens of seconds) leaves only the last chunk to be re-sent by the retried notification.
- */
-const SEND_CHUNK = 1000;
-
-async function sendUnsent(ctx: SplitContext, jobId: number): Promise<number> {
-  const unsent = await unsentPartitions(ctx.db, jobId);
-  let sent = 0;
-  for (let i = 0; i < unsent.length; i += SEND_CHUNK) {
-    const accepted = await ctx.queue.send(unsent.slice(i, i + SEND_CHUNK).map((p) => ({ v: 1, jobId, idx: p.idx })));
-    await markEnqueued(ctx.db, jobId, accepted);
-    sent += accepted.length;
-  }
-  return sent;
 }

@@ -199,7 +199,8 @@ export async function completePartition(
 function reopened(tx: Tx) {
   return tx`
     status = case when status in ('completed_with_failures', 'failed') and partitions_total is not null then 'processing' else status end,
-    finished_at = case when status in ('completed_with_failures', 'failed') and partitions_total is not null then null else finished_at end,`;
+    finished_at = case when status in ('completed_with_failures', 'failed') and partitions_total is not null then null else finished_at end,
+    reason = case when status in ('completed_with_failures', 'failed') and partitions_total is not null then null else reason end,`;
 }
 
 /** What the start of an attempt found. */

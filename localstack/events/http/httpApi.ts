@@ -26,7 +26,8 @@ export interface LocalHttpApiOptions {
  * Plays API Gateway's HTTP API in front of the real `api` function (in a worker, as a Lambda
  * container): each request becomes a payload 2.0 event, the handler's result the response. It
  * listens on loopback only, answers only requests whose Host is a loopback name (403 otherwise:
- * DNS rebinding), and signs nothing: on AWS the same routes need SigV4 (IAM).
+ * DNS rebinding), refuses changes (POST) from a page of another origin (cross-site requests), and
+ * signs nothing: on AWS the same routes need SigV4 (IAM).
  */
 export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<LocalHttpApi> {
   const pool = topologyFunctionPool('api', options);
@@ -38,6 +39,12 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
     // (DNS rebinding) and read the answers as same-origin. Its requests carry that name as Host.
     if (!isLoopbackHost(req.headers.host)) {
       res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Forbidden: the Host header must be localhost, 127.0.0.1 or [::1]' }));
+      return;
+    }
+    // A page on another site may still send a form POST to 127.0.0.1 (no preflight): the browser
+    // says where it comes from in Origin, which a CLI or curl does not send.
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin !== undefined && !isLoopbackOrigin(req.headers.origin)) {
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Forbidden: a cross-origin request may not change anything' }));
       return;
     }
     const outcome = await pool.invoke(toEvent(req));
@@ -72,7 +79,16 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return host !== undefined && /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i.test(host);
 }
 
-/** An HTTP API payload 2.0 event for a body-less request (the API has GET routes only). */
+/** True when an Origin header is a loopback page's (http://localhost:8080, http://127.0.0.1, ...). */
+export function isLoopbackOrigin(origin: string): boolean {
+  try {
+    return isLoopbackHost(new URL(origin).host);
+  } catch {
+    return false;
+  }
+}
+
+/** An HTTP API payload 2.0 event for a body-less request (the API's routes take no body). */
 export function toEvent(req: Pick<IncomingMessage, 'url' | 'method' | 'headers'>): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const query: Record<string, string> = {};

@@ -441,12 +441,17 @@ function httpEvent(method: string, path: string, query?: Record<string, string>)
   };
 }
 
+/** The GET routes send nothing; recovery (POST) is tested against the real queue in test/integration/recovery. */
+const noQueue = {
+  send: () => Promise.reject(new Error('the GET routes do not send')),
+};
+
 /** Built as functions/api.ts builds it, on a given database and logger. */
 function apiHandler(database: Db, logger: Logger) {
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(logger))
     .use(jsonErrors(logger))
-    .handler(httpRouterHandler({ routes: httpRoutes(database), notFoundResponse: routeNotFound }));
+    .handler(httpRouterHandler({ routes: httpRoutes({ db: database, queue: noQueue }), notFoundResponse: routeNotFound }));
 }
 
 async function invoke(handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>, event: APIGatewayProxyEventV2) {

@@ -67,10 +67,13 @@ async function commitReplyDropper(): Promise<{ url: string; arm(): void; dropped
   const server = createServer((client: Socket) => {
     const upstream = connect(Number(target.port || 5432), target.hostname);
     let commitSent = false;
+    let mergeSent = false;
     for (const s of [client, upstream]) s.on('error', () => {});
     client.on('data', (chunk: Buffer) => {
+      // The merge's transaction, not the attempt's start before it: it adds to the job's counts.
+      if (armed && chunk.includes('partitions_done = partitions_done + 1')) mergeSent = true;
       // postgres.js sends COMMIT as the query text "commit" (a Parse message, NUL-terminated).
-      if (armed && chunk.includes('commit\0')) commitSent = true;
+      if (mergeSent && chunk.includes('commit\0')) commitSent = true;
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {

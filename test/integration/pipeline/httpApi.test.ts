@@ -91,4 +91,19 @@ describe('the local HTTP API', () => {
     for (const r of others) expect(r.body).toEqual({ message: 'Forbidden: the Host header must be localhost, 127.0.0.1 or [::1]' });
     expect(none.status).toBe(400);
   });
+
+  it('refuses a POST from a page of another origin (a cross-site form), and takes one from a loopback page or a CLI', async () => {
+    // Prepare: an unknown job, so an accepted request answers 404 and changes nothing.
+    const stop = (origin?: string) =>
+      fetch(new URL('/api/batch-jobs/987654321/stop', p.stack.httpApi!.url), { method: 'POST', headers: origin ? { origin } : {} });
+
+    // Act
+    const crossSite = await Promise.all(['https://evil.example', 'http://localhost.evil.example', 'null'].map((o) => stop(o)));
+    const local = await Promise.all([stop('http://localhost:3000'), stop('http://127.0.0.1'), stop()]);
+
+    // Assess
+    expect(crossSite.map((r) => r.status)).toEqual([403, 403, 403]);
+    expect(await crossSite[0]!.json()).toEqual({ message: 'Forbidden: a cross-origin request may not change anything' });
+    expect(local.map((r) => r.status)).toEqual([404, 404, 404]);
+  });
 });

@@ -25,7 +25,7 @@ import type { ProcessContext } from '../../../lib/process/processPartition.ts';
 import { splitObject, type SplitBudget, type SplitOutcome } from '../../../lib/split/splitObject.ts';
 import { putDataset } from '../../../lib/store/datasets.ts';
 import { connectDb, type Db } from '../../../lib/store/db.ts';
-import { findIngestJobByObject, type IngestJob } from '../../../lib/store/ingestJobs.ts';
+import { ENDED_STATUSES, findIngestJobByObject, type IngestJob } from '../../../lib/store/ingestJobs.ts';
 import { resourceName, topology } from '../../../lib/topology.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../localstack/stack.ts';
 import { salesCsv } from '../../support/sales.ts';
@@ -59,7 +59,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort' | 'environment'>;
+type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort' | 'environment' | 'watchdogIntervalMs'>;
 
 /**
  * The pipeline of one test file, named after it: started before the file's tests (beforeAll),
@@ -163,9 +163,9 @@ export async function uploadAndWait(p: Pipeline, key: string, body: Uint8Array, 
   return waitForJob(p, key, bucket);
 }
 
-const FINISHED = new Set(['completed', 'completed_with_rejects', 'failed']);
+const FINISHED = new Set<string>(ENDED_STATUSES);
 
-/** The job of an object once it has finished (completed, with rejects, or failed). */
+/** The job of an object once it has ended (ENDED_STATUSES: completed, with rejects or failures, failed, stopped). */
 export async function waitForJob(p: Pipeline, key: string, bucket = p.bucket, timeoutMs = 90_000): Promise<IngestJob> {
   return waitFor(
     async () => {
