@@ -113,7 +113,7 @@ describe('Monitoring', () => {
 });
 
 describe('ReadApi', () => {
-  it('serves GET requests only, signed with IAM, logging every access', () => {
+  it('serves GET (reads) and POST (recovery) only, each signed with IAM, logging every access', () => {
     // Prepare
     const { stack, template } = synthesize();
 
@@ -121,7 +121,10 @@ describe('ReadApi', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
 
     // Assess
-    expect(routes).toEqual([expect.objectContaining({ RouteKey: 'GET /{proxy+}', AuthorizationType: 'AWS_IAM' })]);
+    expect(routes).toEqual([
+      expect.objectContaining({ RouteKey: 'GET /{proxy+}', AuthorizationType: 'AWS_IAM' }),
+      expect.objectContaining({ RouteKey: 'POST /{proxy+}', AuthorizationType: 'AWS_IAM' }),
+    ]);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
