@@ -84,6 +84,8 @@ export interface CsvScanner {
   readonly lines: number;
   /** Bytes pushed so far. */
   readonly bytes: number;
+  /** Stream position of the record in progress (blank lines before it skipped); `bytes` when there is none. */
+  readonly recordOffset: number;
 }
 
 const LF = 10;
@@ -567,6 +569,10 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
     },
     get bytes() {
       return consumed;
+    },
+    get recordOffset() {
+      // Between pushes an unfinished record is either carried (from bufBase) or spilled.
+      return spilled ? spillOffset : carryLength > 0 ? bufBase + recordStart : consumed;
     },
   };
 }
