@@ -197,6 +197,8 @@ interface Layout {
  */
 function tryLayout(dataset: DatasetDefinition, bytes: Uint8Array, atEnd: boolean, maxRecordBytes: number): Layout | undefined {
   if (dataset.format === 'ndjson') {
+    // As an empty CSV object (no header) fails: an empty upload is a broken export, not zero records.
+    if (bytes.length === 0 && atEnd) throw new ObjectProblem('object is empty (no NDJSON line)');
     if (bytes.length < 3 && !atEnd) return undefined;
     const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
     return { columns: [], headerLines: 0, dataStart: bom ? 3 : 0 };
