@@ -146,6 +146,18 @@ interface Lexer {
 }
 
 /** Tokens on demand, so a syntax error earlier in the text is reported before a lexical one later. */
+/**
+ * A string or dimension as Postgres can compare it. NUL: a text parameter cannot hold U+0000 (the
+ * run failed with "invalid byte sequence" from the database), and ingestion rejects such values, so
+ * no data holds one. A lone surrogate is sent as U+FFFD and would match data holding that instead.
+ */
+function checkedLiteral(token: Token): Token {
+  const what = token.kind === 'string' ? 'string' : 'dimension';
+  if (token.value.includes('\u0000')) throw new FilterError(`${what} starting at ${token.at} holds NUL (U+0000), which no dimension value can`, token.at);
+  if (/\p{Surrogate}/u.test(token.value)) throw new FilterError(`${what} starting at ${token.at} holds a lone UTF-16 surrogate, which is not Unicode text`, token.at);
+  return token;
+}
+
 function createLexer(text: string): Lexer {
   let i = 0;
   let ahead: Token | undefined;
@@ -155,7 +167,7 @@ function createLexer(text: string): Lexer {
     for (;;) {
       if (i >= text.length) throw new FilterError(`unterminated ${kind === 'string' ? 'string' : 'dimension'} starting at ${start + 1}, expected ${mark}`, start + 1);
       const ch = text[i++];
-      if (ch === mark) return { kind, value, at: start + 1 };
+      if (ch === mark) return checkedLiteral({ kind, value, at: start + 1 });
       if (ch !== '\\') {
         value += ch;
         continue;

@@ -37,21 +37,27 @@ export class JobDefinitionError extends BatchflowError {
   }
 }
 
+/**
+ * Text a definition can store: the definition is kept as jsonb, which refuses `\u0000` (putting
+ * a filter with a raw NUL failed with Postgres' "unsupported Unicode escape sequence").
+ */
+const text = () => z.string().refine((s) => !s.includes('\u0000'), { message: 'holds a NUL character (U+0000), which cannot be stored' });
+
 const schema = z
   .object({
     name: z.string().regex(JOB_NAME, 'must be 1-63 of a-z 0-9 _ - starting with a letter or digit'),
     enabled: z.boolean().default(true),
-    schedule: z.string().min(1, 'is required'),
-    timezone: z.string().min(1).default('UTC'),
-    dataset: z.string().min(1, 'is required'),
-    entity: z.string().min(1).nullable().default(null),
+    schedule: text().min(1, 'is required'),
+    timezone: text().min(1).default('UTC'),
+    dataset: text().min(1, 'is required'),
+    entity: text().min(1).nullable().default(null),
     granularity: z.enum(ANALYTICS_JOB_GRANULARITIES, { error: `must be one of ${ANALYTICS_JOB_GRANULARITIES.join(', ')}` }),
     delayHours: z.number().int('must be a whole number of hours').min(0).max(24 * 28).default(0),
-    filter: z.string().nullable().default(null),
+    filter: text().nullable().default(null),
     metrics: z
       .array(
         z.strictObject({
-          metric: z.string().min(1),
+          metric: text().min(1),
           aggregations: z.array(z.enum(AGGREGATIONS, { error: `must be one of ${AGGREGATIONS.join(', ')}` })).min(1, 'needs at least one aggregation'),
         }),
       )

@@ -84,6 +84,8 @@ export interface CsvScanner {
   readonly lines: number;
   /** Bytes pushed so far. */
   readonly bytes: number;
+  /** Stream position of the record in progress (blank lines before it skipped); `bytes` when there is none. */
+  readonly recordOffset: number;
 }
 
 const LF = 10;
@@ -349,7 +351,10 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
           pos++;
         }
         if (pos === n) break;
-        if (c === 10 /* LF */) {
+        // An LF past the limit, or a quote past it with an LF before it in the field: the field was
+        // open as the record passed the limit, so the record ends at qlf. Deciding at the quote, not
+        // only where a chunk ends (cutLongOpenQuotes), makes the cut the same however bytes arrive.
+        if (c === 10 /* LF */ || (qlf >= 0 && pos + 1 - recordStart > openQuoteLimit)) {
           pos = cutOpenQuote(fc, fs, spilled ? pos : qlf, spilled ? lines : qlfLines);
           st = 0 /* FIELD_START */;
           fc = 0;
@@ -564,6 +569,10 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
     },
     get bytes() {
       return consumed;
+    },
+    get recordOffset() {
+      // Between pushes an unfinished record is either carried (from bufBase) or spilled.
+      return spilled ? spillOffset : carryLength > 0 ? bufBase + recordStart : consumed;
     },
   };
 }

@@ -81,7 +81,9 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     if (record.problem === CsvProblem.tooLong) return `record exceeds ${options.maxRecordBytes} bytes`;
     if (record.problem === CsvProblem.openQuote) {
       const name = i < fieldCount ? names[i] : `field ${i + 1}`;
-      return `${name}: quoted field ${written(record, i)} is not closed within ${options.maxRecordBytes} bytes or the range; the record ends at the line end after its opening quote`;
+      // Only the header's fields have positions: past them starts[i] is out of bounds, and the
+      // whole buffer (the scanner's allocUnsafe carry included) would be quoted.
+      return `${name}: quoted field ${i < fieldCount ? `${written(record, i)} ` : ''}is not closed within ${options.maxRecordBytes} bytes or the range; the record ends at the line end after its opening quote`;
     }
     if (record.problem === CsvProblem.unterminated) {
       const name = i < fieldCount ? names[i] : `field ${i + 1}`;

@@ -38,7 +38,7 @@ async function timed(run: () => Promise<void> | void): Promise<number> {
 }
 
 async function gunzipOnly(cut: boolean): Promise<void> {
-  const cutter = createPartCutter({ format: 'csv', targetBytes: topology.ingest.partitionBytes });
+  const cutter = createPartCutter({ format: 'csv', targetBytes: topology.ingest.partitionBytes, maxRecordBytes: topology.ingest.maxRecordBytes });
   let parts = 0;
   for await (const chunk of createReadStream(gz).pipe(createGunzip())) if (cut) parts += cutter.push(chunk as Buffer).length;
   if (cut && parts + cutter.end().length === 0) throw new Error('no parts');

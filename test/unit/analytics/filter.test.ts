@@ -163,6 +163,27 @@ describe('parseFilter', () => {
     expect((error as FilterError).position).toBe(position);
   });
 
+  it('refuses a string holding NUL or a lone surrogate, escaped or raw, naming where it starts', () => {
+    // Act
+    const errors = ['region = "a\\u0000b"', "region = 'a\u0000b'", 'region in ("x", "\\ud800")', '`a\\u0000` = "x"'].map((text) => {
+      try {
+        parseFilter(text);
+        return undefined;
+      } catch (err) {
+        return err;
+      }
+    });
+
+    // Assess: Postgres cannot take NUL in a text parameter, and would see a lone surrogate as U+FFFD.
+    expect(errors.map((e) => (e as Error).message)).toEqual([
+      'filter: string starting at 10 holds NUL (U+0000), which no dimension value can',
+      'filter: string starting at 10 holds NUL (U+0000), which no dimension value can',
+      'filter: string starting at 17 holds a lone UTF-16 surrogate, which is not Unicode text',
+      'filter: dimension starting at 1 holds NUL (U+0000), which no dimension value can',
+    ]);
+    expect(errors.every((e) => e instanceof FilterError)).toBe(true);
+  });
+
   it('rejects nesting deeper than its limit with a FilterError rather than overflowing the stack', () => {
     // Prepare
     const text = `${'('.repeat(10_000)}a = 1${')'.repeat(10_000)}`;

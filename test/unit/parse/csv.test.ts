@@ -219,6 +219,26 @@ describe('createCsvScanner', () => {
     }
   });
 
+  it('ends a record at the line end after its open quote when the field closes past maxRecordBytes, however the bytes arrive', () => {
+    // Prepare: the field holds a line break within the limit and closes past it. Read in one chunk,
+    // the scanner used to see the closing quote before any check and read one record too long,
+    // while in small chunks it cut at the line break: the gzip cutter and the reader could disagree.
+    const text = `a,"x\n${'y'.repeat(30)}",b\nc,d\n`;
+    const maxRecordBytes = 20;
+
+    for (const sizes of [[text.length], [1], [5], [25]]) {
+      // Act
+      const { records } = scan(chunked(bytesOf(text), sizes), maxRecordBytes);
+
+      // Assess
+      expect(records.map((r) => [r.line, r.problem])).toEqual([
+        [1, CsvProblem.openQuote],
+        [2, CsvProblem.tooLong],
+        [3, CsvProblem.none],
+      ]);
+    }
+  });
+
   it('cuts each of several open quotes, also one in a record already too long, and one at the end of the input', () => {
     // Prepare: each open quote's next line is long enough to take its record past the limit (10),
     // except the last, which the end of the input cuts.

@@ -160,6 +160,18 @@ describe('createRecordReader (CSV)', () => {
     expect(stats.records).toBe(3);
   });
 
+  it('names an open quoted field past the header\'s columns without quoting bytes it has no position for', () => {
+    // Prepare: a sixth field opens a quote the range never closes.
+    const text = '2024-01-01,n,p,1,2,"x\n2024-01-02,n,p,1,2\n';
+
+    // Act
+    const { accepted, rejected } = read(layout, [bytesOf(text)]);
+
+    // Assess: before, the reason quoted the scanner's whole buffer (uninitialized bytes included).
+    expect(accepted).toHaveLength(1);
+    expect(rejected.map((r) => r.reason)).toEqual(['field 6: quoted field is not closed within 1048576 bytes or the range; the record ends at the line end after its opening quote']);
+  });
+
   it('rejects a record longer than maxRecordBytes with its line and offset, and reads on', () => {
     // Prepare
     const long = `2024-01-01,"${'€'.repeat(3000)}",p,1,2`;

@@ -7,25 +7,43 @@ import { chunked, csvText, referenceParse } from '../parse/csvText.ts';
 
 const bytesOf = (text: string) => Buffer.from(text, 'utf8');
 
-function cut(options: PartCutterOptions, chunks: readonly Uint8Array[]): Buffer[] {
-  const cutter = createPartCutter(options);
+/** The reader's limit in the tests that do not test it. */
+const LARGE = 1 << 20;
+
+function cut(options: Omit<PartCutterOptions, 'maxRecordBytes'> & { maxRecordBytes?: number }, chunks: readonly Uint8Array[]): Buffer[] {
+  const cutter = createPartCutter({ maxRecordBytes: LARGE, ...options });
   const parts = chunks.flatMap((chunk) => cutter.push(chunk));
   return [...parts, ...cutter.end()];
 }
 
-/** What the processor's reader makes of some bytes: accepted times and rejected raw texts. */
-function readAll(layout: RecordLayout, bytes: Uint8Array): { accepted: number[]; rejected: string[] } {
+/** What the processor's reader makes of some bytes: accepted times, rejected raw texts, the rejects and the lines read. */
+function readAll(
+  layout: RecordLayout,
+  bytes: Uint8Array,
+  maxRecordBytes = LARGE,
+  chunkBytes = Infinity,
+): { accepted: number[]; rejected: string[]; rejects: RejectedRecord[]; lines: number } {
   const accepted: number[] = [];
-  const rejected: string[] = [];
-  const reader = createRecordReader(
-    layout,
-    { accept: (timeMs) => accepted.push(timeMs), reject: (r: RejectedRecord) => rejected.push(r.raw) },
-    { baseOffset: 0, maxRecordBytes: 1 << 20 },
-  );
-  reader.push(bytes);
-  reader.end();
-  return { accepted, rejected };
+  const rejects: RejectedRecord[] = [];
+  const reader = createRecordReader(layout, { accept: (timeMs) => accepted.push(timeMs), reject: (r: RejectedRecord) => rejects.push(r) }, { baseOffset: 0, maxRecordBytes });
+  for (let at = 0; at < bytes.length; at += chunkBytes) reader.push(bytes.subarray(at, at + chunkBytes));
+  const { lines } = reader.end();
+  return { accepted, rejected: rejects.map((r) => r.raw), rejects, lines };
 }
+
+/** The rejects of parts read one by one, their lines counted from the start of the whole, as listRejects does. */
+function partRejects(layout: RecordLayout, parts: readonly Buffer[], maxRecordBytes: number): { line: number; reason: string; raw: string }[] {
+  let linesBefore = 0;
+  return parts.flatMap((part) => {
+    const read = readAll(layout, part, maxRecordBytes);
+    const located = read.rejects.map((r) => ({ line: linesBefore + r.line, reason: r.reason, raw: r.raw }));
+    linesBefore += read.lines;
+    return located;
+  });
+}
+
+const TWO_COLUMNS: RecordLayout = { format: 'csv', columns: ['ts', 'x'], timeColumn: 'ts', timeFormat: 'epoch_ms', dimensions: ['x'], metrics: [] };
+const NDJSON: RecordLayout = { ...TWO_COLUMNS, format: 'ndjson', columns: [] };
 
 describe('createPartCutter (CSV)', () => {
   it('cuts generated CSV into parts of whole records that concatenate to the input', () => {
@@ -60,14 +78,7 @@ describe('createPartCutter (CSV)', () => {
         fc.integer({ min: 1, max: 9 }),
         (lines, targetBytes, size) => {
           // Prepare
-          const layout: RecordLayout = {
-            format: 'csv',
-            columns: ['ts', 'x'],
-            timeColumn: 'ts',
-            timeFormat: 'epoch_ms',
-            dimensions: ['x'],
-            metrics: [],
-          };
+          const layout = TWO_COLUMNS;
           const bytes = bytesOf(lines.join('\n'));
 
           // Act
@@ -157,7 +168,7 @@ describe('createPartCutter: memory', () => {
           // Prepare
           const text = lengths.map((n) => `${'x'.repeat(n)}\n`).join('');
           const longest = Math.max(...lengths) + 1;
-          const cutter = createPartCutter({ format: 'ndjson', targetBytes });
+          const cutter = createPartCutter({ format: 'ndjson', targetBytes, maxRecordBytes: LARGE });
 
           // Act
           const held: number[] = [];
@@ -172,4 +183,112 @@ describe('createPartCutter: memory', () => {
       ),
     );
   });
+});
+
+/** Records over the reader's limit: 4,000-9,000 bytes without a line end, quotes and commas around them. */
+const longRecord = fc
+  .tuple(fc.stringMatching(/^[0-9a-z,"\n]{0,12}$/), fc.integer({ min: 4000, max: 9000 }), fc.stringMatching(/^[a-z,"\r]{0,6}$/))
+  .map(([head, n, tail]) => `${head}${'y'.repeat(n)}${tail}`);
+
+/**
+ * A reject as the comparison sees it. A shortened record (its raw text cut at 1,000 characters)
+ * keeps its kind of problem; the field a reason names may differ, as the scanner keeps no field
+ * positions of a record past the limit.
+ */
+function comparable(r: { line: number; reason: string; raw: string }) {
+  const kind = /exceeds/.test(r.reason) ? 'too long' : /not closed/.test(r.reason) ? 'open quote' : /unterminated/.test(r.reason) ? 'unterminated' : r.reason;
+  return { line: r.line, raw: r.raw, reason: r.raw.length >= 1000 ? kind : r.reason };
+}
+
+describe('createPartCutter: records over maxRecordBytes', () => {
+  it('shortens them so the parts read as the whole does: same accepted records, and the same rejects, lines, reasons and raw texts', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.stringMatching(/^[0-9a-z,"\r\n-]{0,25}$/), longRecord), { maxLength: 10 }),
+        fc.integer({ min: 8, max: 60 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 1, max: 3000 }),
+        fc.boolean(),
+        (lines, maxRecordBytes, targetBytes, chunkBytes, finalLineEnd) => {
+          // Prepare
+          const bytes = bytesOf(lines.join('\n') + (finalLineEnd ? '\n' : ''));
+
+          // Act
+          const parts = cut({ format: 'csv', targetBytes, maxRecordBytes }, chunked(bytes, [chunkBytes]));
+
+          // Assess
+          const whole = readAll(TWO_COLUMNS, bytes, maxRecordBytes);
+          expect(parts.flatMap((p) => readAll(TWO_COLUMNS, p, maxRecordBytes).accepted)).toEqual(whole.accepted);
+          expect(partRejects(TWO_COLUMNS, parts, maxRecordBytes).map(comparable)).toEqual(whole.rejects.map(comparable));
+          expect(parts.reduce((n, p) => n + p.length, 0)).toBeLessThanOrEqual(bytes.length + lines.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('does the same for NDJSON lines', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom('{"ts":1,"x":"a"}', '{"ts":2}', '[1]', ''), longRecord.map((l) => l.replaceAll('\n', ' '))), { maxLength: 10 }),
+        fc.integer({ min: 8, max: 60 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 1, max: 3000 }),
+        (lines, maxRecordBytes, targetBytes, chunkBytes) => {
+          // Prepare
+          const bytes = bytesOf(lines.join('\n'));
+
+          // Act
+          const parts = cut({ format: 'ndjson', targetBytes, maxRecordBytes }, chunked(bytes, [chunkBytes]));
+
+          // Assess
+          const whole = readAll(NDJSON, bytes, maxRecordBytes);
+          expect(parts.flatMap((p) => readAll(NDJSON, p, maxRecordBytes).accepted)).toEqual(whole.accepted);
+          expect(partRejects(NDJSON, parts, maxRecordBytes)).toEqual(whole.rejects.map((r) => ({ line: r.line, reason: r.reason, raw: r.raw })));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  for (const c of [
+    { name: 'a CSV line', format: 'csv', record: (n: number) => `1,${'z'.repeat(n)}\n`, reason: 'record exceeds 262144 bytes' },
+    { name: 'a CSV quoted field, closed', format: 'csv', record: (n: number) => `1,"${'z,'.repeat(n / 2)}"\n`, reason: 'record exceeds 262144 bytes' },
+    {
+      name: 'a CSV quoted field never closed, at the end of the data',
+      format: 'csv',
+      record: (n: number) => `1,"oops${'z'.repeat(n)}`,
+      reason: 'field "x": unterminated quoted field',
+    },
+    { name: 'an NDJSON line', format: 'ndjson', record: (n: number) => `{"ts":1,"x":"${'z'.repeat(n)}"}\n`, reason: 'record exceeds 262144 bytes' },
+  ] as const) {
+    it(`holds at most a part, the kept prefix and a chunk while fed 50 MB of ${c.name} in 64 KB chunks, and leaves one reject`, () => {
+      // Prepare: good records around the long one.
+      const maxRecordBytes = 256 * 1024;
+      const chunkBytes = 64 * 1024;
+      const targetBytes = 1 << 20;
+      const good = (from: number) => Array.from({ length: 2000 }, (_, i) => (c.format === 'csv' ? `${from + i},g\n` : `{"ts":${from + i},"x":"g"}\n`)).join('');
+      const long = c.record(50 * 1024 * 1024);
+      const bytes = bytesOf(good(0) + long + (long.endsWith('\n') ? good(2000) : ''));
+      const cutter = createPartCutter({ format: c.format, targetBytes, maxRecordBytes });
+      const layout = c.format === 'csv' ? TWO_COLUMNS : NDJSON;
+
+      // Act
+      let held = 0;
+      const parts: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += chunkBytes) {
+        parts.push(...cutter.push(bytes.subarray(at, at + chunkBytes)));
+        held = Math.max(held, cutter.pendingBytes());
+      }
+      parts.push(...cutter.end());
+
+      // Assess: the reader, streaming the whole in the same chunks, is the reference.
+      const whole = readAll(layout, bytes, maxRecordBytes, chunkBytes);
+      expect(held).toBeLessThanOrEqual(targetBytes + maxRecordBytes + 2 * chunkBytes);
+      expect(cutter.shortenedRecords).toBe(1);
+      expect(whole.rejects.map((r) => [r.line, r.reason])).toEqual([[2001, expect.stringContaining(c.reason)]]);
+      expect(partRejects(layout, parts, maxRecordBytes)).toEqual(whole.rejects.map((r) => ({ line: r.line, reason: r.reason, raw: r.raw })));
+      expect(parts.flatMap((p) => readAll(layout, p, maxRecordBytes).accepted)).toEqual(whole.accepted);
+    });
+  }
 });

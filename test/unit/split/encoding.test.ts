@@ -36,10 +36,19 @@ describe('encodingProblem', () => {
     expect(problems[1]).toBeUndefined();
   });
 
-  it('accepts any UTF-8 text without NUL, with or without a BOM', () => {
+  it('names line ends of CR alone in the first line, and accepts CRLF and a CR in later lines', () => {
+    // Act
+    const problems = ['ts,region\r2024,north\r', 'ts,region\r\n2024,no\rrth\r\n', 'ts,region\r'].map((t) => encodingProblem(Buffer.from(t)));
+
+    // Assess
+    expect(problems[0]).toMatch(/CR not followed by LF \(byte 9\)/);
+    expect(problems.slice(1)).toEqual([undefined, undefined]);
+  });
+
+  it('accepts any UTF-8 text without NUL or CR line ends, with or without a BOM', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme' }), fc.boolean(), (text, bom) => {
-        fc.pre(!text.includes('\u0000'));
+        fc.pre(!text.includes('\u0000') && !/\r[^\r]/.test(text.split('\n')[0]));
         const bytes = Buffer.from(`${bom ? '\uFEFF' : ''}${text}`, 'utf8');
         expect(encodingProblem(bytes)).toBeUndefined();
       }),
