@@ -14,6 +14,8 @@ export interface IngestJobSummary {
   readonly records: number;
   readonly rejected: number;
   readonly partitions: number;
+  /** Partitions that failed (present when any did): `batchflow retry` re-sends them. */
+  readonly partitionsFailed?: number;
   readonly durationMs: number;
   readonly recordsPerSecond: number;
 }
@@ -37,6 +39,7 @@ export function summarize(job: IngestJob): IngestJobSummary {
     records: job.recordsRead,
     rejected: job.recordsRejected,
     partitions: job.partitionsTotal ?? 0,
+    ...(job.partitionsFailed > 0 ? { partitionsFailed: job.partitionsFailed } : {}),
     durationMs: Math.round(durationMs),
     recordsPerSecond: durationMs > 0 ? Math.round((job.recordsRead * 1000) / durationMs) : 0,
   };

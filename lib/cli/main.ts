@@ -6,6 +6,7 @@ import { queryRollups } from '../query/queryRollups.ts';
 import { connectDb, type Db } from '../store/db.ts';
 import { getDataset, listDatasets, putDataset } from '../store/datasets.ts';
 import { getIngestJob, listIngestJobs } from '../store/ingestJobs.ts';
+import { listPartitions } from '../store/partitions.ts';
 import { listRejects } from '../store/rejects.ts';
 import { migrate } from '../store/migrate.ts';
 import { summarize } from '../views.ts';
@@ -86,7 +87,8 @@ program
       if (!opts.wait) return print(!!opts.json, object, () => `uploaded s3://${object.bucket}/${object.key}`);
       const job = await waitForIngestJob(db, object, { progress: process.stderr.isTTY || !opts.json });
       print(!!opts.json, summarize(job), () => describeIngestJob(job));
-      if (job.status === 'failed') process.exitCode = 1;
+      // Anything short of every partition merged is a failure a script should see.
+      if (['failed', 'completed_with_failures', 'stopped'].includes(job.status)) process.exitCode = 1;
     });
   });
 
@@ -119,7 +121,11 @@ program
       if (jobId) {
         const job = await getIngestJob(db, positiveInt(jobId));
         if (!job) throw new CliError(`no job ${jobId}`);
-        return print(!!opts.json, job, () => describeIngestJob(job));
+        // The failed partitions, each with its error: what `retry` would re-send.
+        const failed = job.partitionsFailed > 0 ? await listPartitions(db, job.jobId, { limit: 20, status: 'failed' }) : [];
+        return print(!!opts.json, { ...job, failedPartitions: failed.map((p) => ({ idx: p.idx, attempts: p.attempts, error: p.error })) }, () =>
+          [describeIngestJob(job), ...failed.map((p) => `  failed       partition ${job.jobId}-${p.idx} after ${p.attempts} attempt(s): ${p.error}`)].join('\n'),
+        );
       }
       const jobs = await listIngestJobs(db, opts.limit);
       print(!!opts.json, jobs.map(summarize), () =>

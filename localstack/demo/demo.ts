@@ -49,7 +49,7 @@ try {
   say(`uploaded s3://${object.bucket}/${object.key}; waiting for the pipeline`);
   const job = await waitForIngestJob(db, object, { progress: true });
   console.log(`\n${describeIngestJob(job)}\n`);
-  failed = job.status === 'failed' || job.recordsRead !== records;
+  failed = !job.status.startsWith('completed') || job.status === 'completed_with_failures' || job.recordsRead !== records;
 
   const rows = await queryRollups(db, dataset, { granularity: '1-day', by: ['region'], metrics: ['amount'] });
   console.log('amount by region, first day (query --granularity 1-day --by region --metrics amount):');

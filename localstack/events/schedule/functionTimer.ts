@@ -14,7 +14,7 @@ export interface FunctionTimerOptions {
   /** The function's environment, complete. */
   readonly environment: Readonly<Record<string, string>>;
   readonly intervalMs: number;
-  /** Log lines for one run's result (what it recommended, applied or ended). */
+  /** Log lines for one run's result (what it recommended, applied or ended), each naming the function. */
   readonly describe: (result: unknown) => readonly string[];
   readonly log: (line: string) => void;
 }
@@ -37,7 +37,7 @@ export function startFunctionTimer(options: FunctionTimerOptions): FunctionTimer
       .invoke({})
       .then((outcome) => {
         if (!outcome.ok) return options.log(`${options.name}: ${outcome.error}`);
-        for (const line of options.describe(outcome.value)) options.log(`${options.name}: ${line}`);
+        for (const line of options.describe(outcome.value)) options.log(line);
       })
       .finally(() => (busy = false));
   }, options.intervalMs);
@@ -56,12 +56,15 @@ export function describeTunerRun(apply: boolean) {
     const { recommendations } = result as { recommendations: { parameter: string; currentValue: number | null; recommendedValue: number | null; reason: string }[] };
     return recommendations
       .filter((r) => r.recommendedValue !== r.currentValue)
-      .map((r) => `${apply ? 'applied' : 'recommends (dry run)'}: ${r.parameter} ${r.currentValue} → ${r.recommendedValue}: ${r.reason}`);
+      .map((r) => `tuner ${apply ? 'applied' : 'recommends (dry run)'}: ${r.parameter} ${r.currentValue} → ${r.recommendedValue}: ${r.reason}`);
   };
 }
 
 /** The watchdog's log lines: each split and partition it ended. */
 export function describeWatchdogRun(result: unknown): string[] {
   const r = result as { splitsFailed: { jobId: number; reason: string }[]; partitionsFailed: { jobId: number; idx: number; reason: string }[] };
-  return [...r.splitsFailed.map((s) => `failed the split of job ${s.jobId}: ${s.reason}`), ...r.partitionsFailed.map((p) => `failed partition ${p.jobId}-${p.idx}: ${p.reason}`)];
+  return [
+    ...r.splitsFailed.map((s) => `watchdog failed the split of job ${s.jobId}: ${s.reason}`),
+    ...r.partitionsFailed.map((p) => `watchdog failed partition ${p.jobId}-${p.idx}: ${p.reason}`),
+  ];
 }

@@ -517,6 +517,8 @@ describe('the Lambda handler', () => {
     vi.stubEnv('DATABASE_SCHEMA', schema);
     vi.stubEnv('DATABASE_POOL_SIZE', '1');
     vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    // Where retry and restart send; the GET routes here send nothing.
+    vi.stubEnv('PARTITION_QUEUE_URL', 'http://127.0.0.1:4566/123456789012/unused');
     try {
       const entry = await import('../../../functions/api.ts');
 

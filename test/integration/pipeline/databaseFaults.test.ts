@@ -71,9 +71,10 @@ async function commitReplyDropper(): Promise<{ url: string; arm(): void; dropped
     for (const s of [client, upstream]) s.on('error', () => {});
     client.on('data', (chunk: Buffer) => {
       // The merge's transaction, not the attempt's start before it: it adds to the job's counts.
+      // (Its COMMIT is not recognisable from here: postgres.js prepared "commit" on the attempt's
+      // transaction and now sends only a Bind naming the statement.)
       if (armed && chunk.includes('partitions_done = partitions_done + 1')) mergeSent = true;
-      // postgres.js sends COMMIT as the query text "commit" (a Parse message, NUL-terminated).
-      if (mergeSent && chunk.includes('commit\0')) commitSent = true;
+      if (mergeSent) commitSent = true;
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {

@@ -89,6 +89,7 @@ describe('a partition whose every attempt fails', () => {
     const failed = await getPartition(p.db, ended.jobId, 1);
     await waitFor(async () => (await queueDepth(p.sqs, p.stack.state.queues.partitions.deadLetterUrl)) >= 1, 30_000, 'the message in the DLQ');
     await clear();
+    const status = cli(p, 'status', String(ended.jobId), '--json');
     const retried = cli(p, 'retry', String(ended.jobId), '--json');
     const done = await waitFor(async () => {
       const job = await getIngestJob(p.db, ended.jobId);
@@ -102,6 +103,7 @@ describe('a partition whose every attempt fails', () => {
     expect(ended.reason).toMatch(/^1 of \d+ partitions failed .*partition 1: attempt 2 of 2 failed: .*injected fault/);
     expect(failed).toMatchObject({ status: 'failed', attempts: 2 });
     expect(failed!.error).toMatch(/attempt 2 of 2 failed: .*injected fault/);
+    expect(JSON.parse(status.stdout)).toMatchObject({ status: 'completed_with_failures', failedPartitions: [{ idx: 1, attempts: 2, error: failed!.error }] });
     expect(retried.status, retried.stderr).toBe(0);
     expect(JSON.parse(retried.stdout)).toMatchObject({ jobId: ended.jobId, resent: 1 });
     expect(done).toMatchObject({ partitionsDone: ended.partitionsTotal, partitionsFailed: 0, recordsAggregated: independent.good.length, reason: null });
