@@ -369,6 +369,25 @@ describe('SQS poller', () => {
     expect(Object.values(service.stats)[0]).toMatchObject({ failedInvocations: 1, succeededRecords: 6 });
   });
 
+  it('killBusyWorker kills a worker mid-invocation: the invocation fails and its message returns after the visibility timeout', async () => {
+    // Prepare
+    const { queue, service, functionName } = await startHarness({ settings: { batchSize: 1, maxConcurrency: 1 } });
+    const idleKill = service.killBusyWorker(functionName);
+
+    // Act
+    // The fixture records an attempt after its sleep: a killed attempt leaves no row.
+    await sendScripts(sqs, queue.url, [{ key: 'victim', sleepMs: 2000 }]);
+    await waitFor(async () => service.stats[functionName]!.inFlight === 1, 30_000, 'the invocation');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const busyKill = service.killBusyWorker(functionName);
+    const attempts = await settled(queue, 1);
+
+    // Assess
+    expect([idleKill, busyKill]).toEqual([false, true]);
+    expect(attempts.map((a) => [a.key, a.receiveCount])).toEqual([['victim', 2]]);
+    expect(service.stats[functionName]).toMatchObject({ failedInvocations: 1, succeededRecords: 1, coldStarts: 2 });
+  });
+
   it('stops an invocation at the function timeout and retries it on a fresh worker', async () => {
     // Prepare
     const { queue, service } = await startHarness({ settings: { batchSize: 1, maxConcurrency: 1 }, timeoutSeconds: 1 });
