@@ -5,6 +5,7 @@ import { createS3Client, createSqsClient } from '../../lib/adapters/aws.ts';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../lib/datasets/definition.ts';
 import { putDataset } from '../../lib/store/datasets.ts';
 import { connectDb, type Db } from '../../lib/store/db.ts';
+import { prng } from '../../localstack/demo/sampleData.ts';
 import { startLocalStack, type LocalStack } from '../../localstack/stack.ts';
 import { queueDepth } from '../integration/localstack/support.ts';
 import { parse } from 'csv-parse/sync';
@@ -54,7 +55,7 @@ const DESCRIPTIONS: Record<FaultName, string> = {
   'range-read-errors': '5% of S3 range reads answered 503 or reset',
   'splitter-killed': 'splitter killed mid-send',
   'object-overwritten': 'object overwritten mid-job',
-  'poison-records': 'poison records (NUL dimension, 1e308, year 0000) in ~1% of partitions',
+  'poison-records': 'poison records (NUL dimension, lone surrogate, 1e308, year 0000) in ~1% of partitions',
 };
 
 export interface ChaosEnvironment {
@@ -186,23 +187,11 @@ async function until<T>(check: () => Promise<T | undefined>, timeoutMs: number, 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A seeded uniform [0, 1) (mulberry32), so a run's injected faults repeat with its seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Poison records, as README's "Limits of a record" rejects them (each once failed its whole
- * partition on every retry): NUL in a dimension, a metric beyond ±1e135, year 0000. (A lone
- * surrogate cannot be written in UTF-8 CSV — its bytes decode as U+FFFD — it is NDJSON's
- * `"\ud800"`, covered by the bad-input tests.)
+ * partition on every retry): NUL in a dimension, a metric beyond ±1e135, year 0000. A lone
+ * surrogate cannot be written in UTF-8 CSV (its bytes decode as U+FFFD): it is NDJSON's
+ * `"\ud800"`, in the NDJSON upload of the poison runs (makeNdjsonUpload).
  */
 const POISON_LINES = [
   '2024-03-05T10:00:00Z,no\u0000rth,,Widget,1.00,1',
@@ -249,6 +238,47 @@ function recordsInRanges(bytes: Buffer, ranges: readonly { start: number; end: n
   }
   const independent = readCsvIndependently(Buffer.concat(pieces), def('x'));
   return { good: independent.good, rejected: independent.rejected + poison };
+}
+
+const NDJSON_POISON = [
+  { ts: '2024-03-05T10:00:00Z', region: 'no\u0000rth', product: 'Widget', amount: 1, quantity: 1 },
+  // JSON.stringify writes a lone surrogate as the escape `"\ud800"`, as an exporter would.
+  { ts: '2024-03-05T10:00:00Z', region: '\ud800', product: 'Widget', amount: 1, quantity: 1 },
+  { ts: '2024-03-05T10:00:00Z', region: 'north', product: 'Widget', amount: 1e308, quantity: 1 },
+  { ts: '0000-03-05T10:00:00Z', region: 'north', product: 'Widget', amount: 1, quantity: 1 },
+];
+
+/**
+ * An NDJSON upload (objects with an ISO `ts`, `region`, `product`, `amount` with cents or null,
+ * an integer `quantity`) with the four poison records in `poisonGroups` places spread through it;
+ * read independently with JSON.parse, the poison records being rejects by the limits.
+ */
+function makeNdjsonUpload(records: number, seed: number, poisonGroups: number): { bytes: Buffer; good: FlatRecord[]; rejected: number } {
+  const random = prng(seed);
+  const lines: string[] = [];
+  const every = Math.floor(records / (poisonGroups + 1));
+  for (let i = 0; i < records; i++) {
+    if (i > 0 && i % every === 0 && i / every <= poisonGroups) lines.push(...NDJSON_POISON.map((r) => JSON.stringify(r)));
+    const timeMs = Date.UTC(2024, 2, 1) + Math.floor(random() * 14 * 86_400_000);
+    lines.push(
+      JSON.stringify({
+        ts: new Date(timeMs).toISOString(),
+        region: ['north', 'south', 'east', 'Zürich "HQ"'][Math.floor(random() * 4)],
+        product: ['Widget', 'Gadget, large'][Math.floor(random() * 2)],
+        amount: random() < 0.05 ? null : Math.round(random() * 100_000) / 100,
+        quantity: 1 + Math.floor(random() * 20),
+      }),
+    );
+  }
+  const good: FlatRecord[] = [];
+  let rejected = 0;
+  for (const line of lines) {
+    const r = JSON.parse(line) as { ts: string; region: string; product: string; amount: number | null; quantity: number };
+    const poisoned = /[\u0000]/.test(r.region) || /[\ud800-\udfff]/.test(r.region) || Math.abs(r.amount ?? 0) > 1e135 || r.ts.startsWith('0000');
+    if (poisoned) rejected++;
+    else good.push({ timeMs: Date.parse(r.ts), dims: { region: r.region, product: r.product }, metrics: { amount: r.amount ?? undefined, quantity: r.quantity } });
+  }
+  return { bytes: Buffer.from(lines.map((l) => `${l}\n`).join('')), good, rejected };
 }
 
 function def(name: string): DatasetDefinition {
@@ -309,9 +339,18 @@ export async function runChaos(h: ChaosStack, faults: readonly FaultName[], size
   const poisonGroups = plan.poison ? Math.max(1, Math.round(makeUpload(size.records, seed).bytes.length / PARTITION_BYTES / 100)) : 0;
   const first = makeUpload(size.records, seed, poisonGroups);
   const second = plan.overwrite ? makeUpload(Math.floor(size.records / 2), seed + 1) : undefined;
+  // Poison runs also upload NDJSON, where a lone surrogate can be written (`"\ud800"`).
+  const side = plan.poison
+    ? {
+        dataset: `${dataset}_nd`,
+        definition: parseDatasetDefinition({ ...salesCsv(`${dataset}_nd`), format: 'ndjson' }),
+        upload: makeNdjsonUpload(Math.floor(size.records / 2), seed + 2, poisonGroups),
+      }
+    : undefined;
+  if (side) await putDataset(h.db, side.definition);
   const processorName = h.stack.provisioned.functions.processor.name;
   const splitterName = h.stack.provisioned.functions.splitter.name;
-  const random = seeded(seed);
+  const random = prng(seed);
   const actions: string[] = [];
 
   let killedSplitterAt: number | undefined;
@@ -319,7 +358,7 @@ export async function runChaos(h: ChaosStack, faults: readonly FaultName[], size
   const eventsBefore = h.events.length;
   h.proxy.setFaults({
     ...plan.faults,
-    random: seeded(seed * 7919),
+    random: prng(seed * 7919),
     ...(plan.splitterKill
       ? {
           onPartitionSend: (call) => {
@@ -336,6 +375,7 @@ export async function runChaos(h: ChaosStack, faults: readonly FaultName[], size
   });
 
   await h.s3.send(new PutObjectCommand({ Bucket: h.stack.state.bucket, Key: key, Body: first.bytes }));
+  if (side) await h.s3.send(new PutObjectCommand({ Bucket: h.stack.state.bucket, Key: `uploads/${side.dataset}/chaos.ndjson`, Body: side.upload.bytes }));
   const deadline = Date.now() + size.timeoutMs;
   const remaining = () => Math.max(0, deadline - Date.now());
 
@@ -390,8 +430,8 @@ export async function runChaos(h: ChaosStack, faults: readonly FaultName[], size
 
   const expectedJobs = plan.overwrite ? 2 : 1;
   const ended = await until(async () => {
-    const jobs = await jobsOf(h, dataset);
-    return jobs.length >= expectedJobs && jobs.every((j) => ENDED.has(j.status)) ? jobs : undefined;
+    const jobs = [...(await jobsOf(h, dataset)), ...(side ? await jobsOf(h, side.dataset) : [])];
+    return jobs.length >= expectedJobs + (side ? 1 : 0) && jobs.every((j) => ENDED.has(j.status)) ? true : undefined;
   }, remaining());
   // Copies still queued (duplicates, lost deletes) must change nothing once handled.
   await until(async () => ((await queueDepth(h.sqs, h.stack.state.queues.partitions.url)) === 0 ? true : undefined), Math.min(remaining(), 30_000), 250);
@@ -406,8 +446,7 @@ export async function runChaos(h: ChaosStack, faults: readonly FaultName[], size
   const crashed = h.events.slice(eventsBefore).filter((e) => e.includes('worker crashed')).length;
   if (crashed > 0) actions.push(`${crashed} workers crashed by themselves`);
 
-  const jobs = ended ?? (await jobsOf(h, dataset));
-  const problems: string[] = [];
+  const jobs = await jobsOf(h, dataset);
   // What the jobs should have merged: the first file, and the overwriting one, each exactly once —
   // except that a first job ended `failed` by the overwrite ("changed (or was deleted) during
   // processing": moto's events carry no versionId, so the job pins the ETag) merged only the
@@ -421,33 +460,73 @@ export async function runChaos(h: ChaosStack, faults: readonly FaultName[], size
     expectedFirst = recordsInRanges(first.bytes, completed);
     actions.push(`first job failed (${completed.length}/${firstJob.partitionsTotal} partitions merged: "changed during processing")`);
   }
-  const records = [...expectedFirst.good, ...(second?.good ?? [])];
-  const rejected = expectedFirst.rejected + (second?.rejected ?? 0);
-  if (!ended) problems.push(`jobs not ended: ${jobs.map((j) => `${j.jobId} ${j.status} ${j.partitionsDone}/${j.partitionsTotal}`).join(', ') || 'none opened'}`);
-  for (const j of jobs) if (j.status === 'failed' && expectedFirst === first) problems.push(`job ${j.jobId} failed: ${j.reason}`);
-  const sum = (f: (j: Job) => number) => jobs.reduce((s, j) => s + f(j), 0);
-  const totals = { read: sum((j) => j.recordsRead), aggregated: sum((j) => j.recordsAggregated), rejected: sum((j) => j.recordsRejected) };
-  if (totals.aggregated !== records.length) problems.push(`records aggregated ${totals.aggregated} ≠ ${records.length}`);
-  if (totals.rejected !== rejected) problems.push(`records rejected ${totals.rejected} ≠ ${rejected}`);
-  if (totals.read !== totals.aggregated + totals.rejected) problems.push(`records read ${totals.read} ≠ aggregated + rejected`);
-  const compared = await compareQueries(h.db, definition, records, definition.rollups);
-  problems.push(...compared.problems);
-  if (compared.rows === 0) problems.push('no rollup rows');
-
+  const checks = [
+    await check(h, definition, jobs, expectedJobs, {
+      good: [...expectedFirst.good, ...(second?.good ?? [])],
+      rejected: expectedFirst.rejected + (second?.rejected ?? 0),
+      failedExpected: expectedFirst !== first,
+    }),
+    ...(side ? [await check(h, side.definition, await jobsOf(h, side.dataset), 1, { ...side.upload, failedExpected: false })] : []),
+  ];
+  const all = checks.flatMap((c) => c.jobs);
+  const problems = [...(ended ? [] : ['jobs not ended within the run\'s time']), ...checks.flatMap((c) => c.problems)];
+  const sum = (f: (c: Checked) => number) => checks.reduce((total, c) => total + f(c), 0);
   return {
     label: runLabel(faults),
-    jobs: jobs.map((j) => ({ jobId: j.jobId, status: j.status })),
-    jobsExpected: Math.max(expectedJobs, jobs.length),
-    jobsUnfinished: Math.max(expectedJobs, jobs.length) - jobs.filter((j) => ENDED.has(j.status)).length,
-    partitions: sum((j) => j.partitionsTotal ?? 0),
-    recordsRead: totals.read,
-    recordsAggregated: totals.aggregated,
-    recordsRejected: totals.rejected,
+    jobs: all.map((j) => ({ jobId: j.jobId, status: j.status })),
+    jobsExpected: sum((c) => c.jobsExpected),
+    jobsUnfinished: sum((c) => c.jobsUnfinished),
+    partitions: all.reduce((total, j) => total + (j.partitionsTotal ?? 0), 0),
+    recordsRead: sum((c) => c.read),
+    recordsAggregated: sum((c) => c.aggregated),
+    recordsRejected: sum((c) => c.rejected),
     exact: problems.length === 0,
     problems: problems.slice(0, 5),
     injected: [describeInjected(injected), ...actions].filter(Boolean).join(', ') || 'nothing injected',
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+interface Checked {
+  jobs: Job[];
+  jobsExpected: number;
+  jobsUnfinished: number;
+  read: number;
+  aggregated: number;
+  rejected: number;
+  problems: string[];
+}
+
+/**
+ * One dataset's jobs against its expectation: every job ended (none failed unless expected),
+ * aggregated and rejected counts as computed independently, read = aggregated + rejected, and
+ * every rollup at every granularity equal to the independent computation over `expected.good`.
+ */
+async function check(
+  h: ChaosStack,
+  definition: DatasetDefinition,
+  jobs: Job[],
+  expectedJobs: number,
+  expected: { good: FlatRecord[]; rejected: number; failedExpected: boolean },
+): Promise<Checked> {
+  const problems: string[] = [];
+  const unfinished = jobs.filter((j) => !ENDED.has(j.status));
+  const jobsExpected = Math.max(expectedJobs, jobs.length);
+  if (unfinished.length > 0 || jobs.length < expectedJobs) {
+    problems.push(`${definition.name}: jobs not ended: ${unfinished.map((j) => `${j.jobId} ${j.status} ${j.partitionsDone}/${j.partitionsTotal}`).join(', ')} (${jobs.length}/${expectedJobs} opened)`);
+  }
+  for (const j of jobs) if (j.status === 'failed' && !expected.failedExpected) problems.push(`job ${j.jobId} failed: ${j.reason}`);
+  const sum = (f: (j: Job) => number) => jobs.reduce((s, j) => s + f(j), 0);
+  const read = sum((j) => j.recordsRead);
+  const aggregated = sum((j) => j.recordsAggregated);
+  const rejected = sum((j) => j.recordsRejected);
+  if (aggregated !== expected.good.length) problems.push(`${definition.name}: records aggregated ${aggregated} ≠ ${expected.good.length}`);
+  if (rejected !== expected.rejected) problems.push(`${definition.name}: records rejected ${rejected} ≠ ${expected.rejected}`);
+  if (read !== aggregated + rejected) problems.push(`${definition.name}: records read ${read} ≠ aggregated + rejected`);
+  const compared = await compareQueries(h.db, definition, expected.good, definition.rollups);
+  problems.push(...compared.problems.map((p) => `${definition.name}: ${p}`));
+  if (compared.rows === 0) problems.push(`${definition.name}: no rollup rows`);
+  return { jobs, jobsExpected, jobsUnfinished: jobsExpected - jobs.filter((j) => ENDED.has(j.status)).length, read, aggregated, rejected, problems };
 }
 
 /** The local runtime's invocation counters, to show redeliveries and failed invocations. */
