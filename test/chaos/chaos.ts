@@ -24,6 +24,7 @@ try {
     const result = await runChaos(chaos, faults, { records, timeoutMs: 180_000 }, seed++);
     results.push(result);
     console.log(formatRun(result));
+    for (const problem of result.problems) console.error(`    ${problem}`);
   }
 } finally {
   await chaos.stop();
