@@ -375,11 +375,10 @@ describe('SQS poller', () => {
     const idleKill = service.killBusyWorker(functionName);
 
     // Act
-    // The fixture records an attempt after its sleep: a killed attempt leaves no row.
-    await sendScripts(sqs, queue.url, [{ key: 'victim', sleepMs: 2000 }]);
-    await waitFor(async () => service.stats[functionName]!.inFlight === 1, 30_000, 'the invocation');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const busyKill = service.killBusyWorker(functionName);
+    // The fixture records an attempt after its sleep: a killed attempt leaves no row. A worker in
+    // its cold start is not inside an invocation yet (on a loaded machine that takes seconds).
+    await sendScripts(sqs, queue.url, [{ key: 'victim', sleepMs: 3000 }]);
+    const busyKill = await waitFor(async () => service.killBusyWorker(functionName), 30_000, 'a busy worker');
     const attempts = await settled(queue, 1);
 
     // Assess
