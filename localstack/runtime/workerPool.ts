@@ -38,6 +38,14 @@ export interface WorkerPool {
   invoke(event: unknown): Promise<InvocationOutcome>;
   /** Stops idle workers beyond `max` (after a lower maxConcurrency). */
   trim(max: number): void;
+  /**
+   * Kills one worker that is inside an invocation, as a Lambda container dies mid-invocation (out of
+   * memory, a crash, the host going away): the invocation fails, its sockets close, and the next
+   * invocation gets a fresh worker. For fault-injection tests (test/chaos); false when none is busy.
+   */
+  killBusyWorker(): boolean;
+  /** Workers inside an invocation now. */
+  readonly busy: number;
   /** Workers alive, busy or idle. */
   readonly size: number;
   /** Terminates every worker; invocations still running end as failures. */
@@ -98,8 +106,17 @@ export function createWorkerPool(fn: PooledFunction): WorkerPool {
     trim(max) {
       while (all.size > max && idle.length > 0) void idle.shift()!.terminate();
     },
+    killBusyWorker() {
+      const victim = [...all].find((c) => c.busy);
+      if (!victim) return false;
+      void victim.terminate('worker killed mid-invocation (fault injection)');
+      return true;
+    },
     get size() {
       return all.size;
+    },
+    get busy() {
+      return [...all].filter((c) => c.busy).length;
     },
     async close() {
       idle.length = 0;
@@ -110,8 +127,10 @@ export function createWorkerPool(fn: PooledFunction): WorkerPool {
 
 interface Container {
   readonly alive: boolean;
+  /** Inside an invocation. */
+  readonly busy: boolean;
   run(event: unknown, requestId: string): Promise<{ ok: true; value: unknown } | { ok: false; error: string }>;
-  terminate(): Promise<void>;
+  terminate(reason?: string): Promise<void>;
 }
 
 async function startContainer(fn: PooledFunction, all: Set<Container>): Promise<Container> {
@@ -158,6 +177,9 @@ async function startContainer(fn: PooledFunction, all: Set<Container>): Promise<
     get alive() {
       return alive;
     },
+    get busy() {
+      return current !== undefined;
+    },
     run(event, requestId) {
       const id = nextId++;
       const timeoutMs = fn.timeoutSeconds * 1000;
@@ -180,8 +202,8 @@ async function startContainer(fn: PooledFunction, all: Set<Container>): Promise<
         worker.postMessage({ id, event, context } satisfies InvokeRequest);
       });
     },
-    async terminate() {
-      die('worker stopped');
+    async terminate(reason = 'worker stopped') {
+      die(reason);
       await worker.terminate();
     },
   };

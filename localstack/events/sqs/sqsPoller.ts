@@ -57,6 +57,12 @@ export interface FunctionStats {
 
 export interface SqsPoller {
   readonly stats: Readonly<Record<string, Readonly<FunctionStats>>>;
+  /**
+   * Kills a worker of the function (by physical name) that is inside an invocation: that
+   * invocation fails as a crashed Lambda's does, so its messages return after the visibility
+   * timeout. For fault-injection tests (test/chaos); false when none is busy.
+   */
+  killBusyWorker(functionName: string): boolean;
   /** Publishes the metrics gathered so far now (tests; the timer does it otherwise). */
   flushMetrics(): Promise<void>;
   /**
@@ -118,6 +124,7 @@ export async function startSqsPoller(options: SqsPollerOptions): Promise<SqsPoll
   const polling = runners.map((r) => r.poll());
   return {
     stats: Object.fromEntries(runners.map((r) => [r.fn.name, r.stats])),
+    killBusyWorker: (functionName) => runners.find((r) => r.fn.name === functionName)?.pool.killBusyWorker() ?? false,
     flushMetrics: async () => metrics?.flush(),
     async stop({ drainTimeoutMs = 30_000 } = {}) {
       clearInterval(refresh);

@@ -17,8 +17,10 @@ import { waitFor } from '../localstack/support.ts';
  * Database faults against the real Postgres and the real SQS endpoint: errors provoked in Postgres
  * itself and classified; a merge whose COMMIT reply is lost, retried and counted once; a message
  * whose retries ran out back in seconds. (A session terminated in the middle of a merge is not
- * tested: postgres.js 3.4.9 then writes its ROLLBACK to a closed socket, an uncaught TypeError, and
- * the pool's connection never reconnects — https://github.com/porsager/postgres/issues/1208.)
+ * tested here: postgres.js 3.4.9 then writes its ROLLBACK to a closed socket, an uncaught TypeError, and
+ * the pool's connection never reconnects — https://github.com/porsager/postgres/issues/1208. The
+ * fault-injection suite, test/chaos/, does it to the local stack, where the worker dies as a Lambda
+ * would and the message is redelivered.)
  */
 
 const p = usePipeline('faults');

@@ -369,6 +369,24 @@ describe('SQS poller', () => {
     expect(Object.values(service.stats)[0]).toMatchObject({ failedInvocations: 1, succeededRecords: 6 });
   });
 
+  it('killBusyWorker kills a worker mid-invocation: the invocation fails and its message returns after the visibility timeout', async () => {
+    // Prepare
+    const { queue, service, functionName } = await startHarness({ settings: { batchSize: 1, maxConcurrency: 1 } });
+    const idleKill = service.killBusyWorker(functionName);
+
+    // Act
+    // The fixture records an attempt after its sleep: a killed attempt leaves no row. A worker in
+    // its cold start is not inside an invocation yet (on a loaded machine that takes seconds).
+    await sendScripts(sqs, queue.url, [{ key: 'victim', sleepMs: 3000 }]);
+    const busyKill = await waitFor(async () => service.killBusyWorker(functionName), 30_000, 'a busy worker');
+    const attempts = await settled(queue, 1);
+
+    // Assess
+    expect([idleKill, busyKill]).toEqual([false, true]);
+    expect(attempts.map((a) => [a.key, a.receiveCount])).toEqual([['victim', 2]]);
+    expect(service.stats[functionName]).toMatchObject({ failedInvocations: 1, succeededRecords: 1, coldStarts: 2 });
+  });
+
   it('stops an invocation at the function timeout and retries it on a fresh worker', async () => {
     // Prepare
     const { queue, service } = await startHarness({ settings: { batchSize: 1, maxConcurrency: 1 }, timeoutSeconds: 1 });
