@@ -448,17 +448,18 @@ export async function runChaos(h: ChaosStack, faults: readonly FaultName[], size
 
   const jobs = await jobsOf(h, dataset);
   // What the jobs should have merged: the first file, and the overwriting one, each exactly once —
-  // except that a first job ended `failed` by the overwrite ("changed (or was deleted) during
-  // processing": moto's events carry no versionId, so the job pins the ETag) merged only the
+  // except that a first job whose partitions failed by the overwrite ("changed (or was deleted)
+  // during processing": moto's events carry no versionId, so the job pins the ETag) merged only the
   // partitions it completed: then the records starting in those partitions' byte ranges.
   let expectedFirst: { good: FlatRecord[]; rejected: number } = first;
   const [firstJob] = jobs;
-  if (plan.overwrite && firstJob?.status === 'failed' && /changed \(or was deleted\) during processing/.test(firstJob.reason ?? '')) {
+  const endedByOverwrite = firstJob?.status === 'failed' || firstJob?.status === 'completed_with_failures';
+  if (plan.overwrite && endedByOverwrite && /changed \(or was deleted\) during processing/.test(firstJob.reason ?? '')) {
     const completed = await h.db.sql<{ start: number; end: number }[]>`
       select range_start as start, range_end as end from ${h.db.table('batch_partitions')}
       where job_id = ${firstJob.jobId} and status = 'completed' order by idx`;
     expectedFirst = recordsInRanges(first.bytes, completed);
-    actions.push(`first job failed (${completed.length}/${firstJob.partitionsTotal} partitions merged: "changed during processing")`);
+    actions.push(`first job ${firstJob.status} (${completed.length}/${firstJob.partitionsTotal} partitions merged, the rest "changed during processing")`);
   }
   const checks = [
     await check(h, definition, jobs, expectedJobs, {
@@ -515,7 +516,9 @@ async function check(
   if (unfinished.length > 0 || jobs.length < expectedJobs) {
     problems.push(`${definition.name}: jobs not ended: ${unfinished.map((j) => `${j.jobId} ${j.status} ${j.partitionsDone}/${j.partitionsTotal}`).join(', ')} (${jobs.length}/${expectedJobs} opened)`);
   }
-  for (const j of jobs) if (j.status === 'failed' && !expected.failedExpected) problems.push(`job ${j.jobId} failed: ${j.reason}`);
+  for (const j of jobs) {
+    if ((j.status === 'failed' || j.status === 'completed_with_failures' || j.status === 'stopped') && !expected.failedExpected) problems.push(`job ${j.jobId} ${j.status}: ${j.reason}`);
+  }
   const sum = (f: (j: Job) => number) => jobs.reduce((s, j) => s + f(j), 0);
   const read = sum((j) => j.recordsRead);
   const aggregated = sum((j) => j.recordsAggregated);
