@@ -39,6 +39,7 @@ const variables = {
   DATABASE_SSL: z.enum(['require', 'disable'], { message: 'DATABASE_SSL must be require or disable' }),
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'DATABASE_SCHEMA must be a lower-case SQL identifier'),
   DATABASE_POOL_SIZE: positiveInt,
+  DATABASE_COPY: z.enum(['true', 'false'], { message: 'DATABASE_COPY must be true or false' }),
   PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL'),
   PARTITION_BYTES: positiveInt,
   MAX_RECORD_BYTES: positiveInt,
@@ -73,6 +74,7 @@ const defaults: Partial<Record<VariableName, string>> = {
   DATABASE_SSL: 'require',
   DATABASE_SCHEMA: DEFAULTS.databaseSchema,
   DATABASE_POOL_SIZE: String(DEFAULTS.databasePoolSize),
+  DATABASE_COPY: 'true',
   PARTITION_BYTES: String(topology.ingest.partitionBytes),
   MAX_RECORD_BYTES: String(topology.ingest.maxRecordBytes),
   MAX_DECOMPRESSED_BYTES: String(topology.ingest.maxDecompressedBytes),
@@ -109,7 +111,7 @@ export interface FunctionContract {
 }
 
 const database = {
-  optional: ['DATABASE_URL', 'DATABASE_SECRET_ARN', 'DATABASE_HOST', 'DATABASE_SSL', 'DATABASE_SCHEMA', 'DATABASE_POOL_SIZE'],
+  optional: ['DATABASE_URL', 'DATABASE_SECRET_ARN', 'DATABASE_HOST', 'DATABASE_SSL', 'DATABASE_SCHEMA', 'DATABASE_POOL_SIZE', 'DATABASE_COPY'],
   // A postgres:// URL locally; on AWS the RDS secret.
   oneOf: [['DATABASE_URL', 'DATABASE_SECRET_ARN']],
 } as const;
@@ -242,6 +244,8 @@ export interface DatabaseConfig {
   readonly databaseSchema: string;
   /** Largest number of connections one function instance opens. */
   readonly databasePoolSize: number;
+  /** Whether the server takes COPY FROM STDIN (false for PGlite, the local runtime's embedded database). */
+  readonly databaseCopy: boolean;
 }
 
 /** The splitter: where partitions go and how large they are. */
@@ -318,6 +322,7 @@ function databaseConfig(e: Parsed): DatabaseConfig {
     databaseSsl: e.DATABASE_SSL,
     databaseSchema: e.DATABASE_SCHEMA,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseCopy: e.DATABASE_COPY === 'true',
   };
 }
 

@@ -136,6 +136,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...passedThrough(process.env, TUNABLES_PASSED_THROUGH),
       DATABASE_URL: pg.url,
       DATABASE_SCHEMA: schema,
+      DATABASE_COPY: String(pg.source !== 'pglite'),
       PARTITION_QUEUE_URL: queues.partitions.url,
       PROCESSOR_FUNCTION_NAME: registered.processor.name,
       SPLITTER_FUNCTION_NAME: registered.splitter.name,

@@ -11,7 +11,7 @@ import { connectDb, type Db } from '../store/db.ts';
  */
 export async function openDatabase(config: DatabaseConfig): Promise<Db> {
   const url = config.databaseUrl ?? (await urlFromSecret(config));
-  return connectDb({ url, schema: config.databaseSchema, max: config.databasePoolSize });
+  return connectDb({ url, schema: config.databaseSchema, max: config.databasePoolSize, copy: config.databaseCopy });
 }
 
 async function urlFromSecret(config: DatabaseConfig): Promise<string> {

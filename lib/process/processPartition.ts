@@ -2,14 +2,14 @@ import type { DatasetDefinition } from '../datasets/definition.ts';
 import { BatchflowError, PartitionNotRecordedError } from '../errors.ts';
 import { createRecordReader } from '../parse/reader.ts';
 import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
-import { createRollupAggregator, type RollupCell } from '../rollup/aggregator.ts';
+import { createRollupAggregator } from '../rollup/aggregator.ts';
 import { BUCKET_ORIGIN_MS, parseGranularity } from '../rollup/granularity.ts';
 import { storableText, timeRange } from '../parse/values.ts';
 import { MAX_RAW_CHARS } from '../parse/sink.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
-import { beginAttempt, completePartition, failPartition, getPartition, releaseAttempt, type Partition } from '../store/partitions.ts';
+import { beginAttempt, completePartition, failPartition, getPartition, releaseAttempt, type Partition, type PartitionResult } from '../store/partitions.ts';
 import { findRecordStart, ownRecordsStart } from './boundary.ts';
 import type { PartitionMessage } from './partitionMessage.ts';
 import type { PartitionStats } from './partitionStats.ts';
@@ -30,6 +30,8 @@ export interface ProcessContext {
   readonly maxRecordBytes: number;
   /** Rejects stored per partition (rejected_records); every reject is counted either way. */
   readonly maxStoredRejects: number;
+  /** See FLUSH_CELLS (tests lower it to flush often). @default FLUSH_CELLS */
+  readonly flushCells?: number;
 }
 
 /** The outcome of one partition message. */
@@ -44,6 +46,8 @@ export interface PartitionOutcome {
    */
   readonly status: 'merged' | 'duplicate' | 'skipped' | 'object-changed';
   readonly reason?: string;
+  /** This partition's commit ended its job: time to compact what the job appended. */
+  readonly jobFinished?: boolean;
   readonly stats?: PartitionStats & { readonly lockWaitMs: number; readonly rowsMerged: number; readonly partitionMs: number };
 }
 
@@ -106,60 +110,93 @@ function stagedPartGone(err: unknown, p: Partition): string | undefined {
   return `staged part ${p.sourceKey} is gone (expired or deleted): upload the object again for a new job`;
 }
 
-/** Reads, parses and aggregates the partition, then merges it unless a duplicate got there first. */
+/**
+ * Cells an aggregator holds before its groups are appended to Postgres and a fresh one goes on:
+ * ~150 bytes each (a 64-byte record, a sketch table of at least 8 bins, a share of the group's
+ * keys), so ~40 MiB whatever the partition's group count. Flushing more often costs nothing in
+ * exactness (partial rows merge like any others), only rows for the compactor.
+ */
+export const FLUSH_CELLS = 262_144;
+
+/**
+ * Reads, parses and aggregates the partition, appending its partial rows whenever the aggregator
+ * passes FLUSH_CELLS, then completes it unless a duplicate got there first (completePartition).
+ */
 async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDefinition, partition: Partition): Promise<PartitionOutcome> {
   const { jobId, idx } = partition;
   const started = performance.now();
-  const aggregator = createRollupAggregator(dataset);
-  const rejects: RejectedRecord[] = [];
-  // The first maxStoredRejects, made storable: a wrong-delimiter file rejects every line, and a
-  // reason or raw text with NUL failed the merge transaction on every retry.
-  const sink: RecordSink = {
-    accept: aggregator.add,
-    reject: (r) => {
-      if (rejects.length < ctx.maxStoredRejects) rejects.push({ ...r, reason: storableText(r.reason, MAX_REASON_CHARS), raw: storableText(r.raw, MAX_RAW_CHARS) });
-    },
-  };
-  const { start, end } = await alignedRange(ctx, job, partition);
+  const flushCells = ctx.flushCells ?? FLUSH_CELLS;
   const granularity = parseGranularity(dataset.granularity);
-  const reader = createRecordReader(layoutOf(job, dataset), sink, {
-    baseOffset: start,
-    maxRecordBytes: ctx.maxRecordBytes,
-    timeRange: timeRange(granularity.ms, BUCKET_ORIGIN_MS),
-  });
+  const { start, end } = await alignedRange(ctx, job, partition);
+  const source = { dataset: dataset.name, jobId, idx, metrics: dataset.metrics };
 
-  let parseMs = 0;
-  for await (const chunk of await ctx.objects.stream(job.bucket, partition.sourceKey, { start, end }, sourcePin(job, partition))) {
+  let produced: PartitionResult | undefined;
+  const outcome = await completePartition(ctx.db, source, async (partials) => {
+    let aggregator = createRollupAggregator(dataset);
+    const rejects: RejectedRecord[] = [];
+    let first = Infinity;
+    let last = -Infinity;
+    // Appends the aggregator's groups and starts a new one: memory stays flat however many groups.
+    const flush = async () => {
+      const full = aggregator;
+      aggregator = createRollupAggregator(dataset);
+      await partials.write(
+        (function* () {
+          for (const g of full.groups()) {
+            if (g.bucketStart < first) first = g.bucketStart;
+            if (g.bucketStart > last) last = g.bucketStart;
+            yield g;
+          }
+        })(),
+      );
+    };
+    // The first maxStoredRejects, made storable: a wrong-delimiter file rejects every line, and a
+    // reason or raw text with NUL failed the merge transaction on every retry.
+    const sink: RecordSink = {
+      accept: (timeMs, dims, metrics) => aggregator.add(timeMs, dims, metrics),
+      reject: (r) => {
+        if (rejects.length < ctx.maxStoredRejects) rejects.push({ ...r, reason: storableText(r.reason, MAX_REASON_CHARS), raw: storableText(r.raw, MAX_RAW_CHARS) });
+      },
+    };
+    const reader = createRecordReader(layoutOf(job, dataset), sink, {
+      baseOffset: start,
+      maxRecordBytes: ctx.maxRecordBytes,
+      timeRange: timeRange(granularity.ms, BUCKET_ORIGIN_MS),
+    });
+
+    let parseMs = 0;
+    let flushMs = 0;
+    for await (const chunk of await ctx.objects.stream(job.bucket, partition.sourceKey, { start, end }, sourcePin(job, partition))) {
+      const t = performance.now();
+      reader.push(chunk);
+      parseMs += performance.now() - t;
+      if (aggregator.size >= flushCells) {
+        const f = performance.now();
+        await flush();
+        flushMs += performance.now() - f;
+      }
+    }
     const t = performance.now();
-    reader.push(chunk);
+    const counts = reader.end();
     parseMs += performance.now() - t;
-  }
-  const t = performance.now();
-  const counts = reader.end();
-  const cells = aggregator.cells();
-  parseMs += performance.now() - t;
-  const readMs = performance.now() - started - parseMs;
-
-  const stats = {
-    recordsRead: counts.records,
-    recordsAggregated: counts.records - counts.rejected,
-    recordsRejected: counts.rejected,
-    lines: counts.lines,
-    bytesRead: counts.bytes,
-    readMs,
-    parseMs,
-  };
-  const { merged, mergeMs, lockWaitMs, rowsMerged } = await completePartition(ctx.db, {
-    jobId,
-    idx,
-    dataset: dataset.name,
-    cells,
-    rejects,
-    stats,
-    dataRange: timeRangeOf(cells, granularity.ms),
+    await flush();
+    const readMs = performance.now() - started - parseMs - flushMs;
+    return (produced = {
+      rejects,
+      stats: {
+        recordsRead: counts.records,
+        recordsAggregated: counts.records - counts.rejected,
+        recordsRejected: counts.rejected,
+        lines: counts.lines,
+        bytesRead: counts.bytes,
+        readMs,
+        parseMs,
+      },
+      dataRange: first <= last ? { from: new Date(first), to: new Date(last + granularity.ms) } : null,
+    });
   });
-  if (!merged) return { jobId, idx, status: 'duplicate' };
-  return { jobId, idx, status: 'merged', stats: { ...stats, mergeMs, lockWaitMs, rowsMerged, partitionMs: performance.now() - started } };
+  if (!outcome.merged) return { jobId, idx, status: 'duplicate' };
+  return { jobId, idx, status: 'merged', jobFinished: outcome.jobFinished, stats: { ...produced!.stats, mergeMs: outcome.mergeMs, lockWaitMs: outcome.lockWaitMs, rowsMerged: outcome.rowsMerged, partitionMs: performance.now() - started } };
 }
 
 /** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */
@@ -181,18 +218,6 @@ async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): 
 /** The uploaded object's pinned version; staged parts are written once by the splitter and need none. */
 function sourcePin(job: IngestJob, p: Partition): ObjectPin | undefined {
   return p.exactRange ? undefined : pinOf(job);
-}
-
-/** The time the cells cover, [first bucket start, last bucket end), or null for no cells. */
-function timeRangeOf(cells: readonly RollupCell[], granularityMs: number): { from: Date; to: Date } | null {
-  if (cells.length === 0) return null;
-  let min = Infinity;
-  let max = -Infinity;
-  for (const c of cells) {
-    if (c.bucketStart < min) min = c.bucketStart;
-    if (c.bucketStart > max) max = c.bucketStart;
-  }
-  return { from: new Date(min), to: new Date(max + granularityMs) };
 }
 
 function layoutOf(job: IngestJob, dataset: DatasetDefinition): RecordLayout {

@@ -39,8 +39,28 @@ export interface RollupAggregator {
   add(timeMs: number, dims: readonly string[], metrics: Float64Array): void;
   /** Every cell so far: one per rollup, bucket, combination of dimension values and metric. */
   cells(): RollupCell[];
+  /** Every group so far with all its metrics, lazily; see RollupGroup. */
+  groups(): Iterable<RollupGroup>;
   /** The number of cells, i.e. `cells().length`. */
   readonly size: number;
+}
+
+/**
+ * One group — a rollup, a time bucket and a combination of dimension values — with every metric's
+ * statistics in parallel arrays (in the definition's metric order): how partial aggregates are
+ * stored, one row per group. Sketches are their JSON text (SketchJson serialised).
+ */
+export interface RollupGroup {
+  readonly rollup: string;
+  readonly bucketStart: number;
+  readonly dims: readonly string[];
+  readonly count: number[];
+  readonly sum: number[];
+  readonly min: (number | null)[];
+  readonly max: (number | null)[];
+  readonly mean: number[];
+  readonly m2: number[];
+  readonly sketch: string[];
 }
 
 /**
@@ -432,9 +452,60 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
     return out;
   }
 
+  /**
+   * The cells group by group, every metric of a group together, sketches as JSON text built
+   * straight from the bins (no object per sketch). Lazy: a caller that writes them out as it goes
+   * never holds more than one group's output. The aggregator must not change while this runs.
+   */
+  function* groupsOut(): Generator<RollupGroup> {
+    let scratch = new Float64Array(64);
+    for (let group = 0; group < groups.size; group++) {
+      const combo = groupCombo[group];
+      const out: RollupGroup = {
+        rollup: rollupKeys[comboRollup[combo]],
+        bucketStart: bucketStarts[groupBucket[group]],
+        dims: comboValues[combo],
+        count: [],
+        sum: [],
+        min: [],
+        max: [],
+        mean: [],
+        m2: [],
+        sketch: [],
+      };
+      for (let m = 0; m < metricCount; m++) {
+        const c = group * metricCount + m;
+        const at = c * CELL_DOUBLES;
+        const count = f64[at + COUNT];
+        out.count.push(count);
+        out.sum.push(f64[at + SUM]);
+        out.min.push(count === 0 ? null : f64[at + MIN]);
+        out.max.push(count === 0 ? null : f64[at + MAX]);
+        out.mean.push(f64[at + MEAN]);
+        out.m2.push(f64[at + M2]);
+        const used = i32[2 * at + SKETCH_USED];
+        if (used > scratch.length) scratch = new Float64Array(2 * used);
+        // Bins as bucket · 2^32 + count, so one numeric sort orders them by bucket.
+        let n = 0;
+        const offset = i32[2 * at + SKETCH_OFFSET];
+        const end = offset + 2 * i32[2 * at + SKETCH_MASK];
+        if (used > 0) for (let s = offset; s <= end; s += 2) if (pool[s] !== 0) scratch[n++] = pool[s] * 4294967296 + pool[s + 1];
+        const bins = scratch.subarray(0, n).sort();
+        let text = '{';
+        for (let i = 0; i < n; i++) {
+          const bin = Math.floor(bins[i] / 4294967296);
+          text += `${i === 0 ? '' : ','}"${binName(bin)}":${bins[i] - bin * 4294967296}`;
+        }
+        out.sketch.push(text + '}');
+      }
+      yield out;
+    }
+  }
+
   return {
     add,
     cells,
+    groups: groupsOut,
     get size() {
       return groups.size * metricCount;
     },

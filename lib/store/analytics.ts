@@ -17,7 +17,7 @@ export async function putAnalyticsJob(db: Db, job: AnalyticsJobDefinition): Prom
     insert into ${db.table('analytics_jobs')} (name, definition, dataset, enabled)
     values (${job.name}, ${sql.json(job as never)}, ${job.dataset}, ${job.enabled})
     on conflict (name) do update set definition = excluded.definition, dataset = excluded.dataset,
-      enabled = excluded.enabled, updated_at = now()`;
+      enabled = excluded.enabled, updated_at = clock_timestamp()`;
 }
 
 /** A job by name. */
@@ -105,8 +105,8 @@ export async function replaceWindowResults(
     }
     await tx`
       insert into ${db.table('analytics_windows')} (job, window_start, window_end, computed_at, stale)
-      values (${job}, ${window.start}, ${window.end}, now(), false)
-      on conflict (job, window_start) do update set computed_at = now(), window_end = excluded.window_end, stale = false`;
+      values (${job}, ${window.start}, ${window.end}, clock_timestamp(), false)
+      on conflict (job, window_start) do update set computed_at = clock_timestamp(), window_end = excluded.window_end, stale = false`;
     await tx`
       update ${db.table('analytics_jobs')} set last_window_end = ${window.end}
       where name = ${job} and (last_window_end is null or (last_window_end >= ${window.start} and last_window_end < ${window.end}))`;
@@ -118,7 +118,7 @@ export async function replaceWindowResults(
 export async function startRun(db: Db, run: { job: string; trigger: string; fireTime: Date }): Promise<number> {
   const [row] = await db.sql`
     insert into ${db.table('analytics_runs')} (job, trigger, fire_time, started_at, status)
-    values (${run.job}, ${run.trigger}, ${run.fireTime}, now(), 'running') returning run_id`;
+    values (${run.job}, ${run.trigger}, ${run.fireTime}, clock_timestamp(), 'running') returning run_id`;
   return row.run_id as number;
 }
 
@@ -131,7 +131,7 @@ export async function finishRun(
   const first = outcome.windows[0];
   const last = outcome.windows.at(-1);
   await db.sql`
-    update ${db.table('analytics_runs')} set finished_at = now(), status = ${outcome.status}, rows = ${outcome.rows},
+    update ${db.table('analytics_runs')} set finished_at = clock_timestamp(), status = ${outcome.status}, rows = ${outcome.rows},
       duration_ms = ${outcome.durationMs}, error = ${outcome.error ?? null},
       window_start = ${first?.start ?? null}, window_end = ${last?.end ?? null}
     where run_id = ${runId}`;

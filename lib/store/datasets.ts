@@ -7,7 +7,7 @@ export async function putDataset(db: Db, def: DatasetDefinition): Promise<void> 
   await sql`
     insert into ${db.table('datasets')} (name, definition)
     values (${def.name}, ${sql.json(def as never)})
-    on conflict (name) do update set definition = excluded.definition, updated_at = now()`;
+    on conflict (name) do update set definition = excluded.definition, updated_at = clock_timestamp()`;
 }
 
 /** The dataset named `name`, or undefined. */
@@ -24,6 +24,9 @@ export async function listDatasets(db: Db): Promise<DatasetDefinition[]> {
 
 /** Deletes a dataset's aggregates (not its definition or job history): a fresh start for demos. */
 export async function clearDatasetRollups(db: Db, name: string): Promise<number> {
-  const result = await db.sql`delete from ${db.table('rollups')} where dataset = ${name}`;
-  return result.count;
+  return db.sql.begin(async (tx) => {
+    const compacted = await tx`delete from ${db.table('rollups')} where dataset = ${name}`;
+    const partial = await tx`delete from ${db.table('rollup_partials')} where dataset = ${name}`;
+    return compacted.count + partial.count;
+  });
 }

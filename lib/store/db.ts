@@ -4,6 +4,11 @@ import postgres from 'postgres';
 export interface Db {
   readonly sql: postgres.Sql;
   readonly schema: string;
+  /**
+   * Whether the server takes COPY FROM STDIN: real Postgres does; PGlite served over the wire
+   * does not (the statement never completes), so partial aggregates go in as INSERTs there.
+   */
+  readonly copy: boolean;
   /** A schema-qualified identifier fragment, e.g. `db.table('rollups')` → "batchflow"."rollups". */
   table(name: TableName): postgres.Helper<string>;
   close(): Promise<void>;
@@ -19,6 +24,7 @@ export type TableName =
   | 'batch_partitions'
   | 'rejected_records'
   | 'rollups'
+  | 'rollup_partials'
   | 'analytics_jobs'
   | 'analytics_windows'
   | 'analytics_results'
@@ -32,6 +38,8 @@ export interface DbOptions {
   readonly schema: string;
   /** Connections this process may open. */
   readonly max?: number;
+  /** See Db.copy. @default true */
+  readonly copy?: boolean;
 }
 
 /**
@@ -81,6 +89,7 @@ export function connectDb(options: DbOptions): Db {
   return {
     sql,
     schema: options.schema,
+    copy: options.copy ?? true,
     table: (name) => sql(`${options.schema}.${name}`),
     close: () => sql.end({ timeout: 5 }),
   };

@@ -108,7 +108,7 @@ export async function openIngestJob(
 export async function failIngestJob(db: Db, jobId: number, reason: string, onlyIf: { splitAttempts?: number } = {}): Promise<boolean> {
   const { sql } = db;
   const rows = await sql`
-    update ${db.table('batch_jobs')} set status = 'failed', reason = ${storableText(reason, MAX_REASON_CHARS)}, finished_at = now()
+    update ${db.table('batch_jobs')} set status = 'failed', reason = ${storableText(reason, MAX_REASON_CHARS)}, finished_at = clock_timestamp()
     where job_id = ${jobId}
       ${onlyIf.splitAttempts === undefined ? sql`and status in ('splitting', 'processing')` : sql`and status = 'splitting' and split_attempts = ${onlyIf.splitAttempts}`}
     returning job_id`;
@@ -158,8 +158,8 @@ export async function pageIngestJobs(db: Db, page: { limit: number; before?: num
  * `completed_with_rejects` when none failed, `failed` when none merged, `completed_with_failures`
  * otherwise, with a reason naming the first failed partition's error.
  */
-export async function finishIngestJobIfDone(tx: Tx, db: Db, jobId: number): Promise<void> {
-  await tx`
+export async function finishIngestJobIfDone(tx: Tx, db: Db, jobId: number): Promise<boolean> {
+  const finished = await tx`
     update ${db.table('batch_jobs')} j set
       status = case
         when partitions_failed = 0 then case when records_rejected > 0 then 'completed_with_rejects' else 'completed' end
@@ -169,14 +169,15 @@ export async function finishIngestJobIfDone(tx: Tx, db: Db, jobId: number): Prom
         select format('%s of %s partitions failed (batchflow retry %s re-sends them); partition %s: %s',
                       j.partitions_failed, j.partitions_total, j.job_id, p.idx, left(p.error, ${MAX_REASON_CHARS}))
         from ${db.table('batch_partitions')} p where p.job_id = j.job_id and p.status = 'failed' order by p.idx limit 1) end,
-      finished_at = now()
+      finished_at = clock_timestamp()
     where job_id = ${jobId} and status = 'processing' and partitions_done + partitions_failed >= partitions_total`;
+  return finished.count > 0;
 }
 
 /** Notes the start of a split attempt (one per delivery of the notification while the job is splitting): the watchdog's evidence. */
 export async function beginSplitAttempt(db: Db, jobId: number): Promise<number> {
   const [row] = await db.sql<{ splitAttempts: number }[]>`
-    update ${db.table('batch_jobs')} set split_attempts = split_attempts + 1, split_started_at = now()
+    update ${db.table('batch_jobs')} set split_attempts = split_attempts + 1, split_started_at = clock_timestamp()
     where job_id = ${jobId} and status = 'splitting' returning split_attempts as "splitAttempts"`;
   return row?.splitAttempts ?? 0;
 }

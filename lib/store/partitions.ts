@@ -2,14 +2,13 @@ import { PartitionNotRecordedError } from '../errors.ts';
 import type { RejectedRecord } from '../parse/sink.ts';
 import { storableText } from '../parse/values.ts';
 import type { PartitionStats } from '../process/partitionStats.ts';
-import type { RollupCell } from '../rollup/aggregator.ts';
 import type { PartitionPlan } from '../split/partitionPlan.ts';
 import { markWindowsStale } from './analytics.ts';
 import type { Db, Tx } from './db.ts';
 import { finishIngestJobIfDone } from './ingestJobs.ts';
 import { insertPerformanceMetrics } from './performance.ts';
 import { insertRejects } from './rejects.ts';
-import { mergeRollupCells } from './rollups.ts';
+import { partialWriter, type PartialSource, type PartialWriter } from './partials.ts';
 
 // The `batch_partitions` table, and the two transactions that move a job through its partitions:
 // the split records them, each processor completes one.
@@ -85,7 +84,7 @@ export async function recordSplit(
         format = ${split.format}, compression = ${split.compression}, columns = ${split.columns as string[]},
         header_lines = ${split.headerLines}, data_start = ${split.dataStart},
         partitions_total = ${split.partitions.length}, split_ms = ${split.splitMs},
-        split_finished_at = now(), status = case when status = 'splitting' then 'processing' else status end
+        split_finished_at = clock_timestamp(), status = case when status = 'splitting' then 'processing' else status end
       -- A job stopped while splitting still records its layout and partitions, so restart can re-send them.
       where job_id = ${jobId} and status in ('splitting', 'stopped') and partitions_total is null`;
     await finishIngestJobIfDone(tx, db, jobId);
@@ -103,7 +102,7 @@ export async function unsentPartitions(db: Db, jobId: number): Promise<Partition
 export async function markEnqueued(db: Db, jobId: number, idxs: readonly number[]): Promise<void> {
   if (idxs.length === 0) return;
   await db.sql`
-    update ${db.table('batch_partitions')} set enqueued_at = now()
+    update ${db.table('batch_partitions')} set enqueued_at = clock_timestamp()
     where job_id = ${jobId} and idx = any(${idxs as number[]}::int[])`;
 }
 
@@ -118,81 +117,108 @@ export async function getPartition(db: Db, jobId: number, idx: number): Promise<
 export interface MergeOutcome {
   /** false: the partition was already complete (a duplicate message); nothing was counted. */
   readonly merged: boolean;
-  /** The transaction up to its commit: locks, rollup upserts, rejects, counts. */
+  /** Writing partial rows plus the completing statements up to the commit (parsing excluded). */
   readonly mergeMs: number;
   /** Waiting for the partition's row lock. */
   readonly lockWaitMs: number;
+  /** Partial rows appended. */
   readonly rowsMerged: number;
+  /** This commit ended the partition's job (its last unfinished partition). */
+  readonly jobFinished: boolean;
+}
+
+/** What a partition produced besides its partial rows: everything completePartition records. */
+export interface PartitionResult {
+  readonly rejects: readonly RejectedRecord[];
+  readonly stats: Omit<PartitionStats, 'mergeMs'>;
+  /** The time range the partial rows cover, [from, to): analytics windows it overlaps become stale. */
+  readonly dataRange: { from: Date; to: Date } | null;
+}
+
+/** Thrown inside the transaction to roll back a duplicate's partial rows. */
+class AlreadyMerged extends Error {
+  constructor(readonly lockWaitMs: number) {
+    super('partition already merged');
+  }
 }
 
 /**
- * Merges one partition's results exactly once: in a single transaction, locks the partition row,
- * skips if it is already completed (a redelivered or concurrently duplicated message), merges the
- * cells, stores the rejects, marks stale the analytics windows the data touches (late data), marks
- * the partition completed and adds its counts to the job — finishing the job when it was the last
- * partition, and stores the partition's measurements in `performance_metrics`. Lock order:
- * partition row, rollup rows (sorted), analytics windows (sorted), job row; the same in every
- * transaction, hence no deadlock.
+ * Merges one partition's results exactly once, in a single transaction: `produce` parses the
+ * partition and appends its partial rows through the writer it is given (as often as its memory
+ * budget needs); then the partition row is locked and, if it is already completed (a redelivered
+ * or concurrently duplicated message), everything rolls back. Otherwise the rejects are stored,
+ * the analytics windows the data touches marked stale (late data), the partition marked completed
+ * and its counts added to the job — finishing the job when it was the last partition — and its
+ * measurements stored in `performance_metrics`. Appending takes no row lock; the rest locks the
+ * partition row, analytics windows (sorted), then the job row, the same in every transaction,
+ * hence no deadlock.
  */
 export async function completePartition(
   db: Db,
-  input: {
-    jobId: number;
-    idx: number;
-    dataset: string;
-    cells: RollupCell[];
-    rejects: readonly RejectedRecord[];
-    stats: Omit<PartitionStats, 'mergeMs'>;
-    /** The time range the cells cover, [from, to): analytics windows it overlaps become stale. */
-    dataRange: { from: Date; to: Date } | null;
-  },
+  source: PartialSource,
+  produce: (partials: PartialWriter) => Promise<PartitionResult>,
 ): Promise<MergeOutcome> {
-  const started = performance.now();
-  return db.sql.begin(async (tx) => {
-    const lockStarted = performance.now();
-    const [partition] = await tx`
-      select status from ${db.table('batch_partitions')}
-      where job_id = ${input.jobId} and idx = ${input.idx} for update`;
-    // A round trip, plus any wait for a duplicate of this message that holds the partition.
-    const lockWaitMs = performance.now() - lockStarted;
-    if (!partition) throw new PartitionNotRecordedError(`partition ${input.jobId}/${input.idx} is not recorded`);
-    if (partition.status === 'completed') return { merged: false, mergeMs: 0, lockWaitMs, rowsMerged: 0 };
-    // Marked failed while this attempt ran (the watchdog gave up on it): it merges after all, so
-    // the job counts it done instead, and reopens if it had ended on that failure.
-    const wasFailed = partition.status === 'failed';
+  try {
+    return await db.sql.begin(async (tx) => {
+      const writer = partialWriter(tx, db, source);
+      let writeMs = 0;
+      let rowsMerged = 0;
+      const result = await produce({
+        async write(groups) {
+          const t = performance.now();
+          const n = await writer.write(groups);
+          writeMs += performance.now() - t;
+          rowsMerged += n;
+          return n;
+        },
+      });
+      const started = performance.now();
+      const [partition] = await tx`
+        select status from ${db.table('batch_partitions')}
+        where job_id = ${source.jobId} and idx = ${source.idx} for update`;
+      // A round trip, plus any wait for a duplicate of this message that holds the partition.
+      const lockWaitMs = performance.now() - started;
+      if (!partition) throw new PartitionNotRecordedError(`partition ${source.jobId}/${source.idx} is not recorded`);
+      if (partition.status === 'completed') throw new AlreadyMerged(lockWaitMs);
+      // Marked failed while this attempt ran (the watchdog gave up on it): it merges after all, so
+      // the job counts it done instead, and reopens if it had ended on that failure.
+      const wasFailed = partition.status === 'failed';
 
-    const rowsMerged = await mergeRollupCells(tx, db, input.dataset, input.cells);
-    await insertRejects(tx, db, input.jobId, input.idx, input.rejects);
-    if (input.dataRange) await markWindowsStale(tx, db, input.dataset, input.dataRange.from, input.dataRange.to);
-    const mergeMs = performance.now() - started;
-    const s = input.stats;
-    const measured = { recordsRead: s.recordsRead, recordsRejected: s.recordsRejected, bytesRead: s.bytesRead, readMs: s.readMs, parseMs: s.parseMs, mergeMs, lockWaitMs, rowsMerged };
-    await insertPerformanceMetrics(
-      tx,
-      db,
-      Object.entries(measured).map(([name, value]) => ({ component: 'processor', name, value, jobId: input.jobId, partitionIdx: input.idx })),
-    );
-    await tx`
-      update ${db.table('batch_partitions')} set
-        status = 'completed', completed_at = now(), failed_at = null, records_read = ${s.recordsRead},
-        records_aggregated = ${s.recordsAggregated}, records_rejected = ${s.recordsRejected},
-        lines = ${s.lines}, bytes_read = ${s.bytesRead}, read_ms = ${s.readMs}, parse_ms = ${s.parseMs},
-        merge_ms = ${mergeMs}, data_min = ${input.dataRange?.from ?? null}, data_max = ${input.dataRange?.to ?? null}
-      where job_id = ${input.jobId} and idx = ${input.idx}`;
-    await tx`
-      update ${db.table('batch_jobs')} set
-        partitions_done = partitions_done + 1,
-        partitions_failed = partitions_failed - ${wasFailed ? 1 : 0},
-        ${wasFailed ? reopened(tx) : tx``}
-        records_read = records_read + ${s.recordsRead},
-        records_aggregated = records_aggregated + ${s.recordsAggregated},
-        records_rejected = records_rejected + ${s.recordsRejected},
-        bytes_read = bytes_read + ${s.bytesRead},
-        read_ms = read_ms + ${s.readMs}, parse_ms = parse_ms + ${s.parseMs}, merge_ms = merge_ms + ${mergeMs}
-      where job_id = ${input.jobId}`;
-    await finishIngestJobIfDone(tx, db, input.jobId);
-    return { merged: true, mergeMs, lockWaitMs, rowsMerged };
-  });
+      await insertRejects(tx, db, source.jobId, source.idx, result.rejects);
+      if (result.dataRange) await markWindowsStale(tx, db, source.dataset, result.dataRange.from, result.dataRange.to);
+      const mergeMs = writeMs + performance.now() - started;
+      const s = result.stats;
+      const measured = { recordsRead: s.recordsRead, recordsRejected: s.recordsRejected, bytesRead: s.bytesRead, readMs: s.readMs, parseMs: s.parseMs, mergeMs, lockWaitMs, rowsMerged };
+      await insertPerformanceMetrics(
+        tx,
+        db,
+        Object.entries(measured).map(([name, value]) => ({ component: 'processor', name, value, jobId: source.jobId, partitionIdx: source.idx })),
+      );
+      await tx`
+        update ${db.table('batch_partitions')} set
+          status = 'completed', completed_at = clock_timestamp(), failed_at = null, records_read = ${s.recordsRead},
+          records_aggregated = ${s.recordsAggregated}, records_rejected = ${s.recordsRejected},
+          lines = ${s.lines}, bytes_read = ${s.bytesRead}, read_ms = ${s.readMs}, parse_ms = ${s.parseMs},
+          merge_ms = ${mergeMs}, data_min = ${result.dataRange?.from ?? null}, data_max = ${result.dataRange?.to ?? null}
+        where job_id = ${source.jobId} and idx = ${source.idx}`;
+      await tx`
+        update ${db.table('batch_jobs')} set
+          partitions_done = partitions_done + 1,
+          partitions_failed = partitions_failed - ${wasFailed ? 1 : 0},
+          ${wasFailed ? reopened(tx) : tx``}
+          records_read = records_read + ${s.recordsRead},
+          records_aggregated = records_aggregated + ${s.recordsAggregated},
+          records_rejected = records_rejected + ${s.recordsRejected},
+          bytes_read = bytes_read + ${s.bytesRead},
+          read_ms = read_ms + ${s.readMs}, parse_ms = parse_ms + ${s.parseMs}, merge_ms = merge_ms + ${mergeMs}
+        where job_id = ${source.jobId}`;
+      const jobFinished = await finishIngestJobIfDone(tx, db, source.jobId);
+      return { merged: true, mergeMs, lockWaitMs, rowsMerged, jobFinished };
+    });
+  } catch (err) {
+    if (err instanceof AlreadyMerged) return { merged: false, mergeMs: 0, lockWaitMs: err.lockWaitMs, rowsMerged: 0, jobFinished: false };
+    throw err;
+  }
 }
 
 /** The assignments that reopen a job which had ended on failed partitions (one of them now merges or retries). */
@@ -229,7 +255,7 @@ export async function beginAttempt(db: Db, jobId: number, idx: number): Promise<
       await tx`update ${db.table('batch_jobs')} set ${reopened(tx)} partitions_failed = partitions_failed - 1 where job_id = ${jobId}`;
     }
     const [started] = await tx<{ attempts: number }[]>`
-      update ${db.table('batch_partitions')} set status = 'processing', attempts = attempts + 1, started_at = now(), failed_at = null
+      update ${db.table('batch_partitions')} set status = 'processing', attempts = attempts + 1, started_at = clock_timestamp(), failed_at = null
       where job_id = ${jobId} and idx = ${idx} returning attempts`;
     return { kind: 'started', attempts: started!.attempts } as const;
   });
@@ -266,7 +292,7 @@ export async function failPartition(
     if (!p || p.status === 'completed' || p.status === 'failed') return false;
     if (onlyIf.attempts !== undefined && p.attempts !== onlyIf.attempts) return false;
     await tx`
-      update ${db.table('batch_partitions')} set status = 'failed', error = ${storableText(error, MAX_ERROR_CHARS)}, failed_at = now()
+      update ${db.table('batch_partitions')} set status = 'failed', error = ${storableText(error, MAX_ERROR_CHARS)}, failed_at = clock_timestamp()
       where job_id = ${jobId} and idx = ${idx}`;
     await tx`update ${db.table('batch_jobs')} set partitions_failed = partitions_failed + 1 where job_id = ${jobId}`;
     await finishIngestJobIfDone(tx, db, jobId);

@@ -47,7 +47,7 @@ export async function getTunedSetting(db: Db, parameter: string): Promise<number
 export async function putTunedSetting(db: Db, parameter: string, value: number): Promise<void> {
   await db.sql`
     insert into ${db.table('tuned_settings')} (parameter, value) values (${parameter}, ${value})
-    on conflict (parameter) do update set value = excluded.value, updated_at = now()`;
+    on conflict (parameter) do update set value = excluded.value, updated_at = clock_timestamp()`;
 }
 
 /** One applied change, as `tuning_history` keeps it. */
@@ -90,7 +90,7 @@ export async function unmeasuredTuningChanges(db: Db, appliedBefore: Date): Prom
 export async function recordTuningEffectiveness(db: Db, id: number, effectiveness: number, detail: string): Promise<void> {
   await db.sql`
     update ${db.table('tuning_history')}
-    set effectiveness = ${effectiveness}, effectiveness_detail = ${detail}, measured_at = now()
+    set effectiveness = ${effectiveness}, effectiveness_detail = ${detail}, measured_at = clock_timestamp()
     where id = ${id}`;
 }
 

@@ -21,7 +21,7 @@ const RESTARTABLE: readonly IngestJobStatus[] = ['failed', 'stopped', 'completed
  */
 export async function stopJob(db: Db, jobId: number): Promise<Refusal | { readonly refused?: undefined; readonly job: IngestJob }> {
   const [row] = await db.sql`
-    update ${db.table('batch_jobs')} set status = 'stopped', reason = 'stopped by a user (batchflow stop)', finished_at = now()
+    update ${db.table('batch_jobs')} set status = 'stopped', reason = 'stopped by a user (batchflow stop)', finished_at = clock_timestamp()
     where job_id = ${jobId} and status in ${db.sql(STOPPABLE as string[])} returning job_id`;
   const job = await getIngestJob(db, jobId);
   if (!job) return { refused: 'not-found', message: `no job ${jobId}` };

@@ -38,19 +38,28 @@ export async function mergeRollupCells(tx: Tx, db: Db, dataset: string, cells: R
         rollup text, bucket_start timestamptz, dims text[], metric text, count bigint,
         sum float8, min float8, max float8, mean float8, m2 float8, sketch jsonb)
       order by x.rollup collate "C", x.bucket_start, x.dims collate "C", x.metric collate "C"
-      on conflict (dataset, rollup, bucket_start, dims, metric) do update set
-        count = r.count + excluded.count,
-        sum = r.sum + excluded.sum,
-        min = least(r.min, excluded.min),
-        max = greatest(r.max, excluded.max),
-        mean = case when r.count + excluded.count = 0 then 0
-                    else r.mean + (excluded.mean - r.mean) * excluded.count / (r.count + excluded.count) end,
-        m2 = case when r.count + excluded.count = 0 then 0
-                  else r.m2 + excluded.m2
-                       + (excluded.mean - r.mean) ^ 2 * r.count::float8 * excluded.count / (r.count + excluded.count) end,
-        sketch = ${db.sql(`${db.schema}.sketch_merge`)}(r.sketch, excluded.sketch)`;
+      ${mergeIntoExisting(db)}`;
   }
   return sorted.length;
+}
+
+/**
+ * The ON CONFLICT clause adding an incoming cell (`excluded`) to the stored one (`r`): counts and
+ * sums add, extremes widen, mean and M2 by Chan's formula, sketches bin by bin.
+ */
+function mergeIntoExisting(db: Db) {
+  return db.sql`
+    on conflict (dataset, rollup, bucket_start, dims, metric) do update set
+      count = r.count + excluded.count,
+      sum = r.sum + excluded.sum,
+      min = least(r.min, excluded.min),
+      max = greatest(r.max, excluded.max),
+      mean = case when r.count + excluded.count = 0 then 0
+                  else r.mean + (excluded.mean - r.mean) * excluded.count / (r.count + excluded.count) end,
+      m2 = case when r.count + excluded.count = 0 then 0
+                else r.m2 + excluded.m2
+                     + (excluded.mean - r.mean) ^ 2 * r.count::float8 * excluded.count / (r.count + excluded.count) end,
+      sketch = ${db.sql(`${db.schema}.sketch_merge`)}(r.sketch, excluded.sketch)`;
 }
 
 /** Orders cells as Postgres orders the primary key under COLLATE "C". */
@@ -106,9 +115,39 @@ function mergeCells(db: Db, cells: postgres.PendingQuery<postgres.Row[]>, keys: 
     )
     select ${keys}, sum(count)::float8 as count, sum(sum) as sum, min(min) as min, max(max) as max,
            group_mean as mean, sum(m2 + count * (mean - group_mean) ^ 2) as m2,
-           ${sql(`${db.schema}.sketch_sum`)}(array_agg(sketch)) as sketch
+           -- One row (the usual case at high cardinality): its sketch as it is, no bin-by-bin sum.
+           case when count(*) = 1 then (array_agg(sketch))[1] else ${sql(`${db.schema}.sketch_sum`)}(array_agg(sketch)) end as sketch
     from weighted
     group by ${keys}, group_mean`;
+}
+
+/**
+ * A rollup's cells as stored, compacted and partial alike, one row per (bucket_start, dims, metric)
+ * piece: columns bucket_start, dims, metric, count, sum, min, max, mean, m2, sketch. A piece is
+ * only part of a cell; mergeCells adds the pieces up. `condition` (over bucket_start and dims)
+ * applies to both tables, and Postgres pushes it into each scan. One statement reads both, so it
+ * sees a compaction either wholly done or not at all.
+ */
+function storedCells(
+  db: Db,
+  q: { dataset: string; rollup: string; metrics: readonly string[] },
+  condition: postgres.PendingQuery<postgres.Row[]>,
+) {
+  const { sql } = db;
+  const metrics = q.metrics as string[];
+  return sql`
+    select * from (
+      select bucket_start, dims, metric, count, sum, min, max, mean, m2, sketch
+      from ${db.table('rollups')}
+      where dataset = ${q.dataset} and rollup = ${q.rollup} and metric = any(${metrics}::text[])
+      union all
+      select p.bucket_start, p.dims, u.metric, u.count, u.sum, u.min, u.max, u.mean, u.m2, u.sketch
+      from ${db.table('rollup_partials')} p
+      cross join lateral unnest(p.metrics, p.count, p.sum, p.min, p.max, p.mean, p.m2, p.sketch)
+        as u(metric, count, sum, min, max, mean, m2, sketch)
+      where p.dataset = ${q.dataset} and p.rollup = ${q.rollup} and u.metric = any(${metrics}::text[])
+    ) stored
+    where ${condition}`;
 }
 
 /**
@@ -121,12 +160,11 @@ export async function readRollup(
 ): Promise<MergedCell[]> {
   const { sql } = db;
   const bucket = sql`date_bin(make_interval(secs => ${q.strideMs / 1000}), bucket_start, ${q.originIso}::timestamptz)`;
-  const from = q.from ? sql`and ${bucket} >= ${q.from}::timestamptz` : sql``;
-  const to = q.to ? sql`and bucket_start < ${q.to}::timestamptz` : sql``;
+  const from = q.from ? sql`${bucket} >= ${q.from}::timestamptz` : sql`true`;
+  const to = q.to ? sql`bucket_start < ${q.to}::timestamptz` : sql`true`;
   const cells = sql`
     select ${bucket} as b, dims, metric, count, sum, min, max, mean, m2, sketch
-    from ${db.table('rollups')}
-    where dataset = ${q.dataset} and rollup = ${q.rollup} and metric = any(${q.metrics as string[]}::text[]) ${from} ${to}`;
+    from (${storedCells(db, q, sql`${from} and ${to}`)}) cells`;
   const rows = await sql`
     select b as "bucketStart", dims, metric, count, sum, min, max, mean, m2, sketch
     from (${mergeCells(db, cells, sql`b, dims, metric`)}) merged
@@ -154,20 +192,81 @@ export async function readWindow(
   const { sql } = db;
   // Postgres arrays are 1-based; the index is an integer of our own, passed as a parameter.
   const entity = q.entityIndex === null ? sql`''::text` : sql`dims[${q.entityIndex + 1}::int]`;
+  const window = sql`bucket_start >= ${q.start}::timestamptz and bucket_start < ${q.end}::timestamptz and (${q.where ?? sql`true`})`;
   const cells = sql`
     select ${entity} as entity, metric, count, sum, min, max, mean, m2, sketch
-    from ${db.table('rollups')}
-    where dataset = ${q.dataset} and rollup = ${q.rollup} and metric = any(${q.metrics as string[]}::text[])
-      and bucket_start >= ${q.start}::timestamptz and bucket_start < ${q.end}::timestamptz
-      and (${q.where ?? sql`true`})`;
+    from (${storedCells(db, q, window)}) cells`;
   const rows = await sql`
     select * from (${mergeCells(db, cells, sql`entity, metric`)}) merged
     order by entity collate "C", metric collate "C"`;
   return rows as unknown as WindowCell[];
 }
 
-/** The rollups a dataset has data for. */
-export async function rollupsWithData(db: Db, dataset: string): Promise<string[]> {
-  const rows = await db.sql`select distinct rollup from ${db.table('rollups')} where dataset = ${dataset}`;
-  return rows.map((r) => r.rollup as string);
+/**
+ * The compactor's unit of work: a dataset's partial rows of one key-hash shard whose buckets start
+ * in one time range. Different shards hold different cells, so compactors of different shards never
+ * touch the same rows.
+ */
+export interface CompactionShard {
+  readonly dataset: string;
+  readonly shard: number;
+  readonly from: Date;
+  readonly to: Date;
+  /** Partial rows it held when listed. */
+  readonly rows: number;
+}
+
+/** The time ranges of compaction shards: 28 days, from the bucket origin (a Monday). */
+const COMPACTION_RANGE_DAYS = 28;
+
+/** The shards that hold partial rows, oldest range first (of one dataset, or all). */
+export async function pendingCompactionShards(db: Db, originIso: string, dataset?: string): Promise<CompactionShard[]> {
+  const { sql } = db;
+  const range = sql`date_bin(make_interval(days => ${COMPACTION_RANGE_DAYS}), bucket_start, ${originIso}::timestamptz)`;
+  const rows = await sql<{ dataset: string; shard: number; from: Date; rows: number }[]>`
+    select dataset, shard, ${range} as "from", count(*)::int as rows
+    from ${db.table('rollup_partials')}
+    where ${dataset === undefined ? sql`true` : sql`dataset = ${dataset}`}
+    group by dataset, shard, ${range}
+    order by 3, dataset, shard`;
+  return rows.map((r) => ({ ...r, to: new Date(r.from.getTime() + COMPACTION_RANGE_DAYS * 86_400_000) }));
+}
+
+/**
+ * Compacts one shard in one transaction: deletes its partial rows, merges them per cell (as queries
+ * do) and adds each cell to its compacted row in `rollups`. A crash anywhere rolls all of it back,
+ * leaving the partial rows where they were; rows appended after the statement began are left for
+ * the next pass. null when another compactor holds the shard (a transaction-scoped advisory lock,
+ * taken without waiting).
+ */
+export async function compactShard(db: Db, shard: CompactionShard): Promise<{ rows: number; cells: number } | null> {
+  return db.sql.begin(async (tx) => {
+    const key = Math.floor(shard.from.getTime() / (COMPACTION_RANGE_DAYS * 86_400_000)) * 64 + shard.shard;
+    const [lock] = await tx<{ locked: boolean }[]>`
+      select pg_try_advisory_xact_lock(hashtext(${`${db.schema}/compact/${shard.dataset}`}), ${key}::int) as locked`;
+    if (!lock.locked) return null;
+    const pieces = tx`
+      select m.rollup, m.bucket_start, m.dims, u.metric, u.count, u.sum, u.min, u.max, u.mean, u.m2, u.sketch
+      from moved m
+      cross join lateral unnest(m.metrics, m.count, m.sum, m.min, m.max, m.mean, m.m2, m.sketch)
+        as u(metric, count, sum, min, max, mean, m2, sketch)`;
+    const [result] = await tx<{ rows: number; cells: number }[]>`
+      with moved as (
+        delete from ${db.table('rollup_partials')}
+        where dataset = ${shard.dataset} and shard = ${shard.shard}
+          and bucket_start >= ${shard.from}::timestamptz and bucket_start < ${shard.to}::timestamptz
+        returning rollup, bucket_start, dims, metrics, count, sum, min, max, mean, m2, sketch
+      ), merged as (
+        ${mergeCells(db, pieces, tx`rollup, bucket_start, dims, metric`)}
+      ), written as (
+        insert into ${db.table('rollups')} as r
+          (dataset, rollup, bucket_start, dims, metric, count, sum, min, max, mean, m2, sketch)
+        select ${shard.dataset}, rollup, bucket_start, dims, metric, count::bigint, sum, min, max, mean, m2, sketch
+        from merged
+        ${mergeIntoExisting(db)}
+        returning 1
+      )
+      select (select count(*) from moved)::int as rows, (select count(*) from written)::int as cells`;
+    return result;
+  });
 }

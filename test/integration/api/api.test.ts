@@ -86,15 +86,11 @@ async function split(jobId: number, partitions: number): Promise<void> {
 }
 
 async function complete(jobId: number, idx: number, lines: number, counts: { recordsRead: number; recordsAggregated: number; recordsRejected: number }, rejects: SeededReject[]) {
-  await completePartition(db, {
-    jobId,
-    idx,
-    dataset: 'sales',
-    cells: [],
+  await completePartition(db, { jobId, idx, dataset: 'sales', metrics: ['amount', 'quantity'] }, async () => ({
     rejects: rejects.map((r) => ({ line: r.line, offset: r.offset, reason: r.reason, raw: r.raw })),
     stats: { ...counts, lines, bytesRead: 4096, readMs: 1, parseMs: 2 },
     dataRange: null,
-  });
+  }));
 }
 
 const DAY = 86_400_000;

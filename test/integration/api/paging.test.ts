@@ -60,15 +60,11 @@ async function newJob(): Promise<number> {
 }
 
 async function completeWithRejects(jobId: number, idx: number, offsets: readonly number[]) {
-  await completePartition(db, {
-    jobId,
-    idx,
-    dataset: 'sales',
-    cells: [],
+  await completePartition(db, { jobId, idx, dataset: 'sales', metrics: ['amount', 'quantity'] }, async () => ({
     rejects: offsets.map((offset, i) => ({ line: i + 1, offset, reason: `bad ${offset}`, raw: `raw ${offset}` })),
     stats: { recordsRead: offsets.length, recordsAggregated: 0, recordsRejected: offsets.length, lines: offsets.length, bytesRead: 10, readMs: 1, parseMs: 1 },
     dataRange: null,
-  });
+  }));
 }
 
 const jobDefinition = (name: string) => parseAnalyticsJobDefinition({ name, schedule: 'EVERYHOUR', dataset: 'sales', granularity: '1-day', enabled: false, metrics: [{ metric: 'amount', aggregations: ['sum'] }] });
