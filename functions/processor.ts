@@ -4,7 +4,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
-import type { SQSEvent } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { createS3Client, createSqsClient } from '../lib/adapters/aws.ts';
 import { openDatabase, isConnectionError } from '../lib/adapters/database.ts';
 import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
@@ -12,6 +12,7 @@ import { parsePartitionMessage } from '../lib/process/partitionMessage.ts';
 import { addPartitionMetrics, addSignal } from '../lib/adapters/partitionMetrics.ts';
 import { settleEach } from '../lib/adapters/sqsBatch.ts';
 import { PROCESSOR_FAILURE_POLICY, withTransientRetries } from '../lib/adapters/transientFailures.ts';
+import { compactionDeadline, compactPartials } from '../lib/compact/compactor.ts';
 import { loadConfig } from '../lib/config.ts';
 import { processPartition, recordFailedAttempt, type ProcessContext } from '../lib/process/processPartition.ts';
 import { METRICS_NAMESPACE } from '../lib/tune/signals.ts';
@@ -38,18 +39,20 @@ const retrying = withTransientRetries(createSqsClient(), config.partitionQueueUr
 });
 
 /** Partition messages → aggregates merged into Postgres, exactly once; failures reported per item. */
-export const handler = middy<SQSEvent>()
+export const handler = middy<SQSEvent, unknown, Error, Context>()
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
   .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('partition failed', { error: reason as Error }) }))
-  .handler((event) =>
+  .handler((event, context) =>
     settleEach(event.Records, async (record) => {
       const message = parsePartitionMessage(record.body);
+      let finished: string | undefined;
       try {
         await retrying(record, async () => {
           const outcome = await processPartition(ctx, message);
           addPartitionMetrics(metrics, outcome);
           logger.info('partition', { ...outcome });
+          if (outcome.jobFinished) finished = outcome.dataset;
         });
       } catch (reason) {
         if (isConnectionError(reason)) addSignal(metrics, 'dbConnectionErrors', 1);
@@ -60,6 +63,14 @@ export const handler = middy<SQSEvent>()
           (error: Error) => logger.error('could not record the failed attempt (the watchdog will)', { ...message, error }),
         );
         throw reason;
+      }
+      // The job is done (its status committed): compact what it appended now rather than at the next
+      // scheduled pass. Best effort — the partition is merged either way, and the schedule catches up.
+      if (finished !== undefined) {
+        await compactPartials(ctx.db, { dataset: finished, deadlineMs: compactionDeadline(context.getRemainingTimeInMillis()) }).then(
+          (result) => logger.info('compacted after the job finished', { dataset: finished, ...result }),
+          (error: Error) => logger.warn('compaction after the job failed (the scheduled compactor retries it)', { dataset: finished, error }),
+        );
       }
     }),
   );

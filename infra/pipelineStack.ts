@@ -61,6 +61,7 @@ export class PipelineStack extends Stack {
   public readonly schedulerRole: Role;
   public readonly tunerSchedule: CfnSchedule;
   public readonly watchdogSchedule: CfnSchedule;
+  public readonly compactorSchedule: CfnSchedule;
   /** Applies the schema on deploy; the schedule sync runs after it. */
   public readonly migrateTrigger: Trigger;
   public readonly syncSchedulesTrigger: Trigger;
@@ -110,7 +111,9 @@ export class PipelineStack extends Stack {
     const tuner = this.createTuner(processor, splitter);
     // Database access only: it marks what will not finish as failed; it sends and reads nothing else.
     const watchdog = this.createFunction('watchdog');
-    this.functions = { splitter, processor, analytics, tuner, watchdog, migrate, syncSchedules, ...(api ? { api } : {}) };
+    // Database access only: it moves partial aggregates into the compacted rollups.
+    const compactor = this.createFunction('compactor');
+    this.functions = { splitter, processor, analytics, tuner, watchdog, compactor, migrate, syncSchedules, ...(api ? { api } : {}) };
     this.grantObjectAccess();
     this.migrateTrigger = new Trigger(this, 'MigrateOnDeploy', {
       handler: migrate.function,
@@ -127,12 +130,13 @@ export class PipelineStack extends Stack {
     });
     this.tunerSchedule = this.scheduleFunction(tuner, 'Tuner', topology.scheduled.tuner.schedule);
     this.watchdogSchedule = this.scheduleFunction(watchdog, 'Watchdog', topology.scheduled.watchdog.schedule);
+    this.compactorSchedule = this.scheduleFunction(compactor, 'Compactor', topology.scheduled.compactor.schedule);
     this.api = api ? new ReadApi(this, 'ReadApi', { handler: api, logRetention: this.stage.logRetention, removalPolicy: this.stage.removalPolicy }) : undefined;
     this.monitoring = new Monitoring(this, 'Monitoring', {
       dashboardName: `batchflow-${this.stage.name}`,
       queues: this.queues,
       partitionQueue: this.queues.partitions,
-      functions: [splitter, processor, analytics, tuner, watchdog, ...(api ? [api] : [])],
+      functions: [splitter, processor, analytics, tuner, watchdog, compactor, ...(api ? [api] : [])],
       processor,
       oldestPartitionAgeSeconds: this.stage.alarms.oldestPartitionAgeSeconds,
       ...(deployment.alarmEmail ? { alarmEmail: deployment.alarmEmail } : {}),
@@ -146,7 +150,7 @@ export class PipelineStack extends Stack {
    */
   private sizeProcessors(): number {
     const { splitter } = topology.functions;
-    const { analytics, tuner, watchdog } = topology.scheduled;
+    const { analytics, tuner, watchdog, compactor } = topology.scheduled;
     return processorConcurrencyCap({
       databaseConnections: this.database.connections,
       poolSize: POOL_SIZE,
@@ -155,6 +159,7 @@ export class PipelineStack extends Stack {
         { name: 'analytics', concurrency: analytics.maxConcurrency },
         { name: 'tuner', concurrency: tuner.maxConcurrency },
         { name: 'watchdog', concurrency: watchdog.maxConcurrency },
+        { name: 'compactor', concurrency: compactor.maxConcurrency },
       ],
       headroom: CONNECTION_HEADROOM,
       lawMaximum: defaultBounds.maxConcurrency,

@@ -147,6 +147,7 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
       'PARTITION_EXPIRY_SECONDS',
     ],
   },
+  compactor: { ...database, required: [] },
   migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
   syncSchedules: { ...database, required: ['SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'] },
   tuner: {
@@ -344,6 +345,7 @@ const loaders = {
     functionName: e.AWS_LAMBDA_FUNCTION_NAME,
   }),
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
+  compactor: (e: Parsed): DatabaseConfig => databaseConfig(e),
   api: (e: Parsed): ApiConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL }),
   watchdog: (e: Parsed): WatchdogConfig => ({
     ...databaseConfig(e),

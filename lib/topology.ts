@@ -101,6 +101,19 @@ export const topology = {
       maxConcurrency: 1,
       schedule: 'rate(5 minutes)',
     },
+    /**
+     * Merges the partial aggregates processors append into the compacted rollups (lib/compact),
+     * shard by shard; the processor that finishes a job also starts a pass over its dataset.
+     * Queries are exact either way: this only keeps the rows they read few.
+     */
+    compactor: {
+      id: 'Compactor',
+      entry: 'functions/compactor.ts',
+      memoryMb: 256,
+      timeoutSeconds: 300,
+      maxConcurrency: 1,
+      schedule: 'rate(5 minutes)',
+    },
   },
   /** Functions behind the HTTP API (API Gateway on AWS). */
   http: {

@@ -14,7 +14,7 @@ import { ensurePostgres } from './services/pglite.ts';
 import { provision, type Provisioned, type ProvisionOptions } from './services/provision.ts';
 import { removeLocalState, writeLocalState } from './localStateWriter.ts';
 import { startLocalHttpApi, type LocalHttpApi } from './events/http/httpApi.ts';
-import { describeTunerRun, describeWatchdogRun, startFunctionTimer } from './events/schedule/functionTimer.ts';
+import { describeCompactorRun, describeTunerRun, describeWatchdogRun, startFunctionTimer } from './events/schedule/functionTimer.ts';
 
 export interface LocalStackOptions {
   /** Prefix of every resource name, `batchflow-<stage>-...`. @default 'local' */
@@ -52,6 +52,8 @@ export interface LocalStackOptions {
    * (`npm run local` runs it every minute). Its limits follow from the provisioned queues' settings.
    */
   readonly watchdogIntervalMs?: number;
+  /** How often the compactor function runs (its schedule on AWS); 0: never. @default 0 */
+  readonly compactorIntervalMs?: number;
   /**
    * Serve the read-only HTTP API (the `api` function) on this loopback port; 0 picks a free one.
    * @default no HTTP API (`npm run local` serves it on 4567)
@@ -204,6 +206,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const timers = [
       { name: 'tuner', intervalMs: options.tunerIntervalMs, describe: describeTunerRun(options.tunerApply ?? false) },
       { name: 'watchdog', intervalMs: options.watchdogIntervalMs, describe: describeWatchdogRun },
+      { name: 'compactor', intervalMs: options.compactorIntervalMs, describe: describeCompactorRun },
     ] as const;
     for (const { name, intervalMs, describe } of timers) {
       if (!intervalMs) continue;

@@ -56,3 +56,12 @@ export async function compactPartials(db: Db, options: CompactionOptions = {}): 
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
   return { ...totals, remaining: shards.length - next };
 }
+
+/**
+ * When a pass with `remainingMs` of its invocation left stops starting shards: a shard takes
+ * seconds, so 30 s before the end, and at most 2 minutes in (a processor that finished a job
+ * goes back to its queue then; the schedule does the rest).
+ */
+export function compactionDeadline(remainingMs: number, now = Date.now()): number {
+  return now + Math.max(0, Math.min(remainingMs - 30_000, 120_000));
+}

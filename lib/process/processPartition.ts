@@ -46,8 +46,9 @@ export interface PartitionOutcome {
    */
   readonly status: 'merged' | 'duplicate' | 'skipped' | 'object-changed';
   readonly reason?: string;
-  /** This partition's commit ended its job: time to compact what the job appended. */
+  /** This partition's commit ended its job: time to compact what the job appended to its dataset. */
   readonly jobFinished?: boolean;
+  readonly dataset?: string;
   readonly stats?: PartitionStats & { readonly lockWaitMs: number; readonly rowsMerged: number; readonly partitionMs: number };
 }
 
@@ -196,7 +197,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
     });
   });
   if (!outcome.merged) return { jobId, idx, status: 'duplicate' };
-  return { jobId, idx, status: 'merged', jobFinished: outcome.jobFinished, stats: { ...produced!.stats, mergeMs: outcome.mergeMs, lockWaitMs: outcome.lockWaitMs, rowsMerged: outcome.rowsMerged, partitionMs: performance.now() - started } };
+  return { jobId, idx, status: 'merged', jobFinished: outcome.jobFinished, dataset: dataset.name, stats: { ...produced!.stats, mergeMs: outcome.mergeMs, lockWaitMs: outcome.lockWaitMs, rowsMerged: outcome.rowsMerged, partitionMs: performance.now() - started } };
 }
 
 /** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */

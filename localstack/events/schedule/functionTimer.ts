@@ -68,3 +68,10 @@ export function describeWatchdogRun(result: unknown): string[] {
     ...r.partitionsFailed.map((p) => `watchdog failed partition ${p.jobId}-${p.idx}: ${p.reason}`),
   ];
 }
+
+/** The compactor's log line, when it moved anything. */
+export function describeCompactorRun(result: unknown): string[] {
+  const r = result as { shards: number; partialRows: number; cells: number; remaining: number };
+  if (r.shards === 0) return [];
+  return [`compactor merged ${r.partialRows} partial rows into ${r.cells} cells (${r.shards} shards${r.remaining > 0 ? `, ${r.remaining} left for the next run` : ''})`];
+}

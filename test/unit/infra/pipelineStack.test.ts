@@ -209,7 +209,7 @@ describe('PipelineStack', () => {
     // The service names the functions' loggers use, spelled out.
     const services: Record<string, string> = {
       splitter: 'batchflow-splitter', processor: 'batchflow-processor', analytics: 'batchflow-analytics', tuner: 'batchflow-tuner',
-      watchdog: 'batchflow-watchdog', api: 'batchflow-api', migrate: 'batchflow-migrate', syncSchedules: 'batchflow-sync-schedules',
+      watchdog: 'batchflow-watchdog', compactor: 'batchflow-compactor', api: 'batchflow-api', migrate: 'batchflow-migrate', syncSchedules: 'batchflow-sync-schedules',
     };
     const functions = allFunctionNames.map((name) => ({ name, logGroupId: logicalId(stack, stack.functions[name]!.logGroup) }));
 
@@ -321,12 +321,12 @@ describe('PipelineStack', () => {
     );
   });
 
-  it('gives the analytics, watchdog and migrate functions their own logs and the database secret, nothing more', () => {
+  it('gives the analytics, watchdog, compactor and migrate functions their own logs and the database secret, nothing more', () => {
     // Prepare
     const { stack, template } = synthesize({ databaseSecretArn: secretArn });
 
     // Act
-    const grants = (['analytics', 'watchdog', 'migrate'] as const).map((name) => ({ name, grants: withoutLogs(allowed(template, roleId(stack, name))) }));
+    const grants = (['analytics', 'watchdog', 'compactor', 'migrate'] as const).map((name) => ({ name, grants: withoutLogs(allowed(template, roleId(stack, name))) }));
 
     // Assess
     for (const { grants: g } of grants) expect(g).toEqual(new Set(readsSecret));
@@ -346,13 +346,13 @@ describe('PipelineStack', () => {
     );
   });
 
-  it('runs the watchdog on its schedule, with a role that may invoke only it', () => {
+  it.each(['watchdog', 'compactor'] as const)('runs the %s on its schedule', (name) => {
     // Prepare
     const { stack, template } = synthesize({});
 
     // Act
     const schedule = template.findResources('AWS::Scheduler::Schedule');
-    const target = Object.values(schedule).find((s) => s.Properties.ScheduleExpression === topology.scheduled.watchdog.schedule && JSON.stringify(s.Properties.Target.Arn).includes(logicalId(stack, stack.functions.watchdog.function)));
+    const target = Object.values(schedule).find((s) => s.Properties.ScheduleExpression === topology.scheduled[name].schedule && JSON.stringify(s.Properties.Target.Arn).includes(logicalId(stack, stack.functions[name].function)));
 
     // Assess
     expect(target).toBeDefined();
