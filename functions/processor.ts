@@ -28,6 +28,7 @@ const ctx: ProcessContext = {
   objects: s3ObjectStore(createS3Client()),
   maxRecordBytes: config.maxRecordBytes,
   maxStoredRejects: config.maxStoredRejects,
+  flushCells: config.flushCells,
 };
 // Transient database errors: retried here, then the message comes back in seconds, not 30 minutes.
 const retrying = withTransientRetries(createSqsClient(), config.partitionQueueUrl, PROCESSOR_FAILURE_POLICY, {
@@ -66,7 +67,7 @@ export const handler = middy<SQSEvent, unknown, Error, Context>()
       }
       // The job is done (its status committed): compact what it appended now rather than at the next
       // scheduled pass. Best effort — the partition is merged either way, and the schedule catches up.
-      if (finished !== undefined) {
+      if (finished !== undefined && config.compactAfterJob) {
         await compactPartials(ctx.db, { dataset: finished, deadlineMs: compactionDeadline(context.getRemainingTimeInMillis()) }).then(
           (result) => logger.info('compacted after the job finished', { dataset: finished, ...result }),
           (error: Error) => logger.warn('compaction after the job failed (the scheduled compactor retries it)', { dataset: finished, error }),

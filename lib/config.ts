@@ -22,6 +22,13 @@ export const DEFAULTS = {
    * takes up to ~1,000 characters of raw text: 1,000 bound a partition's rejects to ~2 MB.
    */
   maxStoredRejects: 1000,
+  /**
+   * Cells a processor's aggregator holds before it appends them as partial rows and goes on with a
+   * fresh one: ~150 bytes each (a 64-byte record, a sketch table of at least 8 bins, a share of its
+   * group's keys), so ~40 MiB whatever a partition's group count. Flushing more often changes no
+   * result (partial rows merge like any others), only the rows left for the compactor.
+   */
+  partialFlushCells: 262_144,
   /** Where clients go when the environment names no region (moto and LocalStack accept any). */
   region: 'us-east-1',
 } as const;
@@ -45,6 +52,8 @@ const variables = {
   MAX_RECORD_BYTES: positiveInt,
   MAX_DECOMPRESSED_BYTES: positiveInt,
   MAX_STORED_REJECTS: z.coerce.number().int().nonnegative(),
+  PARTIAL_FLUSH_CELLS: positiveInt,
+  COMPACT_AFTER_JOB: z.enum(['true', 'false'], { message: 'COMPACT_AFTER_JOB must be true or false' }),
   PROCESSOR_FUNCTION_NAME: nonEmpty('PROCESSOR_FUNCTION_NAME'),
   SPLITTER_FUNCTION_NAME: nonEmpty('SPLITTER_FUNCTION_NAME'),
   PARTITION_QUEUE_NAME: nonEmpty('PARTITION_QUEUE_NAME'),
@@ -79,6 +88,8 @@ const defaults: Partial<Record<VariableName, string>> = {
   MAX_RECORD_BYTES: String(topology.ingest.maxRecordBytes),
   MAX_DECOMPRESSED_BYTES: String(topology.ingest.maxDecompressedBytes),
   MAX_STORED_REJECTS: String(DEFAULTS.maxStoredRejects),
+  PARTIAL_FLUSH_CELLS: String(DEFAULTS.partialFlushCells),
+  COMPACT_AFTER_JOB: 'true',
   TUNER_APPLY: 'false',
   AWS_LAMBDA_FUNCTION_NAME: 'batchflow',
   ...watchdogDefaults(watchdogTimings()),
@@ -128,7 +139,7 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
   processor: {
     ...database,
     required: ['PARTITION_QUEUE_URL'],
-    optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'PARTITION_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_NAME'],
+    optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'PARTIAL_FLUSH_CELLS', 'COMPACT_AFTER_JOB', 'PARTITION_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_NAME'],
   },
   analytics: { ...database, required: [] },
   // retry and restart re-send partition messages.
@@ -266,6 +277,10 @@ export interface ProcessorConfig extends DatabaseConfig {
   readonly maxRecordBytes: number;
   /** Rejected records stored per partition (all are counted). */
   readonly maxStoredRejects: number;
+  /** Cells held in memory before they are appended as partial rows (DEFAULTS.partialFlushCells). */
+  readonly flushCells: number;
+  /** Whether the processor whose partition finishes a job compacts its dataset right after. */
+  readonly compactAfterJob: boolean;
   /** The partition queue's receives before the DLQ. */
   readonly maxReceives: number;
   /** This function's physical name (Lambda sets it): the `service` dimension of its metrics. */
@@ -341,6 +356,8 @@ const loaders = {
     partitionQueueUrl: e.PARTITION_QUEUE_URL,
     maxRecordBytes: e.MAX_RECORD_BYTES,
     maxStoredRejects: e.MAX_STORED_REJECTS,
+    flushCells: e.PARTIAL_FLUSH_CELLS,
+    compactAfterJob: e.COMPACT_AFTER_JOB === 'true',
     maxReceives: e.PARTITION_MAX_RECEIVES,
     functionName: e.AWS_LAMBDA_FUNCTION_NAME,
   }),

@@ -30,8 +30,8 @@ export interface ProcessContext {
   readonly maxRecordBytes: number;
   /** Rejects stored per partition (rejected_records); every reject is counted either way. */
   readonly maxStoredRejects: number;
-  /** See FLUSH_CELLS (tests lower it to flush often). @default FLUSH_CELLS */
-  readonly flushCells?: number;
+  /** Cells the aggregator holds before they are appended as partial rows (DEFAULTS.partialFlushCells). */
+  readonly flushCells: number;
 }
 
 /** The outcome of one partition message. */
@@ -112,21 +112,12 @@ function stagedPartGone(err: unknown, p: Partition): string | undefined {
 }
 
 /**
- * Cells an aggregator holds before its groups are appended to Postgres and a fresh one goes on:
- * ~150 bytes each (a 64-byte record, a sketch table of at least 8 bins, a share of the group's
- * keys), so ~40 MiB whatever the partition's group count. Flushing more often costs nothing in
- * exactness (partial rows merge like any others), only rows for the compactor.
- */
-export const FLUSH_CELLS = 262_144;
-
-/**
  * Reads, parses and aggregates the partition, appending its partial rows whenever the aggregator
- * passes FLUSH_CELLS, then completes it unless a duplicate got there first (completePartition).
+ * holds ctx.flushCells cells, then completes it unless a duplicate got there first (completePartition).
  */
 async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDefinition, partition: Partition): Promise<PartitionOutcome> {
   const { jobId, idx } = partition;
   const started = performance.now();
-  const flushCells = ctx.flushCells ?? FLUSH_CELLS;
   const granularity = parseGranularity(dataset.granularity);
   const { start, end } = await alignedRange(ctx, job, partition);
   const source = { dataset: dataset.name, jobId, idx, metrics: dataset.metrics };
@@ -171,7 +162,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
       const t = performance.now();
       reader.push(chunk);
       parseMs += performance.now() - t;
-      if (aggregator.size >= flushCells) {
+      if (aggregator.size >= ctx.flushCells) {
         const f = performance.now();
         await flush();
         flushMs += performance.now() - f;

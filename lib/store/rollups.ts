@@ -227,8 +227,9 @@ export async function pendingCompactionShards(db: Db, originIso: string, dataset
     select dataset, shard, ${range} as "from", count(*)::int as rows
     from ${db.table('rollup_partials')}
     where ${dataset === undefined ? sql`true` : sql`dataset = ${dataset}`}
-    group by dataset, shard, ${range}
-    order by 3, dataset, shard`;
+    -- By position: the range expression's parameters are new ones each time it is written.
+    group by 1, 2, 3
+    order by 3, 1, 2`;
   return rows.map((r) => ({ ...r, to: new Date(r.from.getTime() + COMPACTION_RANGE_DAYS * 86_400_000) }));
 }
 
