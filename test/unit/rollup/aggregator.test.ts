@@ -153,6 +153,41 @@ describe('createRollupAggregator', () => {
     },
   );
 
+  it.each(definitions.map((def) => [def.granularity, def.rollups.map((r) => `[${r}]`).join(' '), def] as const))(
+    'lists as groups exactly the cells it lists one by one, every metric of a group together (%s, rollups %s)',
+    (_granularity, _rollups, def) => {
+      // Prepare
+      const samples = recordsFor(def);
+
+      fc.assert(
+        fc.property(samples, (records) => {
+          // Act
+          const aggregator = aggregate(def, records);
+          const groups = [...aggregator.groups()];
+
+          // Assess: unfolded metric by metric, the groups are the cells (checked above against a naive group-by).
+          const unfolded = groups.flatMap((g) =>
+            def.metrics.map((metric, m) => ({
+              rollup: g.rollup,
+              bucketStart: g.bucketStart,
+              dims: [...g.dims],
+              metric,
+              count: g.count[m],
+              sum: g.sum[m],
+              min: g.min[m],
+              max: g.max[m],
+              mean: g.mean[m],
+              m2: g.m2[m],
+              sketch: JSON.parse(g.sketch[m]),
+            })),
+          );
+          expect(unfolded).toEqual(aggregator.cells());
+        }),
+        { numRuns: 40 },
+      );
+    },
+  );
+
   it('keeps a median within 1% of the lower-middle value of every cell', () => {
     // Prepare
     const def = definitions[0];
