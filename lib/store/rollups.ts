@@ -1,47 +1,7 @@
 import type { WindowCell } from '../analytics/rollupPlan.ts';
-import type { CellStatistics, RollupCell } from '../rollup/aggregator.ts';
+import type { CellStatistics } from '../rollup/aggregator.ts';
 import type postgres from 'postgres';
-import type { Db, Tx } from './db.ts';
-
-/** Cells per INSERT: bounds the JSON parameter (~a few MB) while keeping statements few. */
-const CELLS_PER_STATEMENT = 2000;
-
-/**
- * Merges a partition's cells into `rollups` inside the caller's transaction.
- *
- * Deadlock-free with any number of concurrent processors: every transaction locks rows in one
- * global order — cells sorted by (rollup, bucket, dims, metric) in code-point order, chunks sent in
- * that order, and each INSERT ordered the same way with COLLATE "C" (byte order = code-point order
- * for UTF-8).
- */
-export async function mergeRollupCells(tx: Tx, db: Db, dataset: string, cells: RollupCell[]): Promise<number> {
-  const sorted = [...cells].sort(compareCells);
-  for (let i = 0; i < sorted.length; i += CELLS_PER_STATEMENT) {
-    const chunk = sorted.slice(i, i + CELLS_PER_STATEMENT).map((c) => ({
-      rollup: c.rollup,
-      bucket_start: new Date(c.bucketStart).toISOString(),
-      dims: c.dims,
-      metric: c.metric,
-      count: c.count,
-      sum: c.sum,
-      min: c.min,
-      max: c.max,
-      mean: c.mean,
-      m2: c.m2,
-      sketch: c.sketch,
-    }));
-    await tx`
-      insert into ${db.table('rollups')} as r
-        (dataset, rollup, bucket_start, dims, metric, count, sum, min, max, mean, m2, sketch)
-      select ${dataset}, x.rollup, x.bucket_start, x.dims, x.metric, x.count, x.sum, x.min, x.max, x.mean, x.m2, x.sketch
-      from jsonb_to_recordset(${tx.json(chunk as never)}::jsonb) as x(
-        rollup text, bucket_start timestamptz, dims text[], metric text, count bigint,
-        sum float8, min float8, max float8, mean float8, m2 float8, sketch jsonb)
-      order by x.rollup collate "C", x.bucket_start, x.dims collate "C", x.metric collate "C"
-      ${mergeIntoExisting(db)}`;
-  }
-  return sorted.length;
-}
+import type { Db } from './db.ts';
 
 /**
  * The ON CONFLICT clause adding an incoming cell (`excluded`) to the stored one (`r`): counts and
@@ -60,38 +20,6 @@ function mergeIntoExisting(db: Db) {
                 else r.m2 + excluded.m2
                      + (excluded.mean - r.mean) ^ 2 * r.count::float8 * excluded.count / (r.count + excluded.count) end,
       sketch = ${db.sql(`${db.schema}.sketch_merge`)}(r.sketch, excluded.sketch)`;
-}
-
-/** Orders cells as Postgres orders the primary key under COLLATE "C". */
-export function compareCells(a: RollupCell, b: RollupCell): number {
-  return (
-    compareCodePoints(a.rollup, b.rollup) ||
-    a.bucketStart - b.bucketStart ||
-    compareTextArrays(a.dims, b.dims) ||
-    compareCodePoints(a.metric, b.metric)
-  );
-}
-
-function compareTextArrays(a: readonly string[], b: readonly string[]): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const c = compareCodePoints(a[i], b[i]);
-    if (c !== 0) return c;
-  }
-  return a.length - b.length;
-}
-
-/** Code-point order (UTF-16 `<` differs for characters above U+FFFF vs U+E000..U+FFFF). */
-export function compareCodePoints(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.codePointAt(i)!;
-    const y = b.codePointAt(i)!;
-    if (x !== y) return x - y;
-    if (x > 0xffff) i++;
-  }
-  return a.length - b.length;
 }
 
 /** One merged group of cells: moments merged with Chan's formula, sketches by adding bins. */
