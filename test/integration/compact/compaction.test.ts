@@ -10,7 +10,10 @@ import { compactShard, pendingCompactionShards } from '../../../lib/store/rollup
 import { HOUR } from '../../support/time.ts';
 import { putJob, resultDifferences, salesJob, uploadSales } from '../analytics/support.ts';
 import { compareQueries } from '../pipeline/expected.ts';
-import { ownPool, registerDataset, salesCsv, usePipeline } from '../pipeline/pipeline.ts';
+import { processPartition } from '../../../lib/process/processPartition.ts';
+import { getIngestJob } from '../../../lib/store/ingestJobs.ts';
+import { salesFile } from '../analytics/support.ts';
+import { createHeld, ownPool, processContext, registerDataset, salesCsv, splitHeld, usePipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
 
 // Compaction driven by the tests (no pass after each job), and aggregators that flush every few
@@ -207,3 +210,42 @@ async function waitForCompaction(schema: string): Promise<number> {
   }
   throw new Error('no compaction statement started');
 }
+
+describe('job and partition times', () => {
+  it('are when things happened, not when their transactions began', async () => {
+    // Prepare: each partition's bytes arrive slowly, inside its open merge transaction.
+    await registerDataset(p, salesCsv('timed'));
+    const held = await createHeld(p);
+    const { outcome, messages } = await splitHeld(p, held, 'uploads/timed/a.csv', salesFile({ records: 400, seed: 47, ranges: [MARCH] }));
+    const context = processContext(p);
+    const PAUSE_MS = 400;
+    const slow = {
+      ...context,
+      objects: {
+        ...context.objects,
+        async stream(...args: Parameters<typeof context.objects.stream>) {
+          const chunks = await context.objects.stream(...args);
+          return (async function* () {
+            for await (const chunk of chunks) {
+              await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
+              yield chunk;
+            }
+          })();
+        },
+      },
+    };
+
+    // Act
+    const started = Date.now();
+    for (const message of messages) await processPartition(slow, message);
+    const elapsed = Date.now() - started;
+    const job = (await getIngestJob(p.db, outcome.jobId!))!;
+    const partitions = await p.db.sql<{ startedAt: Date; completedAt: Date }[]>`
+      select started_at as "startedAt", completed_at as "completedAt" from ${p.db.table('batch_partitions')} where job_id = ${job.jobId}`;
+
+    // Assess
+    expect(job.status).toBe('completed');
+    for (const part of partitions) expect(part.completedAt.getTime() - part.startedAt.getTime()).toBeGreaterThanOrEqual(PAUSE_MS);
+    expect(job.finishedAt!.getTime() - job.createdAt.getTime()).toBeGreaterThanOrEqual(elapsed);
+  });
+});
