@@ -45,22 +45,25 @@ export interface RollupAggregator {
   readonly size: number;
 }
 
+/** Statistics per metric in RollupGroup.stats: count, sum, min, max, mean, m2. */
+export const GROUP_STATS = 6;
+
 /**
  * One group — a rollup, a time bucket and a combination of dimension values — with every metric's
- * statistics in parallel arrays (in the definition's metric order): how partial aggregates are
- * stored, one row per group. Sketches are their JSON text (SketchJson serialised).
+ * statistics: how partial aggregates are stored, one row per group.
  */
 export interface RollupGroup {
   readonly rollup: string;
   readonly bucketStart: number;
+  /** The same array for every group of one combination of values: do not change it. */
   readonly dims: readonly string[];
-  readonly count: number[];
-  readonly sum: number[];
-  readonly min: (number | null)[];
-  readonly max: (number | null)[];
-  readonly mean: number[];
-  readonly m2: number[];
-  readonly sketch: string[];
+  /**
+   * Metric m (definition order) at GROUP_STATS·m: count, sum, min, max, mean, m2; min and max are
+   * NaN when the count is 0.
+   */
+  readonly stats: Float64Array;
+  /** The metrics' sketches (SketchJson) as the text of one JSON array, in metric order. */
+  readonly sketches: string;
 }
 
 /**
@@ -107,6 +110,26 @@ function ownCopy(s: string): string {
 
 // Serialised bin names by stored bucket, made once per process.
 const binNames: string[] = [];
+// The same as JSON object keys, `"p70":`, for sketch texts.
+const binTokens: string[] = [];
+
+function binToken(stored: number): string {
+  return (binTokens[stored] ??= `"${binName(stored)}":`);
+}
+
+/** Sorts numbers ascending: insertion sort for the few bins most cells have, where a comparator call costs more. */
+function sortSmall(xs: number[]): void {
+  if (xs.length > 16) {
+    xs.sort((a, b) => a - b);
+    return;
+  }
+  for (let i = 1; i < xs.length; i++) {
+    const x = xs[i];
+    let j = i;
+    for (; j > 0 && xs[j - 1] > x; j--) xs[j] = xs[j - 1];
+    xs[j] = x;
+  }
+}
 
 function binName(stored: number): string {
   return (binNames[stored] ??= sketchBucketName(stored - BUCKET_OFFSET));
@@ -458,47 +481,37 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
    * never holds more than one group's output. The aggregator must not change while this runs.
    */
   function* groupsOut(): Generator<RollupGroup> {
-    let scratch = new Float64Array(64);
+    const bins: number[] = [];
     for (let group = 0; group < groups.size; group++) {
       const combo = groupCombo[group];
-      const out: RollupGroup = {
-        rollup: rollupKeys[comboRollup[combo]],
-        bucketStart: bucketStarts[groupBucket[group]],
-        dims: comboValues[combo],
-        count: [],
-        sum: [],
-        min: [],
-        max: [],
-        mean: [],
-        m2: [],
-        sketch: [],
-      };
+      const stats = new Float64Array(GROUP_STATS * metricCount);
+      let sketches = '[';
       for (let m = 0; m < metricCount; m++) {
         const c = group * metricCount + m;
         const at = c * CELL_DOUBLES;
         const count = f64[at + COUNT];
-        out.count.push(count);
-        out.sum.push(f64[at + SUM]);
-        out.min.push(count === 0 ? null : f64[at + MIN]);
-        out.max.push(count === 0 ? null : f64[at + MAX]);
-        out.mean.push(f64[at + MEAN]);
-        out.m2.push(f64[at + M2]);
+        const o = GROUP_STATS * m;
+        stats[o] = count;
+        stats[o + 1] = f64[at + SUM];
+        stats[o + 2] = count === 0 ? Number.NaN : f64[at + MIN];
+        stats[o + 3] = count === 0 ? Number.NaN : f64[at + MAX];
+        stats[o + 4] = f64[at + MEAN];
+        stats[o + 5] = f64[at + M2];
+        // Bins as bucket · 2^32 + count, so one numeric order is the bucket order.
+        bins.length = 0;
         const used = i32[2 * at + SKETCH_USED];
-        if (used > scratch.length) scratch = new Float64Array(2 * used);
-        // Bins as bucket · 2^32 + count, so one numeric sort orders them by bucket.
-        let n = 0;
         const offset = i32[2 * at + SKETCH_OFFSET];
         const end = offset + 2 * i32[2 * at + SKETCH_MASK];
-        if (used > 0) for (let s = offset; s <= end; s += 2) if (pool[s] !== 0) scratch[n++] = pool[s] * 4294967296 + pool[s + 1];
-        const bins = scratch.subarray(0, n).sort();
-        let text = '{';
-        for (let i = 0; i < n; i++) {
+        if (used > 0) for (let s = offset; s <= end; s += 2) if (pool[s] !== 0) bins.push(pool[s] * 4294967296 + pool[s + 1]);
+        sortSmall(bins);
+        sketches += m === 0 ? '{' : ',{';
+        for (let i = 0; i < bins.length; i++) {
           const bin = Math.floor(bins[i] / 4294967296);
-          text += `${i === 0 ? '' : ','}"${binName(bin)}":${bins[i] - bin * 4294967296}`;
+          sketches += (i === 0 ? '' : ',') + binToken(bin) + (bins[i] - bin * 4294967296);
         }
-        out.sketch.push(text + '}');
+        sketches += '}';
       }
-      yield out;
+      yield { rollup: rollupKeys[comboRollup[combo]], bucketStart: bucketStarts[groupBucket[group]], dims: comboValues[combo], stats, sketches: sketches + ']' };
     }
   }
 

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import type { RollupGroup } from '../rollup/aggregator.ts';
+import { GROUP_STATS, type RollupGroup } from '../rollup/aggregator.ts';
 import type { Db, Tx } from './db.ts';
 
 /**
@@ -45,7 +45,8 @@ export interface PartialWriter {
   write(groups: Iterable<RollupGroup>): Promise<number>;
 }
 
-const COLUMNS = ['dataset', 'rollup', 'bucket_start', 'dims', 'shard', 'job_id', 'partition_idx', 'metrics', 'count', 'sum', 'min', 'max', 'mean', 'm2', 'sketch'];
+// Per partition, the same in every row: dataset, then job, partition and metrics after the group's own.
+const COLUMNS = ['dataset', 'rollup', 'dims', 'shard', 'bucket_start', 'job_id', 'partition_idx', 'metrics', 'stats', 'sketches'];
 
 /** A writer of partial rows in the caller's transaction: COPY when `db.copy`, else INSERT. */
 export function partialWriter(tx: Tx, db: Db, source: PartialSource): PartialWriter {
@@ -56,8 +57,7 @@ export function partialWriter(tx: Tx, db: Db, source: PartialSource): PartialWri
 const COPY_CHUNK_CHARS = 1 << 20;
 
 function copyWriter(tx: Tx, db: Db, source: PartialSource): PartialWriter {
-  const head = copyField(source.dataset);
-  const middle = `${source.jobId}\t${source.idx}\t${copyField(textArray(source.metrics))}`;
+  const encoder = copyEncoder(source);
   return {
     async write(groups) {
       let rows = 0;
@@ -75,7 +75,7 @@ function copyWriter(tx: Tx, db: Db, source: PartialSource): PartialWriter {
         text = '';
       };
       for (const g of groups) {
-        text += copyRow(g, head, middle);
+        text += encoder(g);
         rows++;
         if (text.length >= COPY_CHUNK_CHARS) await flush();
       }
@@ -89,24 +89,47 @@ function copyWriter(tx: Tx, db: Db, source: PartialSource): PartialWriter {
 }
 
 /**
- * One group as a line of COPY's text format, in COLUMNS order: `head` is the dataset's field,
- * `middle` the job id, partition index and metrics fields (the same for every row of a partition).
+ * Turns groups into lines of COPY's text format, in COLUMNS order. What depends only on a group's
+ * combination of values (rollup, dims, shard) is encoded once per combination — the aggregator
+ * hands out the same dims array for each — and each bucket's timestamp once.
  */
-export function copyRow(g: RollupGroup, head: string, middle: string): string {
-  return (
-    `${head}\t${copyField(g.rollup)}\t${new Date(g.bucketStart).toISOString()}\t${copyField(textArray(g.dims))}\t` +
-    `${partialShard(g.rollup, g.dims)}\t${middle}\t` +
-    `{${g.count.join(',')}}\t{${numbers(g.sum)}}\t{${numbers(g.min)}}\t{${numbers(g.max)}}\t{${numbers(g.mean)}}\t{${numbers(g.m2)}}\t` +
-    `${copyField(jsonArray(g.sketch))}\n`
-  );
+export function copyEncoder(source: PartialSource): (g: RollupGroup) => string {
+  const head = copyField(source.dataset);
+  const middle = `${source.jobId}\t${source.idx}\t${copyField(textArray(source.metrics))}`;
+  const prefixes = new Map<readonly string[], string>();
+  const buckets = new Map<number, string>();
+  return (g) => {
+    let prefix = prefixes.get(g.dims);
+    if (prefix === undefined) {
+      prefix = `${head}\t${copyField(g.rollup)}\t${copyField(textArray(g.dims))}\t${partialShard(g.rollup, g.dims)}\t`;
+      prefixes.set(g.dims, prefix);
+    }
+    let bucket = buckets.get(g.bucketStart);
+    if (bucket === undefined) buckets.set(g.bucketStart, (bucket = new Date(g.bucketStart).toISOString()));
+    // Sketch texts hold no backslash, tab or line break: nothing in them to escape for COPY.
+    return `${prefix}${bucket}\t${middle}\t{${numbers(g.stats)}}\t${g.sketches}\n`;
+  };
 }
 
-/** Doubles as array elements: JavaScript's shortest round-trip form, which float8 reads back exactly. */
-function numbers(xs: readonly (number | null)[]): string {
+/**
+ * A group's stats as array elements: JavaScript's shortest round-trip form, which float8 reads back
+ * exactly; NaN is NULL. Formatting a double is the encoder's main cost, and at high cardinality
+ * most cells hold one value, whose sum, min, max and mean are that value: it is formatted once.
+ */
+function numbers(xs: Float64Array): string {
   let out = '';
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i];
-    out += (i === 0 ? '' : ',') + (x === null ? 'NULL' : String(x));
+  for (let o = 0; o < xs.length; o += GROUP_STATS) {
+    const count = xs[o];
+    const x = xs[o + 1];
+    if (count === 1 && xs[o + 2] === x && xs[o + 3] === x && xs[o + 4] === x && xs[o + 5] === 0) {
+      const v = String(x);
+      out += `${o === 0 ? '' : ','}1,${v},${v},${v},${v},0`;
+      continue;
+    }
+    for (let i = o; i < o + GROUP_STATS; i++) {
+      const y = xs[i];
+      out += (i === 0 ? '' : ',') + (y === y ? String(y) : 'NULL');
+    }
   }
   return out;
 }
@@ -126,24 +149,16 @@ export function textArray(values: readonly string[]): string {
   return out + '}';
 }
 
-/** A jsonb[] literal of JSON texts. Sketch texts hold only quotes, so that is all there is to escape. */
-function jsonArray(texts: readonly string[]): string {
-  let out = '{';
-  for (let i = 0; i < texts.length; i++) out += `${i === 0 ? '' : ','}"${texts[i].replace(/["\\]/g, '\\$&')}"`;
-  return out + '}';
-}
-
 /** Rows per INSERT in the fallback: bounds the JSON parameter while keeping statements few. */
 const ROWS_PER_INSERT = 2000;
 
 function insertWriter(tx: Tx, db: Db, source: PartialSource): PartialWriter {
   const insert = (rows: object[]) => tx`
     insert into ${db.table('rollup_partials')} (${tx(COLUMNS)})
-    select ${source.dataset}, x.rollup, x.bucket_start, x.dims, x.shard, ${source.jobId}, ${source.idx}, ${source.metrics as string[]}::text[],
-           x.count, x.sum, x.min, x.max, x.mean, x.m2, x.sketch
+    select ${source.dataset}, x.rollup, x.dims, x.shard, x.bucket_start, ${source.jobId}, ${source.idx}, ${source.metrics as string[]}::text[],
+           x.stats, x.sketches
     from jsonb_to_recordset(${tx.json(rows as never)}::jsonb) as x(
-      rollup text, bucket_start timestamptz, dims text[], shard smallint, count bigint[],
-      sum float8[], min float8[], max float8[], mean float8[], m2 float8[], sketch jsonb[])`;
+      rollup text, dims text[], shard smallint, bucket_start timestamptz, stats float8[], sketches jsonb)`;
   return {
     async write(groups) {
       let rows: object[] = [];
@@ -151,16 +166,12 @@ function insertWriter(tx: Tx, db: Db, source: PartialSource): PartialWriter {
       for (const g of groups) {
         rows.push({
           rollup: g.rollup,
-          bucket_start: new Date(g.bucketStart).toISOString(),
           dims: g.dims,
           shard: partialShard(g.rollup, g.dims),
-          count: g.count,
-          sum: g.sum,
-          min: g.min,
-          max: g.max,
-          mean: g.mean,
-          m2: g.m2,
-          sketch: g.sketch.map((t) => JSON.parse(t)),
+          bucket_start: new Date(g.bucketStart).toISOString(),
+          // JSON has no NaN: null, as the COPY writer's NULL.
+          stats: Array.from(g.stats, (x) => (x === x ? x : null)),
+          sketches: JSON.parse(g.sketches),
         });
         if (rows.length === ROWS_PER_INSERT) {
           await insert(rows);

@@ -50,6 +50,17 @@ function mergeCells(db: Db, cells: postgres.PendingQuery<postgres.Row[]>, keys: 
 }
 
 /**
+ * One metric's piece of partial row `p`: the metric at position `m.i` of `p.metrics` (see the
+ * layout in migration 10): metric, count, sum, min, max, mean, m2, sketch.
+ */
+function partialPieces(sql: postgres.Sql) {
+  return sql`
+    m.metric, p.stats[6 * m.i::int - 5]::bigint as count, p.stats[6 * m.i::int - 4] as sum, p.stats[6 * m.i::int - 3] as min,
+    p.stats[6 * m.i::int - 2] as max, p.stats[6 * m.i::int - 1] as mean, p.stats[6 * m.i::int] as m2,
+    p.sketches -> (m.i::int - 1) as sketch`;
+}
+
+/**
  * A rollup's cells as stored, compacted and partial alike, one row per (bucket_start, dims, metric)
  * piece: columns bucket_start, dims, metric, count, sum, min, max, mean, m2, sketch. A piece is
  * only part of a cell; mergeCells adds the pieces up. `condition` (over bucket_start and dims)
@@ -69,11 +80,10 @@ function storedCells(
       from ${db.table('rollups')}
       where dataset = ${q.dataset} and rollup = ${q.rollup} and metric = any(${metrics}::text[])
       union all
-      select p.bucket_start, p.dims, u.metric, u.count, u.sum, u.min, u.max, u.mean, u.m2, u.sketch
+      select p.bucket_start, p.dims, ${partialPieces(sql)}
       from ${db.table('rollup_partials')} p
-      cross join lateral unnest(p.metrics, p.count, p.sum, p.min, p.max, p.mean, p.m2, p.sketch)
-        as u(metric, count, sum, min, max, mean, m2, sketch)
-      where p.dataset = ${q.dataset} and p.rollup = ${q.rollup} and u.metric = any(${metrics}::text[])
+      cross join lateral unnest(p.metrics) with ordinality as m(metric, i)
+      where p.dataset = ${q.dataset} and p.rollup = ${q.rollup} and m.metric = any(${metrics}::text[])
     ) stored
     where ${condition}`;
 }
@@ -175,16 +185,14 @@ export async function compactShard(db: Db, shard: CompactionShard): Promise<{ ro
       select pg_try_advisory_xact_lock(hashtext(${`${db.schema}/compact/${shard.dataset}`}), ${key}::int) as locked`;
     if (!lock.locked) return null;
     const pieces = tx`
-      select m.rollup, m.bucket_start, m.dims, u.metric, u.count, u.sum, u.min, u.max, u.mean, u.m2, u.sketch
-      from moved m
-      cross join lateral unnest(m.metrics, m.count, m.sum, m.min, m.max, m.mean, m.m2, m.sketch)
-        as u(metric, count, sum, min, max, mean, m2, sketch)`;
+      select p.rollup, p.bucket_start, p.dims, ${partialPieces(db.sql)}
+      from moved p cross join lateral unnest(p.metrics) with ordinality as m(metric, i)`;
     const [result] = await tx<{ rows: number; cells: number }[]>`
       with moved as (
         delete from ${db.table('rollup_partials')}
         where dataset = ${shard.dataset} and shard = ${shard.shard}
           and bucket_start >= ${shard.from}::timestamptz and bucket_start < ${shard.to}::timestamptz
-        returning rollup, bucket_start, dims, metrics, count, sum, min, max, mean, m2, sketch
+        returning rollup, bucket_start, dims, metrics, stats, sketches
       ), merged as (
         ${mergeCells(db, pieces, tx`rollup, bucket_start, dims, metric`)}
       ), written as (

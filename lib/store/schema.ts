@@ -308,27 +308,24 @@ alter table ${s}.batch_jobs
       const s = quoteIdent(schema);
       return `
 -- What each partition merged, appended with COPY in the transaction that completes it: one row per
--- cell (rollup, bucket, dimension values) holding every metric's statistics in parallel arrays,
--- aligned with metrics. No key, no conflict: writers never wait for each other's rows. Queries read
--- rollups and these together; the compactor (lib/compact) merges these into rollups and deletes them
--- in one transaction. shard is a hash of (rollup, dims) that, with the bucket's time range, splits
--- the compactor's work into sets of rows no other compactor touches.
+-- cell (rollup, dimension values, bucket) holding every metric's statistics. stats holds, for the
+-- metric at (1-based) position i of metrics, count, sum, min, max, mean and M2 at 6(i-1)+1 .. 6i;
+-- sketches is a JSON array of their sketches in the same order. No key, no conflict: writers never
+-- wait for each other's rows. Queries read rollups and these together; the compactor (lib/compact)
+-- merges these into rollups and deletes them in one transaction. shard is a hash of (rollup, dims)
+-- that, with the bucket's time range, splits the compactor's work into sets of rows no other
+-- compactor touches.
 create table ${s}.rollup_partials (
   dataset text not null,
   rollup text not null,
-  bucket_start timestamptz not null,
   dims text[] not null,
   shard smallint not null,
+  bucket_start timestamptz not null,
   job_id bigint not null,
   partition_idx int not null,
   metrics text[] not null,
-  count bigint[] not null,
-  sum float8[] not null,
-  min float8[] not null,
-  max float8[] not null,
-  mean float8[] not null,
-  m2 float8[] not null,
-  sketch jsonb[] not null
+  stats float8[] not null,
+  sketches jsonb not null
 );
 -- Queries (a dataset's rollup over a time range) and the compactor (a dataset's time range).
 create index rollup_partials_by_time on ${s}.rollup_partials (dataset, bucket_start);

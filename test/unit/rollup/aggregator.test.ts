@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
-import { createRollupAggregator, type RollupCell } from '../../../lib/rollup/aggregator.ts';
+import { createRollupAggregator, GROUP_STATS, type RollupCell } from '../../../lib/rollup/aggregator.ts';
 import { DDSketch, SKETCH_RELATIVE_ACCURACY, sketchQuantile } from '../../../lib/rollup/sketch.ts';
 import { ORIGIN_MS } from '../../support/time.ts';
 
@@ -166,21 +166,20 @@ describe('createRollupAggregator', () => {
           const groups = [...aggregator.groups()];
 
           // Assess: unfolded metric by metric, the groups are the cells (checked above against a naive group-by).
-          const unfolded = groups.flatMap((g) =>
-            def.metrics.map((metric, m) => ({
-              rollup: g.rollup,
-              bucketStart: g.bucketStart,
-              dims: [...g.dims],
-              metric,
-              count: g.count[m],
-              sum: g.sum[m],
-              min: g.min[m],
-              max: g.max[m],
-              mean: g.mean[m],
-              m2: g.m2[m],
-              sketch: JSON.parse(g.sketch[m]),
-            })),
-          );
+          const unfolded = groups.flatMap((g) => {
+            const sketches = JSON.parse(g.sketches);
+            return def.metrics.map((metric, m) => {
+              const [count, sum, min, max, mean, m2] = g.stats.subarray(GROUP_STATS * m, GROUP_STATS * (m + 1));
+              return { rollup: g.rollup, bucketStart: g.bucketStart, dims: [...g.dims], metric, count, sum, min: count === 0 ? null : min, max: count === 0 ? null : max, mean, m2, sketch: sketches[m] };
+            });
+          });
+          expect(groups.every((g) => g.stats.length === GROUP_STATS * def.metrics.length)).toBe(true);
+          // A metric without values has NaN (missing) extremes, stored as NULL.
+          for (const g of groups) {
+            def.metrics.forEach((_, m) => {
+              if (g.stats[GROUP_STATS * m] === 0) expect([g.stats[GROUP_STATS * m + 2], g.stats[GROUP_STATS * m + 3]]).toEqual([NaN, NaN]);
+            });
+          }
           expect(unfolded).toEqual(aggregator.cells());
         }),
         { numRuns: 40 },
