@@ -74,7 +74,7 @@ const SKETCH_USED = 14;
  */
 const BUCKET_OFFSET = 131072;
 if (SKETCH_MAX_BUCKET >= BUCKET_OFFSET) throw new Error('sketch buckets exceed the aggregator bucket offset');
-const FIRST_TABLE_SLOTS = 8;
+const FIRST_TABLE_SLOTS = 2;
 
 /**
  * Copies a string into its own storage. V8 may represent a substring as a slice of its parent
@@ -164,10 +164,18 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
 
   function bucketIdOf(timeMs: number): number {
     if (!Number.isFinite(timeMs)) throw new RangeError(`record time ${timeMs} is not a finite number of milliseconds`);
-    const start = bucketStart(timeMs, granularity);
+    // The bucket number by one division, checked exactly: for an integer time (what the parsers
+    // give, but for fractional epoch seconds) every term is an integer below 2^53, so the check is
+    // exact and the start equals bucketStart's. bucketStart's remainder is a libm call (fmod),
+    // measured as the cost of a record in no time order; it stays for what the check refuses.
+    let n = Math.floor((timeMs - BUCKET_ORIGIN_MS) / width);
+    let start = BUCKET_ORIGIN_MS + n * width;
+    if (!(Number.isInteger(timeMs) && start <= timeMs && timeMs < start + width)) {
+      start = bucketStart(timeMs, granularity);
+      n = Math.round((start - BUCKET_ORIGIN_MS) / width);
+    }
     lastBucket = start;
     lastBucketEnd = start + width;
-    const n = Math.round((start - BUCKET_ORIGIN_MS) / width);
     let at = n - windowBase;
     if (at < 0 || at >= window.length) {
       const lo = Math.min(n, window.length === 0 ? n : windowBase);
@@ -378,7 +386,14 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
             break;
           }
           if (key === 0) {
-            insertBin(c, bin);
+            // A new bin: in place while the table stays at most 3/4 full (the usual case), else
+            // insertBin grows the table first (and creates a cell's first one).
+            const used = ints[2 * at + SKETCH_USED];
+            if (used > 0 && 4 * (used + 1) <= 3 * (mask + 1)) {
+              p[s] = bin;
+              p[s + 1] = 1;
+              ints[2 * at + SKETCH_USED] = used + 1;
+            } else insertBin(c, bin);
             break;
           }
         }
