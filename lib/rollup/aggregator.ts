@@ -75,6 +75,8 @@ const SKETCH_USED = 14;
 const BUCKET_OFFSET = 131072;
 if (SKETCH_MAX_BUCKET >= BUCKET_OFFSET) throw new Error('sketch buckets exceed the aggregator bucket offset');
 const FIRST_TABLE_SLOTS = 2;
+/** Entries (4 bytes each) of the dense group rows before the size test for a PairTable (16 MB). */
+const DENSE_ENTRIES = 1 << 22;
 
 /**
  * Copies a string into its own storage. V8 may represent a substring as a slice of its parent
@@ -146,7 +148,17 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
   let lastBucketEnd = Number.NaN;
   let lastBucketId = -1;
 
-  const groups = new PairTable();
+  // Groups: (bucket id, combination id) → group id. While combinations × buckets stay few, one
+  // row per combination indexed by bucket id (group + 1; 0: none): one load where a hash probe
+  // missed the cache at high cardinality (e.g. 214 combinations × 8,760 hours: 14 MB of rows,
+  // where the PairTable took 32 MB). Past DENSE_ENTRIES entries and 8 per group (then the rows
+  // would take more than the PairTable's ≥ 32 bytes a group), a PairTable from then on.
+  // `groups.size` is the number of groups, as cells() reads it.
+  const groups = { size: 0 };
+  let hashed: PairTable | undefined;
+  let rows: Int32Array[] = [];
+  let rowLength = 64;
+  let denseEntries = 0;
   const groupCombo: number[] = [];
   const groupBucket: number[] = [];
   const recordDoubles = metricCount * CELL_DOUBLES;
@@ -243,10 +255,18 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
     return combo;
   }
 
+  function findGroup(bucketId: number, combo: number): number {
+    if (hashed !== undefined) return hashed.find(bucketId, combo);
+    const row = rows[combo];
+    return row !== undefined && bucketId < row.length ? row[bucketId] - 1 : -1;
+  }
+
   function newGroup(bucketId: number, combo: number): number {
-    const group = groups.insert(bucketId, combo);
+    const group = groups.size++;
     groupCombo.push(combo);
     groupBucket.push(bucketId);
+    if (hashed !== undefined) hashed.insert(bucketId, combo);
+    else placeDense(bucketId, combo, group);
     const end = (group + 1) * metricCount;
     if (end > cellCapacity) {
       cellCapacity *= 2;
@@ -263,6 +283,27 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
       // Offset 0, mask 0: the shared empty table.
     }
     return group;
+  }
+
+  /** Records a new group in its combination's row, or moves every group to a PairTable (see `groups`). */
+  function placeDense(bucketId: number, combo: number, group: number): void {
+    let row = rows[combo];
+    if (row === undefined || bucketId >= row.length) {
+      if (bucketId >= rowLength) rowLength = Math.max(2 * rowLength, bucketId + 1);
+      const had = row === undefined ? 0 : row.length;
+      denseEntries += rowLength - had;
+      if (denseEntries > DENSE_ENTRIES && denseEntries > 8 * groups.size) {
+        // Ids are given in order of insertion: group g gets id g again.
+        hashed = new PairTable();
+        for (let g = 0; g < groups.size; g++) hashed.insert(groupBucket[g], groupCombo[g]);
+        rows = [];
+        return;
+      }
+      const grown = new Int32Array(rowLength);
+      if (row !== undefined) grown.set(row);
+      rows[combo] = row = grown;
+    }
+    row[bucketId] = group + 1;
   }
 
   /** Adds a bin absent from cell `c`'s table, growing the table first when it is 3/4 full. */
@@ -317,7 +358,10 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
         if (i32[at + SKETCH_USED] === 0) continue;
         const from = i32[at + SKETCH_OFFSET];
         const n = 2 * (i32[at + SKETCH_MASK] + 1);
-        next.set(pool.subarray(from, from + n), top);
+        const old = pool;
+        // Copied by hand: most tables are a few slots, and a subarray per table (millions at high
+        // cardinality) cost more than the copy.
+        for (let k = 0; k < n; k++) next[top + k] = old[from + k];
         i32[at + SKETCH_OFFSET] = top;
         top += n;
       }
@@ -362,7 +406,7 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
       const map = comboOf[r];
       let combo = prefix < map.length ? map[prefix] : -1;
       if (combo < 0) combo = newCombo(r, prefix);
-      let group = groups.find(bucketId, combo);
+      let group = findGroup(bucketId, combo);
       if (group < 0) group = newGroup(bucketId, combo);
       let c = group * metricCount;
       for (let m = 0; m < metricCount; m++, c++) {
