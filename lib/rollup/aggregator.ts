@@ -75,6 +75,7 @@ const SKETCH_USED = 14;
 const BUCKET_OFFSET = 131072;
 if (SKETCH_MAX_BUCKET >= BUCKET_OFFSET) throw new Error('sketch buckets exceed the aggregator bucket offset');
 const FIRST_TABLE_SLOTS = 2;
+const MAX_FIRST_TABLE_SLOTS = 1024;
 /** Entries (4 bytes each) of the dense group rows before the size test for a PairTable (16 MB). */
 const DENSE_ENTRIES = 1 << 22;
 
@@ -178,6 +179,10 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
   const stageValue = new Float64Array(STAGE_UPDATES);
   let staged = 0;
   let sink = 0;
+
+  // Per rollup and metric (r · metricCount + m): sketch tables created and their slots, summed.
+  const tables = new Float64Array(rollupCount * metricCount);
+  const tableSlots = new Float64Array(rollupCount * metricCount);
 
   const present = new Uint8Array(metricCount);
   const stored = new Int32Array(metricCount);
@@ -312,7 +317,22 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
     const used = i32[at + SKETCH_USED];
     let mask = i32[at + SKETCH_MASK];
     if (used === 0 || 4 * (used + 1) > 3 * (mask + 1)) {
-      const slots = used === 0 ? FIRST_TABLE_SLOTS : 2 * (mask + 1);
+      // The sketches of one rollup and metric grow alike (e.g. a region's hour holds ~200 bins, a
+      // station's one or two): a first table of the power of two at or below their mean size so far
+      // skips the growths (and their rehashing) most of them went through. Only the layout depends
+      // on it, never the bins.
+      const kind = comboRollup[groupCombo[(c / metricCount) | 0]] * metricCount + (c % metricCount);
+      let slots: number;
+      if (used === 0) {
+        slots = FIRST_TABLE_SLOTS;
+        const mean = tableSlots[kind] / Math.max(1, tables[kind]);
+        while (2 * slots <= mean && slots < MAX_FIRST_TABLE_SLOTS) slots *= 2;
+        tables[kind]++;
+        tableSlots[kind] += slots;
+      } else {
+        slots = 2 * (mask + 1);
+        tableSlots[kind] += slots - (mask + 1);
+      }
       const oldMask = mask;
       const offset = reserve(2 * slots);
       // Read after reserve: compacting the pool moves the old table.
