@@ -179,6 +179,24 @@ describe('createRollupAggregator', () => {
     expectNaiveGroupBy(def, records, aggregator.size, aggregator.cells());
   });
 
+  it('agrees with a naive group-by when sketches grow to thousands of bins (the pool is compacted and copied)', () => {
+    // Prepare
+    // A few cells with values over many magnitudes (growths leave garbage: compactions), then
+    // many cells of one value (few garbage: whole-pool copies), then the first cells again.
+    const def = definitions[0];
+    const records: TestRecord[] = [];
+    const t0 = Date.UTC(2024, 0, 1);
+    for (let i = 0; i < 6000; i++) records.push({ timeMs: t0 + (i % 3) * 3_600_000, dims: [`r${i % 2}`, 'a'], metrics: [1.013 ** (i % 3000), -(1.02 ** (i % 1500))] });
+    for (let i = 0; i < 6000; i++) records.push({ timeMs: t0 + i * 3_600_000, dims: ['x', `s${i}`], metrics: [i, Number.NaN] });
+    for (let i = 0; i < 2000; i++) records.push({ timeMs: t0 + (i % 3) * 3_600_000, dims: [`r${i % 2}`, 'a'], metrics: [1.011 ** i, i] });
+
+    // Act
+    const aggregator = aggregate(def, records);
+
+    // Assess
+    expectNaiveGroupBy(def, records, aggregator.size, aggregator.cells());
+  });
+
   it('keeps adding after cells() (staged updates are applied before it reads them)', () => {
     // Prepare
     const def = definitions[1];
