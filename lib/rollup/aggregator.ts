@@ -100,10 +100,12 @@ function binName(stored: number): string {
  *
  * Layout (for cache locality when records arrive in no time order): each dimension value gets a
  * small integer id; each rollup's combination of value ids a combination id; each (time bucket,
- * combination) a group id, found with one probe of one flat hash table; the cells of a group are
- * consecutive 64-byte records in one Float64Array; sketch bins live in one Int32Array pool. An
- * update of a cell touches its record and one slot of its sketch's table. Nothing is allocated per
- * record except when a cell appears or a sketch table grows. Throws RangeError for a time or metric
+ * combination) a group id, found with one load from a dense row per combination (one probe of a
+ * flat hash table when there are too many combinations); the cells of a group are consecutive
+ * 64-byte records in one Float64Array; sketch bins live in one Int32Array pool. An update of a
+ * cell touches its record and one slot of its sketch's table; updates are staged and applied in
+ * batches (see flush), so cells() — the returned one — applies the staged updates first. Nothing
+ * is allocated per record except when a cell appears or a sketch table grows. Throws RangeError for a time or metric
  * that is not finite (NaN metrics are missing values), which the parser should have rejected.
  *
  * @example
