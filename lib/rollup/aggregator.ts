@@ -97,7 +97,10 @@ const SKETCH_USED = 14;
  */
 const BUCKET_OFFSET = 131072;
 if (SKETCH_MAX_BUCKET >= BUCKET_OFFSET) throw new Error('sketch buckets exceed the aggregator bucket offset');
-const FIRST_TABLE_SLOTS = 8;
+const FIRST_TABLE_SLOTS = 2;
+const MAX_FIRST_TABLE_SLOTS = 1024;
+/** Entries (4 bytes each) of the dense group rows before the size test for a PairTable (16 MB). */
+const DENSE_ENTRIES = 1 << 22;
 
 /**
  * Copies a string into its own storage. V8 may represent a substring as a slice of its parent
@@ -140,10 +143,12 @@ function binName(stored: number): string {
  *
  * Layout (for cache locality when records arrive in no time order): each dimension value gets a
  * small integer id; each rollup's combination of value ids a combination id; each (time bucket,
- * combination) a group id, found with one probe of one flat hash table; the cells of a group are
- * consecutive 64-byte records in one Float64Array; sketch bins live in one Int32Array pool. An
- * update of a cell touches its record and one slot of its sketch's table. Nothing is allocated per
- * record except when a cell appears or a sketch table grows. Throws RangeError for a time or metric
+ * combination) a group id, found with one load from a dense row per combination (one probe of a
+ * flat hash table when there are too many combinations); the cells of a group are consecutive
+ * 64-byte records in one Float64Array; sketch bins live in one Int32Array pool. An update of a
+ * cell touches its record and one slot of its sketch's table; updates are staged and applied in
+ * batches (see flush), so cells() — the returned one — applies the staged updates first. Nothing
+ * is allocated per record except when a cell appears or a sketch table grows. Throws RangeError for a time or metric
  * that is not finite (NaN metrics are missing values), which the parser should have rejected.
  *
  * @example
@@ -189,7 +194,17 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
   let lastBucketEnd = Number.NaN;
   let lastBucketId = -1;
 
-  const groups = new PairTable();
+  // Groups: (bucket id, combination id) → group id. While combinations × buckets stay few, one
+  // row per combination indexed by bucket id (group + 1; 0: none): one load where a hash probe
+  // missed the cache at high cardinality (e.g. 214 combinations × 8,760 hours: 14 MB of rows,
+  // where the PairTable took 32 MB). Past DENSE_ENTRIES entries and 8 per group (then the rows
+  // would take more than the PairTable's ≥ 32 bytes a group), a PairTable from then on.
+  // `groups.size` is the number of groups, as cells() reads it.
+  const groups = { size: 0 };
+  let hashed: PairTable | undefined;
+  let rows: Int32Array[] = [];
+  let rowLength = 64;
+  let denseEntries = 0;
   const groupCombo: number[] = [];
   const groupBucket: number[] = [];
   const recordDoubles = metricCount * CELL_DOUBLES;
@@ -201,16 +216,37 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
   let pool = new Int32Array(1 << 12);
   let poolTop = 2;
 
+  // Cell updates (cell, stored bin, value) staged by add() and applied by flush().
+  const updatesPerRecord = rollupCount * metricCount;
+  const STAGE_UPDATES = Math.max(1024, updatesPerRecord);
+  const stageCell = new Int32Array(STAGE_UPDATES);
+  const stageBin = new Int32Array(STAGE_UPDATES);
+  const stageValue = new Float64Array(STAGE_UPDATES);
+  let staged = 0;
+  let sink = 0;
+
+  // Per rollup and metric (r · metricCount + m): sketch tables created and their slots, summed.
+  const tables = new Float64Array(rollupCount * metricCount);
+  const tableSlots = new Float64Array(rollupCount * metricCount);
+
   const present = new Uint8Array(metricCount);
   const stored = new Int32Array(metricCount);
   let records = 0;
 
   function bucketIdOf(timeMs: number): number {
     if (!Number.isFinite(timeMs)) throw new RangeError(`record time ${timeMs} is not a finite number of milliseconds`);
-    const start = bucketStart(timeMs, granularity);
+    // The bucket number by one division, checked exactly: for an integer time (what the parsers
+    // give, but for fractional epoch seconds) every term is an integer below 2^53, so the check is
+    // exact and the start equals bucketStart's. bucketStart's remainder is a libm call (fmod),
+    // measured as the cost of a record in no time order; it stays for what the check refuses.
+    let n = Math.floor((timeMs - BUCKET_ORIGIN_MS) / width);
+    let start = BUCKET_ORIGIN_MS + n * width;
+    if (!(Number.isInteger(timeMs) && start <= timeMs && timeMs < start + width)) {
+      start = bucketStart(timeMs, granularity);
+      n = Math.round((start - BUCKET_ORIGIN_MS) / width);
+    }
     lastBucket = start;
     lastBucketEnd = start + width;
-    const n = Math.round((start - BUCKET_ORIGIN_MS) / width);
     let at = n - windowBase;
     if (at < 0 || at >= window.length) {
       const lo = Math.min(n, window.length === 0 ? n : windowBase);
@@ -269,10 +305,18 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
     return combo;
   }
 
+  function findGroup(bucketId: number, combo: number): number {
+    if (hashed !== undefined) return hashed.find(bucketId, combo);
+    const row = rows[combo];
+    return row !== undefined && bucketId < row.length ? row[bucketId] - 1 : -1;
+  }
+
   function newGroup(bucketId: number, combo: number): number {
-    const group = groups.insert(bucketId, combo);
+    const group = groups.size++;
     groupCombo.push(combo);
     groupBucket.push(bucketId);
+    if (hashed !== undefined) hashed.insert(bucketId, combo);
+    else placeDense(bucketId, combo, group);
     const end = (group + 1) * metricCount;
     if (end > cellCapacity) {
       cellCapacity *= 2;
@@ -291,13 +335,49 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
     return group;
   }
 
+  /** Records a new group in its combination's row, or moves every group to a PairTable (see `groups`). */
+  function placeDense(bucketId: number, combo: number, group: number): void {
+    let row = rows[combo];
+    if (row === undefined || bucketId >= row.length) {
+      if (bucketId >= rowLength) rowLength = Math.max(2 * rowLength, bucketId + 1);
+      const had = row === undefined ? 0 : row.length;
+      denseEntries += rowLength - had;
+      if (denseEntries > DENSE_ENTRIES && denseEntries > 8 * groups.size) {
+        // Ids are given in order of insertion: group g gets id g again.
+        hashed = new PairTable();
+        for (let g = 0; g < groups.size; g++) hashed.insert(groupBucket[g], groupCombo[g]);
+        rows = [];
+        return;
+      }
+      const grown = new Int32Array(rowLength);
+      if (row !== undefined) grown.set(row);
+      rows[combo] = row = grown;
+    }
+    row[bucketId] = group + 1;
+  }
+
   /** Adds a bin absent from cell `c`'s table, growing the table first when it is 3/4 full. */
   function insertBin(c: number, bin: number): void {
     const at = c * CELL_INTS;
     const used = i32[at + SKETCH_USED];
     let mask = i32[at + SKETCH_MASK];
     if (used === 0 || 4 * (used + 1) > 3 * (mask + 1)) {
-      const slots = used === 0 ? FIRST_TABLE_SLOTS : 2 * (mask + 1);
+      // The sketches of one rollup and metric grow alike (e.g. a region's hour holds ~200 bins, a
+      // station's one or two): a first table of the power of two at or below their mean size so far
+      // skips the growths (and their rehashing) most of them went through. Only the layout depends
+      // on it, never the bins.
+      const kind = comboRollup[groupCombo[(c / metricCount) | 0]] * metricCount + (c % metricCount);
+      let slots: number;
+      if (used === 0) {
+        slots = FIRST_TABLE_SLOTS;
+        const mean = tableSlots[kind] / Math.max(1, tables[kind]);
+        while (2 * slots <= mean && slots < MAX_FIRST_TABLE_SLOTS) slots *= 2;
+        tables[kind]++;
+        tableSlots[kind] += slots;
+      } else {
+        slots = 2 * (mask + 1);
+        tableSlots[kind] += slots - (mask + 1);
+      }
       const oldMask = mask;
       const offset = reserve(2 * slots);
       // Read after reserve: compacting the pool moves the old table.
@@ -343,7 +423,10 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
         if (i32[at + SKETCH_USED] === 0) continue;
         const from = i32[at + SKETCH_OFFSET];
         const n = 2 * (i32[at + SKETCH_MASK] + 1);
-        next.set(pool.subarray(from, from + n), top);
+        const old = pool;
+        // Copied by hand: most tables are a few slots, and a subarray per table (millions at high
+        // cardinality) cost more than the copy.
+        for (let k = 0; k < n; k++) next[top + k] = old[from + k];
         i32[at + SKETCH_OFFSET] = top;
         top += n;
       }
@@ -388,42 +471,81 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
       const map = comboOf[r];
       let combo = prefix < map.length ? map[prefix] : -1;
       if (combo < 0) combo = newCombo(r, prefix);
-      let group = groups.find(bucketId, combo);
+      let group = findGroup(bucketId, combo);
       if (group < 0) group = newGroup(bucketId, combo);
-      const f = f64;
-      const ints = i32;
       let c = group * metricCount;
       for (let m = 0; m < metricCount; m++, c++) {
         if (present[m] === 0) continue;
-        // Welford's update, as addToMoments in the tests' oracle (test/unit/rollup/oracle/moments.ts).
-        const x = metrics[m];
-        const at = c * CELL_DOUBLES;
-        const n = f[at + COUNT] + 1;
-        const delta = x - f[at + MEAN];
-        const mean = f[at + MEAN] + delta / n;
-        f[at + COUNT] = n;
-        f[at + SUM] += x;
-        f[at + MEAN] = mean;
-        f[at + M2] += delta * (x - mean);
-        if (x < f[at + MIN]) f[at + MIN] = x;
-        if (x > f[at + MAX]) f[at + MAX] = x;
-        // One probe of the cell's sketch table, usually its first slot.
-        const bin = stored[m];
-        // 2 * at: the cell's first int32 slot (at counts doubles).
-        const offset = ints[2 * at + SKETCH_OFFSET];
-        const mask = ints[2 * at + SKETCH_MASK];
-        const p = pool;
-        for (let i = bin & mask; ; i = (i + 1) & mask) {
-          const s = offset + 2 * i;
-          const key = p[s];
-          if (key === bin) {
-            p[s + 1]++;
-            break;
-          }
-          if (key === 0) {
+        stageCell[staged] = c;
+        stageBin[staged] = stored[m];
+        stageValue[staged] = metrics[m];
+        staged++;
+      }
+    }
+    if (staged > STAGE_UPDATES - updatesPerRecord) flush();
+  }
+
+  /**
+   * Applies the staged updates, in the order they were staged (so every cell sees its values in
+   * record order, as if applied at once: the same moments, bins and pool layout). A first pass
+   * only reads each update's cell and sketch slot: those reads are independent of one another, so
+   * the CPU overlaps their cache misses, where applying each update at once waited for one miss
+   * after another; the second pass then finds the lines in cache (2 per update, ~128 KiB).
+   */
+  function flush(): void {
+    const n = staged;
+    staged = 0;
+    const f = f64;
+    let ints = i32;
+    let p = pool;
+    let touched = 0;
+    for (let k = 0; k < n; k++) {
+      const at = 2 * CELL_DOUBLES * stageCell[k];
+      touched ^= p[ints[at + SKETCH_OFFSET] + 2 * (stageBin[k] & ints[at + SKETCH_MASK])];
+    }
+    // Kept so the first pass's reads are not optimised away.
+    sink ^= touched;
+    for (let k = 0; k < n; k++) {
+      const c = stageCell[k];
+      // Welford's update, as addToMoments in the tests' oracle (test/unit/rollup/oracle/moments.ts).
+      const x = stageValue[k];
+      const at = c * CELL_DOUBLES;
+      const count = f[at + COUNT] + 1;
+      const delta = x - f[at + MEAN];
+      const mean = f[at + MEAN] + delta / count;
+      f[at + COUNT] = count;
+      f[at + SUM] += x;
+      f[at + MEAN] = mean;
+      f[at + M2] += delta * (x - mean);
+      if (x < f[at + MIN]) f[at + MIN] = x;
+      if (x > f[at + MAX]) f[at + MAX] = x;
+      // One probe of the cell's sketch table, usually its first slot.
+      const bin = stageBin[k];
+      // 2 * at: the cell's first int32 slot (at counts doubles).
+      const offset = ints[2 * at + SKETCH_OFFSET];
+      const mask = ints[2 * at + SKETCH_MASK];
+      for (let i = bin & mask; ; i = (i + 1) & mask) {
+        const s = offset + 2 * i;
+        const key = p[s];
+        if (key === bin) {
+          p[s + 1]++;
+          break;
+        }
+        if (key === 0) {
+          // A new bin: in place while the table stays at most 3/4 full (the usual case), else
+          // insertBin grows the table first (and creates a cell's first one).
+          const used = ints[2 * at + SKETCH_USED];
+          if (used > 0 && 4 * (used + 1) <= 3 * (mask + 1)) {
+            p[s] = bin;
+            p[s + 1] = 1;
+            ints[2 * at + SKETCH_USED] = used + 1;
+          } else {
             insertBin(c, bin);
-            break;
+            // insertBin may replace the pool (reserve); the cell buffer only grows in add().
+            p = pool;
+            ints = i32;
           }
+          break;
         }
       }
     }
@@ -517,8 +639,15 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
 
   return {
     add,
-    cells,
-    groups: groupsOut,
+    // Staged updates first: cells() and groupsOut() read the cells' state.
+    cells: () => {
+      flush();
+      return cells();
+    },
+    groups: () => {
+      flush();
+      return groupsOut();
+    },
     get size() {
       return groups.size * metricCount;
     },

@@ -1,7 +1,8 @@
 /**
  * A hash table from a pair of int32 keys to dense ids 0, 1, 2, … in order of insertion: one
- * Int32Array of (a, b, id + 1) slots, linear probing, at most half full. Used for the groups
- * (bucket id, combination id) and for combinations of two or more dimension values.
+ * Int32Array of (a, b, id + 1) slots, linear probing, at most half full. Used for combinations
+ * of two or more dimension values, and for the groups (bucket id, combination id) when there are
+ * too many combinations for the aggregator's dense rows.
  */
 export class PairTable {
   /** How many pairs the table holds; the next pair gets this id. */

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { createRollupAggregator, GROUP_STATS, type RollupCell } from '../../../lib/rollup/aggregator.ts';
+import { bucketStart, parseGranularity } from '../../../lib/rollup/granularity.ts';
 import { DDSketch, SKETCH_RELATIVE_ACCURACY, sketchQuantile } from '../../../lib/rollup/sketch.ts';
 import { ORIGIN_MS } from '../../support/time.ts';
 
@@ -83,6 +84,35 @@ function expectClose(actual: number, expected: number, tolerance: number, scale:
   expect(Math.abs(actual - expected)).toBeLessThanOrEqual(tolerance * scale + 1e-300);
 }
 
+/** Asserts that cells (and the aggregator's size) are the naive group-by's of the records. */
+function expectNaiveGroupBy(def: DatasetDefinition, records: readonly TestRecord[], size: number, cells: readonly RollupCell[]): void {
+  const expected = naiveGroupBy(def, records);
+  expect(size).toBe(expected.size);
+  expect(new Set(cells.map(cellKey))).toEqual(new Set(expected.keys()));
+  for (const cell of cells) {
+    const { rollup, bucketStart, dims, metric, values } = expected.get(cellKey(cell))!;
+    const n = values.length;
+    const sum = values.reduce((a, b) => a + b, 0);
+    const mean = n === 0 ? 0 : sum / n;
+    const magnitude = values.reduce((a, x) => a + Math.abs(x), 0);
+    expect({ rollup, bucketStart, dims, metric }).toEqual({
+      rollup: cell.rollup,
+      bucketStart: cell.bucketStart,
+      dims: cell.dims,
+      metric: cell.metric,
+    });
+    expect(cell.count).toBe(n);
+    expect(zeroAsPositive(cell.min)).toBe(n === 0 ? null : zeroAsPositive(Math.min(...values)));
+    expect(zeroAsPositive(cell.max)).toBe(n === 0 ? null : zeroAsPositive(Math.max(...values)));
+    expectClose(cell.sum, sum, 1e-12, magnitude);
+    expectClose(cell.mean, mean, 1e-12, magnitude / Math.max(n, 1));
+    expectClose(cell.m2, values.reduce((a, x) => a + (x - mean) ** 2, 0), 1e-10, values.reduce((a, x) => a + x * x, 0));
+    const sketch = new DDSketch();
+    for (const v of values) sketch.add(v);
+    expect(cell.sketch).toEqual(sketch.toJSON());
+  }
+}
+
 const dimensionValue = fc.constantFrom('', 'eu', 'us', 'apac', 'a value longer than thirteen characters');
 const metricValue = fc.oneof(
   fc.constant(Number.NaN),
@@ -122,31 +152,7 @@ describe('createRollupAggregator', () => {
           const cells = aggregator.cells();
 
           // Assess
-          const expected = naiveGroupBy(def, records);
-          expect(aggregator.size).toBe(expected.size);
-          expect(new Set(cells.map(cellKey))).toEqual(new Set(expected.keys()));
-          for (const cell of cells) {
-            const { rollup, bucketStart, dims, metric, values } = expected.get(cellKey(cell))!;
-            const n = values.length;
-            const sum = values.reduce((a, b) => a + b, 0);
-            const mean = n === 0 ? 0 : sum / n;
-            const magnitude = values.reduce((a, x) => a + Math.abs(x), 0);
-            expect({ rollup, bucketStart, dims, metric }).toEqual({
-              rollup: cell.rollup,
-              bucketStart: cell.bucketStart,
-              dims: cell.dims,
-              metric: cell.metric,
-            });
-            expect(cell.count).toBe(n);
-            expect(zeroAsPositive(cell.min)).toBe(n === 0 ? null : zeroAsPositive(Math.min(...values)));
-            expect(zeroAsPositive(cell.max)).toBe(n === 0 ? null : zeroAsPositive(Math.max(...values)));
-            expectClose(cell.sum, sum, 1e-12, magnitude);
-            expectClose(cell.mean, mean, 1e-12, magnitude / Math.max(n, 1));
-            expectClose(cell.m2, values.reduce((a, x) => a + (x - mean) ** 2, 0), 1e-10, values.reduce((a, x) => a + x * x, 0));
-            const sketch = new DDSketch();
-            for (const v of values) sketch.add(v);
-            expect(cell.sketch).toEqual(sketch.toJSON());
-          }
+          expectNaiveGroupBy(def, records, aggregator.size, cells);
         }),
         { numRuns: 60 },
       );
@@ -186,6 +192,111 @@ describe('createRollupAggregator', () => {
       );
     },
   );
+
+  it('agrees with a naive group-by past the dense group rows (many combinations: a PairTable takes over)', () => {
+    // Prepare
+    // 70,000 values of one dimension: 70,000 rows of ≥ 64 entries pass the 2^22 entries of dense
+    // rows and 8 per group, so groups move to a PairTable midway; later records find and add
+    // groups there.
+    const def = parseDatasetDefinition({ name: 'orders', format: 'csv', timeColumn: 'ts', dimensions: ['sku'], metrics: ['amount'], granularity: '1-hour', rollups: [['sku'], []] });
+    const hour = 3_600_000;
+    const records: TestRecord[] = [];
+    for (let i = 0; i < 90_000; i++) {
+      const sku = `s${(i * 7919) % 70_000}`;
+      records.push({ timeMs: Date.UTC(2024, 0, 1) + ((i * 13) % 5) * hour + (i % 1000), dims: [sku], metrics: [(i % 97) / 4] });
+    }
+
+    // Act
+    const aggregator = aggregate(def, records);
+
+    // Assess
+    expectNaiveGroupBy(def, records, aggregator.size, aggregator.cells());
+  });
+
+  it('agrees with a naive group-by when sketches grow to thousands of bins (the pool is compacted and copied)', () => {
+    // Prepare
+    // A few cells with values over many magnitudes (growths leave garbage: compactions), then
+    // many cells of one value (few garbage: whole-pool copies), then the first cells again.
+    const def = definitions[0];
+    const records: TestRecord[] = [];
+    const t0 = Date.UTC(2024, 0, 1);
+    for (let i = 0; i < 6000; i++) records.push({ timeMs: t0 + (i % 3) * 3_600_000, dims: [`r${i % 2}`, 'a'], metrics: [1.013 ** (i % 3000), -(1.02 ** (i % 1500))] });
+    for (let i = 0; i < 6000; i++) records.push({ timeMs: t0 + i * 3_600_000, dims: ['x', `s${i}`], metrics: [i, Number.NaN] });
+    for (let i = 0; i < 2000; i++) records.push({ timeMs: t0 + (i % 3) * 3_600_000, dims: [`r${i % 2}`, 'a'], metrics: [1.011 ** i, i] });
+
+    // Act
+    const aggregator = aggregate(def, records);
+
+    // Assess
+    expectNaiveGroupBy(def, records, aggregator.size, aggregator.cells());
+  });
+
+  it('keeps adding after cells() (staged updates are applied before it reads them)', () => {
+    // Prepare
+    const def = definitions[1];
+    const records: TestRecord[] = [];
+    for (let i = 0; i < 3000; i++) {
+      records.push({ timeMs: Date.UTC(2024, 0, 1) + ((i * 7877) % 86_400_000), dims: [`r${i % 3}`, `k${i % 11}`, `c${i % 2}`], metrics: [i % 2 === 0 ? i / 8 : Number.NaN] });
+    }
+    const aggregator = createRollupAggregator(def);
+    const add = (record: TestRecord) => aggregator.add(record.timeMs, record.dims, new Float64Array(record.metrics));
+
+    // Act
+    records.slice(0, 1234).forEach(add);
+    const early = aggregator.cells();
+    records.slice(1234).forEach(add);
+    const late = aggregator.cells();
+
+    // Assess
+    expectNaiveGroupBy(def, records.slice(0, 1234), early.length, early);
+    expectNaiveGroupBy(def, records, aggregator.size, late);
+  });
+
+  it('puts every time into the bucket bucketStart gives (integer and fractional times, both sides of the origin)', () => {
+    // Prepare
+    const granularities = ['1-second', '7-minutes', '1-hour', '1-day', '2-weeks'];
+    const anchor = fc.oneof(
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.integer({ min: ORIGIN_MS - 1e12, max: ORIGIN_MS + 1e12 }),
+      fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2024, 11, 31) }),
+    );
+    // Times at and just around bucket edges, and fractional ones (epoch seconds with decimals).
+    const offset = fc.oneof(fc.constantFrom(-1, 0, 1, 0.5, -0.5, 0.001, -0.001), fc.double({ min: -2, max: 2, noNaN: true }));
+    const times = fc.array(fc.tuple(anchor, offset), { minLength: 1, maxLength: 50 });
+    const def = (granularity: string) =>
+      parseDatasetDefinition({ name: 'orders', format: 'csv', timeColumn: 'ts', dimensions: ['id'], metrics: ['v'], granularity, rollups: [['id']] });
+
+    fc.assert(
+      fc.property(fc.constantFrom(...granularities), times, (label, pairs) => {
+        const granularity = parseGranularity(label);
+        const aggregator = createRollupAggregator(def(label));
+        const expected = new Map<string, number>();
+        pairs.forEach(([a, o], i) => {
+          // Onto a bucket edge, then off it by the offset.
+          const t = bucketStart(a, granularity) + o;
+          if (!(t >= -8.64e15 && t <= 8.64e15)) return;
+          if (Number.isInteger(t)) {
+            // Integer times (the parsers' usual) into one aggregator, through its bucket shortcuts.
+            aggregator.add(t, [String(i)], new Float64Array([1]));
+            expected.set(String(i), bucketStart(t, granularity));
+          } else {
+            // A fractional time each into its own aggregator: the previous record's bucket,
+            // tested by comparison first, may hold a time bucketStart would put elsewhere, since
+            // bucketStart rounds (t − origin) for fractional times.
+            const alone = createRollupAggregator(def(label));
+            alone.add(t, ['x'], new Float64Array([1]));
+            expect(alone.cells()[0].bucketStart).toBe(bucketStart(t, granularity));
+          }
+        });
+
+        // Assess
+        const cells = aggregator.cells();
+        expect(cells).toHaveLength(expected.size);
+        for (const cell of cells) expect(cell.bucketStart).toBe(expected.get(cell.dims[0]));
+      }),
+      { numRuns: 300 },
+    );
+  });
 
   it('keeps a median within 1% of the lower-middle value of every cell', () => {
     // Prepare
