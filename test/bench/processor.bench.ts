@@ -20,7 +20,7 @@
  * BENCH_RUNS (default 3 end to end, 5 for parse + aggregate and the queries; BENCH_E2E_RUNS and
  * BENCH_CPU_RUNS set one of them), BENCH_RECORDS (sales records, default 5,000,000),
  * BENCH_HC_RECORDS (default 1,000,000), BENCH_SKIP (comma-separated: duckdb, e2e, rss, storage)
- * shrink a run while iterating; BENCH_PARTITION_VISIBILITY_S shortens the partition queue's
+ * and BENCH_FILES (sales, observations) shrink a run while iterating; BENCH_PARTITION_VISIBILITY_S shortens the partition queue's
  * visibility timeout (printed when set). A run whose job does not end `completed` with every
  * record read is reported and left out of the medians. The last two lines are
  * `ratio vs DuckDB per core: <x>` and `ratio vs Postgres-native end to end: <x>`, the lowest over the files.
@@ -63,6 +63,8 @@ const E2E_RUNS = Number(process.env.BENCH_E2E_RUNS ?? RUNS ?? 3);
 const VISIBILITY_S = process.env.BENCH_PARTITION_VISIBILITY_S ? Number(process.env.BENCH_PARTITION_VISIBILITY_S) : undefined;
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 5_000_000);
 const HC_RECORDS = Number(process.env.BENCH_HC_RECORDS ?? 1_000_000);
+/** Which files to run, by dataset name (sales, observations); default all three. */
+const ONLY = process.env.BENCH_FILES ? new Set(process.env.BENCH_FILES.split(',')) : undefined;
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -410,6 +412,7 @@ const duckRatios: number[] = [];
 const pgRatios: number[] = [];
 const notCompleted: string[] = [];
 for (const f of files) {
+  if (ONLY && !ONLY.has(f.dataset.name)) continue;
   console.log(`\n${f.label}: ${fmt(f.records)} records, ${(statSync(f.file).size / 1e6).toFixed(0)} MB (${f.file.slice(projectRoot.length)})`);
   let groups: number | undefined;
   if (!SKIP.has('duckdb')) {
