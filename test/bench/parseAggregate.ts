@@ -1,8 +1,20 @@
 import { createReadStream } from 'node:fs';
-import type { DatasetDefinition } from '../../lib/datasets/definition.ts';
+import { parseDatasetDefinition, type DatasetDefinition } from '../../lib/datasets/definition.ts';
 import { parseCsvHeader } from '../../lib/parse/header.ts';
 import { createRecordReader } from '../../lib/parse/reader.ts';
 import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
+import { salesDataset } from '../../localstack/demo/sampleData.ts';
+import { highCardinalityDataset } from './highCardinality.ts';
+
+/** The datasets the benchmark's files are defined by, by name (child processes are given the name). */
+export const benchDatasets = { [salesDataset.name]: salesDataset, [highCardinalityDataset.name]: highCardinalityDataset } as const;
+
+/** A bench dataset's definition, parsed, from its name. */
+export function benchDataset(name: string): DatasetDefinition {
+  const raw = (benchDatasets as Record<string, unknown>)[name];
+  if (!raw) throw new Error(`no bench dataset named "${name}" (${Object.keys(benchDatasets).join(', ')})`);
+  return parseDatasetDefinition(raw);
+}
 
 /**
  * The processor's pure work on one core — read a CSV, parse, validate, aggregate into rollup

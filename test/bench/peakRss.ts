@@ -1,18 +1,18 @@
 // Child process of the benchmark: process a file as a processor container would — partition after
 // partition (planned as the splitter plans them, ends aligned with findRecordStart), a fresh
-// aggregator for each, its cells built and released — and print the peak RSS.
+// aggregator for each, its cells built and released — and print the peak RSS. Arguments: <file>
+// <dataset name> (default sales). The pure path: no S3 reads and no merge into Postgres.
 import { createReadStream, openSync, readSync, readFileSync, statSync } from 'node:fs';
-import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { parseCsvHeader } from '../../lib/parse/header.ts';
 import { createRecordReader } from '../../lib/parse/reader.ts';
 import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
 import { findRecordStart } from '../../lib/process/boundary.ts';
 import { planByteRanges } from '../../lib/split/partitionPlan.ts';
 import { topology } from '../../lib/topology.ts';
-import { salesDataset } from '../../localstack/demo/sampleData.ts';
+import { benchDataset } from './parseAggregate.ts';
 
 const file = process.argv[2];
-const dataset = parseDatasetDefinition(salesDataset);
+const dataset = benchDataset(process.argv[3] ?? 'sales');
 const size = statSync(file).size;
 const fd = openSync(file, 'r');
 const read = async (start: number, end: number) => {
