@@ -3,6 +3,7 @@ import { parseDatasetDefinition, type DatasetDefinition } from '../../lib/datase
 import { parseCsvHeader } from '../../lib/parse/header.ts';
 import { createRecordReader } from '../../lib/parse/reader.ts';
 import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
+import { BinaryRowEncoder } from '../../lib/store/partials.ts';
 import { salesDataset } from '../../localstack/demo/sampleData.ts';
 import { highCardinalityDataset } from './highCardinality.ts';
 
@@ -17,8 +18,9 @@ export function benchDataset(name: string): DatasetDefinition {
 }
 
 /**
- * The processor's pure work on one core — read a CSV, parse, validate, aggregate into rollup
- * cells — without S3 or Postgres, exactly as processPartition composes it.
+ * The processor's pure work on one core — read a CSV, parse, validate, aggregate, and encode the
+ * groups as the partial rows it sends to COPY — without S3 or Postgres, as processPartition
+ * composes it (one aggregator for the whole file, so the groups are DuckDB's).
  */
 export async function parseAndAggregate(file: string, dataset: DatasetDefinition): Promise<{ records: number; rejected: number; cells: number; ms: number }> {
   const started = performance.now();
@@ -41,6 +43,14 @@ export async function parseAndAggregate(file: string, dataset: DatasetDefinition
     reader.push(chunk as Buffer);
   }
   const stats = reader!.end();
-  const cells = aggregator.cells().length;
-  return { records: stats.records, rejected: stats.rejected, cells, ms: performance.now() - started };
+  const encoder = new BinaryRowEncoder({ dataset: dataset.name, jobId: 1, idx: 0, metrics: dataset.metrics });
+  let groups = 0;
+  encoder.start();
+  for (const group of aggregator.groups()) {
+    encoder.row(group);
+    groups++;
+    if (encoder.length >= 1 << 20) encoder.take();
+  }
+  encoder.end();
+  return { records: stats.records, rejected: stats.rejected, cells: groups * dataset.metrics.length, ms: performance.now() - started };
 }

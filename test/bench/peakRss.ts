@@ -1,11 +1,14 @@
 // Child process of the benchmark: process a file as a processor container would — partition after
-// partition (planned as the splitter plans them, ends aligned with findRecordStart), a fresh
-// aggregator for each, its cells built and released — and print the peak RSS. Arguments: <file>
-// <dataset name> (default sales). The pure path: no S3 reads and no merge into Postgres.
+// partition (planned as the splitter plans them, ends aligned with findRecordStart), an aggregator
+// flushed every DEFAULTS.partialFlushCells cells, its groups encoded as the partial rows COPY gets
+// and released — and print the peak RSS. Arguments: <file> <dataset name> (default sales). The
+// pure path: no S3 reads, and the encoded rows go nowhere instead of to Postgres.
 import { createReadStream, openSync, readSync, readFileSync, statSync } from 'node:fs';
 import { parseCsvHeader } from '../../lib/parse/header.ts';
 import { createRecordReader } from '../../lib/parse/reader.ts';
+import { DEFAULTS } from '../../lib/config.ts';
 import { createRollupAggregator } from '../../lib/rollup/aggregator.ts';
+import { BinaryRowEncoder } from '../../lib/store/partials.ts';
 import { findRecordStart } from '../../lib/process/boundary.ts';
 import { planByteRanges } from '../../lib/split/partitionPlan.ts';
 import { topology } from '../../lib/topology.ts';
@@ -29,11 +32,27 @@ for (const p of plans) {
   const options = { format: 'csv', objectSize: size, dataStart: header.dataStart, maxRecordBytes } as const;
   const start = await findRecordStart(read, p.rangeStart, options);
   const end = await findRecordStart(read, p.rangeEnd, options);
-  const aggregator = createRollupAggregator(dataset);
-  const reader = createRecordReader({ ...dataset, columns: header.columns }, { accept: aggregator.add, reject: () => {} }, { baseOffset: start, maxRecordBytes });
-  if (end > start) for await (const chunk of createReadStream(file, { start, end: end - 1, highWaterMark: 1 << 20 })) reader.push(chunk as Buffer);
+  let aggregator = createRollupAggregator(dataset);
+  const encoder = new BinaryRowEncoder({ dataset: dataset.name, jobId: 1, idx: p.idx, metrics: dataset.metrics });
+  const flush = () => {
+    cells += aggregator.size;
+    encoder.start();
+    for (const group of aggregator.groups()) {
+      encoder.row(group);
+      if (encoder.length >= 1 << 20) encoder.take();
+    }
+    encoder.end();
+    aggregator = createRollupAggregator(dataset);
+  };
+  const reader = createRecordReader({ ...dataset, columns: header.columns }, { accept: (t, d, m) => aggregator.add(t, d, m), reject: () => {} }, { baseOffset: start, maxRecordBytes });
+  if (end > start) {
+    for await (const chunk of createReadStream(file, { start, end: end - 1, highWaterMark: 1 << 20 })) {
+      reader.push(chunk as Buffer);
+      if (aggregator.size >= DEFAULTS.partialFlushCells) flush();
+    }
+  }
   records += reader.end().records;
-  cells += aggregator.cells().length;
+  flush();
 }
 // VmHWM: this process's peak resident set (getrusage's maxrss would include the parent's peak, which
 // Linux carries across exec).
