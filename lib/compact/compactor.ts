@@ -1,3 +1,4 @@
+import { BatchflowError } from '../errors.ts';
 import { BUCKET_ORIGIN_MS } from '../rollup/granularity.ts';
 import type { Db } from '../store/db.ts';
 import { compactShard, pendingCompactionShards } from '../store/rollups.ts';
@@ -8,6 +9,11 @@ import { compactShard, pendingCompactionShards } from '../store/rollups.ts';
  * read fewer rows. Queries are exact before, during and after: they read both tables in one
  * statement, and a shard moves from one to the other in one transaction.
  */
+
+/** Shards that failed in a pass (each rolled back whole); the others were compacted. */
+export class CompactionError extends BatchflowError {
+  override name = 'CompactionError';
+}
 
 /** What one compaction pass did. */
 export interface CompactionResult {
@@ -41,9 +47,16 @@ export async function compactPartials(db: Db, options: CompactionOptions = {}): 
   const shards = await pendingCompactionShards(db, new Date(BUCKET_ORIGIN_MS).toISOString(), options.dataset);
   let next = 0;
   const totals = { shards: 0, partialRows: 0, cells: 0, busy: 0 };
+  const failures: { shard: (typeof shards)[number]; error: unknown }[] = [];
   const worker = async () => {
     while (next < shards.length && (options.deadlineMs === undefined || Date.now() < options.deadlineMs)) {
-      const result = await compactShard(db, shards[next++]);
+      const shard = shards[next++];
+      // One shard's failure (rolled back whole) does not hold up the others; it is reported after.
+      const result = await compactShard(db, shard).catch((error: unknown) => {
+        failures.push({ shard, error });
+        return undefined;
+      });
+      if (result === undefined) continue;
       if (result === null) {
         totals.busy++;
         continue;
@@ -54,6 +67,15 @@ export async function compactPartials(db: Db, options: CompactionOptions = {}): 
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
+  if (failures.length > 0) {
+    const [{ shard, error }] = failures;
+    const text = error instanceof Error ? error.message : String(error);
+    throw new CompactionError(
+      `${failures.length} of ${shards.length} compaction shards failed (their partial rows stay, queries stay exact; ${totals.shards} compacted): ` +
+        `dataset "${shard.dataset}" range ${shard.range} shard ${shard.shard}: ${text}`,
+      { cause: error },
+    );
+  }
   return { ...totals, remaining: shards.length - next };
 }
 

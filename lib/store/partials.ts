@@ -136,7 +136,9 @@ export class BinaryRowEncoder {
     const sketchBytes = Buffer.byteLength(g.sketches);
     this.ensure(prefix.length + 12 + this.middle.length + 24 + 12 * stats.length + 5 + sketchBytes);
     this.bytes(prefix);
-    // bucket_start: integral milliseconds, so microseconds are exact well past the year 9999.
+    // bucket_start in microseconds: past 2^53 (before ~1715 or after ~2285) a double is exact only for
+    // multiples of a power of two, and a bucket start (a whole minute at least) times 1000 is a multiple
+    // of 2^8, exact up to 2^61 µs: every year 0–9999 (the calendar test compacts both ends).
     this.int32(8);
     this.int64((g.bucketStart - POSTGRES_EPOCH_MS) * 1000);
     this.bytes(this.middle);
@@ -199,7 +201,7 @@ export class BinaryRowEncoder {
   }
 
   private int64(x: number): void {
-    // Two halves: exact for any integer of magnitude below 2^53.
+    // Two halves (division by 2^32 is exact): exact for every integer a double holds exactly.
     const high = Math.floor(x / 4294967296);
     this.buf.writeInt32BE(high, this.pos);
     this.buf.writeUInt32BE(x - high * 4294967296, this.pos + 4);

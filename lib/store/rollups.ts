@@ -148,8 +148,9 @@ export async function readWindow(
 export interface CompactionShard {
   readonly dataset: string;
   readonly shard: number;
-  readonly from: Date;
-  readonly to: Date;
+  /** The time range: buckets starting in [origin + 28·range days, origin + 28·(range + 1) days). */
+  readonly range: number;
+  readonly originIso: string;
   /** Partial rows it held when listed. */
   readonly rows: number;
 }
@@ -157,18 +158,22 @@ export interface CompactionShard {
 /** The time ranges of compaction shards: 28 days, from the bucket origin (a Monday). */
 const COMPACTION_RANGE_DAYS = 28;
 
-/** The shards that hold partial rows, oldest range first (of one dataset, or all). */
+/**
+ * The shards that hold partial rows, oldest range first (of one dataset, or all). Ranges are
+ * numbered in SQL and never go through a JavaScript Date: a bucket in year 1 (or BC, after
+ * rounding down) is a range like any other.
+ */
 export async function pendingCompactionShards(db: Db, originIso: string, dataset?: string): Promise<CompactionShard[]> {
   const { sql } = db;
-  const range = sql`date_bin(make_interval(days => ${COMPACTION_RANGE_DAYS}), bucket_start, ${originIso}::timestamptz)`;
-  const rows = await sql<{ dataset: string; shard: number; from: Date; rows: number }[]>`
-    select dataset, shard, ${range} as "from", count(*)::int as rows
+  const range = sql`floor((extract(epoch from bucket_start) - extract(epoch from ${originIso}::timestamptz)) / ${COMPACTION_RANGE_DAYS * 86_400})::int`;
+  const rows = await sql<{ dataset: string; shard: number; range: number; rows: number }[]>`
+    select dataset, shard, ${range} as range, count(*)::int as rows
     from ${db.table('rollup_partials')}
     where ${dataset === undefined ? sql`true` : sql`dataset = ${dataset}`}
     -- By position: the range expression's parameters are new ones each time it is written.
     group by 1, 2, 3
     order by 3, 1, 2`;
-  return rows.map((r) => ({ ...r, to: new Date(r.from.getTime() + COMPACTION_RANGE_DAYS * 86_400_000) }));
+  return rows.map((r) => ({ ...r, originIso }));
 }
 
 /**
@@ -180,10 +185,13 @@ export async function pendingCompactionShards(db: Db, originIso: string, dataset
  */
 export async function compactShard(db: Db, shard: CompactionShard): Promise<{ rows: number; cells: number } | null> {
   return db.sql.begin(async (tx) => {
-    const key = Math.floor(shard.from.getTime() / (COMPACTION_RANGE_DAYS * 86_400_000)) * 64 + shard.shard;
+    // Ranges span ±2^31 / 64 = ±33M (over 2 million years either side of the origin).
+    const key = shard.range * 64 + shard.shard;
     const [lock] = await tx<{ locked: boolean }[]>`
       select pg_try_advisory_xact_lock(hashtext(${`${db.schema}/compact/${shard.dataset}`}), ${key}::int) as locked`;
     if (!lock.locked) return null;
+    const from = tx`${shard.originIso}::timestamptz + make_interval(days => ${COMPACTION_RANGE_DAYS * shard.range}::int)`;
+    const to = tx`${shard.originIso}::timestamptz + make_interval(days => ${COMPACTION_RANGE_DAYS * (shard.range + 1)}::int)`;
     const pieces = tx`
       select p.rollup, p.bucket_start, p.dims, ${partialPieces(db.sql)}
       from moved p cross join lateral unnest(p.metrics) with ordinality as m(metric, i)`;
@@ -191,7 +199,7 @@ export async function compactShard(db: Db, shard: CompactionShard): Promise<{ ro
       with moved as (
         delete from ${db.table('rollup_partials')}
         where dataset = ${shard.dataset} and shard = ${shard.shard}
-          and bucket_start >= ${shard.from}::timestamptz and bucket_start < ${shard.to}::timestamptz
+          and bucket_start >= ${from} and bucket_start < ${to}
         returning rollup, bucket_start, dims, metrics, stats, sketches
       ), merged as (
         ${mergeCells(db, pieces, tx`rollup, bucket_start, dims, metric`)}

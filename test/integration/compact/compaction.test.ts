@@ -141,7 +141,7 @@ describe('partial aggregates and their compaction', () => {
     const after = await rowCounts('crash');
 
     // Assess
-    expect(failed).toMatch(/injected compaction fault/);
+    expect(failed).toMatch(/of \d+ compaction shards failed .*dataset "crash" .*injected compaction fault/);
     expect(afterError.partial).toBeGreaterThan(0);
     expect(exactAfterError).toEqual([]);
     expect(signal).toBe('SIGKILL');
@@ -150,6 +150,23 @@ describe('partial aggregates and their compaction', () => {
     expect(next.partialRows).toBe(afterKill.partial);
     expect(after.partial).toBe(0);
     expect(before.partial).toBeGreaterThanOrEqual(afterError.partial);
+    expect(await problemsOf(def, records)).toEqual([]);
+  });
+
+  it('compacts buckets at both ends of the calendar: year 1 (its range starting in 1 BC) and year 9999', async () => {
+    // Prepare
+    const def = await registerDataset(p, salesCsv('calendar'));
+    const early = Date.parse('0001-01-02T00:00:00Z');
+    const late = Date.parse('9999-12-01T00:00:00Z');
+    const records = await uploadSales(p, def, 'uploads/calendar/a.csv', { records: 1500, seed: 48, ranges: [[early, early + 3 * 86_400_000], [late, late + 10 * 86_400_000]] });
+
+    // Act
+    const result = await compactPartials(p.db, { dataset: 'calendar' });
+    const after = await rowCounts('calendar');
+
+    // Assess
+    expect(result.shards).toBeGreaterThan(1);
+    expect(after.partial).toBe(0);
     expect(await problemsOf(def, records)).toEqual([]);
   });
 
