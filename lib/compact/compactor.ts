@@ -17,7 +17,7 @@ export class CompactionError extends BatchflowError {
 
 /** What one compaction pass did. */
 export interface CompactionResult {
-  /** Shards (dataset, time range, key hash) compacted. */
+  /** Shards (dataset, rollup, time range, key hash) compacted. */
   readonly shards: number;
   /** Partial rows merged and deleted. */
   readonly partialRows: number;
@@ -72,7 +72,7 @@ export async function compactPartials(db: Db, options: CompactionOptions = {}): 
     const text = error instanceof Error ? error.message : String(error);
     throw new CompactionError(
       `${failures.length} of ${shards.length} compaction shards failed (their partial rows stay, queries stay exact; ${totals.shards} compacted): ` +
-        `dataset "${shard.dataset}" range ${shard.range} shard ${shard.shard}: ${text}`,
+        `dataset "${shard.dataset}" rollup "${shard.rollup}" range ${shard.range} shard ${shard.shard}: ${text}`,
       { cause: error },
     );
   }

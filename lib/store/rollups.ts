@@ -141,12 +141,13 @@ export async function readWindow(
 }
 
 /**
- * The compactor's unit of work: a dataset's partial rows of one key-hash shard whose buckets start
- * in one time range. Different shards hold different cells, so compactors of different shards never
+ * The compactor's unit of work: a dataset's partial rows of one rollup and one key-hash shard whose
+ * buckets start in one time range. Different shards hold different cells, so compactors of different shards never
  * touch the same rows.
  */
 export interface CompactionShard {
   readonly dataset: string;
+  readonly rollup: string;
   readonly shard: number;
   /** The time range: buckets starting in [origin + 28·range days, origin + 28·(range + 1) days). */
   readonly range: number;
@@ -166,13 +167,13 @@ const COMPACTION_RANGE_DAYS = 28;
 export async function pendingCompactionShards(db: Db, originIso: string, dataset?: string): Promise<CompactionShard[]> {
   const { sql } = db;
   const range = sql`floor((extract(epoch from bucket_start) - extract(epoch from ${originIso}::timestamptz)) / ${COMPACTION_RANGE_DAYS * 86_400})::int`;
-  const rows = await sql<{ dataset: string; shard: number; range: number; rows: number }[]>`
-    select dataset, shard, ${range} as range, count(*)::int as rows
+  const rows = await sql<{ dataset: string; rollup: string; shard: number; range: number; rows: number }[]>`
+    select dataset, rollup, shard, ${range} as range, count(*)::int as rows
     from ${db.table('rollup_partials')}
     where ${dataset === undefined ? sql`true` : sql`dataset = ${dataset}`}
     -- By position: the range expression's parameters are new ones each time it is written.
-    group by 1, 2, 3
-    order by 3, 1, 2`;
+    group by 1, 2, 3, 4
+    order by 4, 1, 2, 3`;
   return rows.map((r) => ({ ...r, originIso }));
 }
 
@@ -188,7 +189,7 @@ export async function compactShard(db: Db, shard: CompactionShard): Promise<{ ro
     // Ranges span ±2^31 / 64 = ±33M (over 2 million years either side of the origin).
     const key = shard.range * 64 + shard.shard;
     const [lock] = await tx<{ locked: boolean }[]>`
-      select pg_try_advisory_xact_lock(hashtext(${`${db.schema}/compact/${shard.dataset}`}), ${key}::int) as locked`;
+      select pg_try_advisory_xact_lock(hashtext(${`${db.schema}/compact/${shard.dataset}/${shard.rollup}`}), ${key}::int) as locked`;
     if (!lock.locked) return null;
     const from = tx`${shard.originIso}::timestamptz + make_interval(days => ${COMPACTION_RANGE_DAYS * shard.range}::int)`;
     const to = tx`${shard.originIso}::timestamptz + make_interval(days => ${COMPACTION_RANGE_DAYS * (shard.range + 1)}::int)`;
@@ -198,7 +199,7 @@ export async function compactShard(db: Db, shard: CompactionShard): Promise<{ ro
     const [result] = await tx<{ rows: number; cells: number }[]>`
       with moved as (
         delete from ${db.table('rollup_partials')}
-        where dataset = ${shard.dataset} and shard = ${shard.shard}
+        where dataset = ${shard.dataset} and rollup = ${shard.rollup} and shard = ${shard.shard}
           and bucket_start >= ${from} and bucket_start < ${to}
         returning rollup, bucket_start, dims, metrics, stats, sketches
       ), merged as (
