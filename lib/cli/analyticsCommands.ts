@@ -16,7 +16,7 @@ import type { AnalyticsJobSchedules } from '../analytics/ports.ts';
 type IsoDate = (flag: string) => (value: string) => Date;
 
 /** A deployed stack's schedules (EventBridge Scheduler); none locally, where the runtime fires jobs. */
-function schedulesOf(target: Target): AnalyticsJobSchedules | undefined {
+export function schedulesOf(target: Target): AnalyticsJobSchedules | undefined {
   if (!target.schedules) return undefined;
   return schedulerJobSchedules(createSchedulerClient(target.clients), target.schedules);
 }

@@ -2,13 +2,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DatasetDefinitionError, parseDatasetDefinition } from '../datasets/definition.ts';
 import { BatchflowError } from '../errors.ts';
 import { queryRollups } from '../query/queryRollups.ts';
-import { getDataset, listDatasets, putDataset } from '../store/datasets.ts';
+import { deleteDataset, getDataset, listDatasets, putDataset } from '../store/datasets.ts';
 import { getIngestJob, listIngestJobs } from '../store/ingestJobs.ts';
 import { listPartitions } from '../store/partitions.ts';
 import { listRejects } from '../store/rejects.ts';
 import { migrate } from '../store/migrate.ts';
 import { summarize } from '../views.ts';
-import { addAnalyticsCommands } from './analyticsCommands.ts';
+import { addAnalyticsCommands, schedulesOf } from './analyticsCommands.ts';
 import { describeIngestJob, describeRejects, describeRows, print, table } from './report.ts';
 import { readJsonFile } from './jsonFile.ts';
 import { CliError, TARGET_KINDS } from './target.ts';
@@ -55,8 +55,23 @@ datasets
       if (err instanceof DatasetDefinitionError) throw new CliError(`${file}: ${err.message}`);
       throw err;
     }
-    await withDb((db) => putDataset(db, def), { schema: 'migrate' });
-    console.log(`dataset "${def.name}" saved (rollups: ${def.rollups.map((r) => `[${r.join(',')}]`).join(' ')})`);
+    const outcome = await withDb((db) => putDataset(db, def), { schema: 'migrate' });
+    console.log(`dataset "${def.name}" ${outcome.created ? 'created' : 'saved'} (rollups: ${def.rollups.map((r) => `[${r.join(',')}]`).join(' ')})`);
+    for (const note of outcome.newDataOnly) console.log(`  ${note}: applies to data loaded from now on`);
+  });
+datasets
+  .command('delete <name>')
+  .description('delete a dataset with its aggregates, ingestion jobs, rejects and metrics')
+  .option('--force', 'also while its jobs run, and with the analytics jobs that read it')
+  .action(async (name: string, opts: { force?: boolean }) => {
+    const deleted = await withDb(async (db, target) => {
+      const outcome = await deleteDataset(db, name, { force: !!opts.force });
+      if (outcome.refused) throw new CliError(outcome.message);
+      for (const job of outcome.analyticsJobs) await schedulesOf(target)?.remove(job);
+      return outcome;
+    });
+    const also = deleted.analyticsJobs.length > 0 ? `, analytics job(s) ${deleted.analyticsJobs.join(', ')}` : '';
+    console.log(`dataset "${name}" deleted: ${deleted.ingestJobs} ingestion job(s), ${deleted.aggregateRows} aggregate row(s)${also}`);
   });
 datasets
   .command('list')

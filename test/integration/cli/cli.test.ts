@@ -122,6 +122,25 @@ describe('the CLI against a database target', () => {
     expect(run.stderr.trim().split('\n')).toEqual(['batchflow: cannot reach the AWS endpoint http://127.0.0.1:1: ECONNREFUSED; check AWS_ENDPOINT_URL and your network']);
   });
 
+  it('deletes a dataset, then says there is none', () => {
+    // Prepare
+    cli(database, 'migrate');
+    const definition = join(scratch, 'cli_gone.json');
+    writeFileSync(definition, JSON.stringify({ name: 'cli_gone', format: 'csv', timeColumn: 'ts', granularity: '1-hour', dimensions: ['region'], metrics: ['amount'] }));
+    cli(database, 'datasets', 'put', definition);
+
+    // Act
+    const deleted = cli(database, 'datasets', 'delete', 'cli_gone');
+    const again = cli(database, 'datasets', 'delete', 'cli_gone');
+    const listed = cli(database, 'datasets', 'list', '--json');
+
+    // Assess
+    expect(deleted.stdout.trim()).toBe('dataset "cli_gone" deleted: 0 ingestion job(s), 0 aggregate row(s)');
+    expect(again.status).toBe(1);
+    expect(again.stderr.trim()).toBe('batchflow: no dataset named "cli_gone"');
+    expect((JSON.parse(listed.stdout) as { name: string }[]).map((d) => d.name)).not.toContain('cli_gone');
+  });
+
   it('rejects an unknown --target by name', () => {
     const run = cli(database, '--target', 'prod', 'status');
 
