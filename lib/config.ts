@@ -159,6 +159,7 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
     ],
   },
   compactor: { ...database, required: [] },
+  retention: { ...database, required: [] },
   migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
   syncSchedules: { ...database, required: ['SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'] },
   tuner: {
@@ -363,6 +364,7 @@ const loaders = {
   }),
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
   compactor: (e: Parsed): DatabaseConfig => databaseConfig(e),
+  retention: (e: Parsed): DatabaseConfig => databaseConfig(e),
   api: (e: Parsed): ApiConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL }),
   watchdog: (e: Parsed): WatchdogConfig => ({
     ...databaseConfig(e),
