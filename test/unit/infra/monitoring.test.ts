@@ -113,7 +113,7 @@ describe('Monitoring', () => {
 });
 
 describe('ReadApi', () => {
-  it('serves GET (reads) and POST (recovery) only, each signed with IAM, logging every access', () => {
+  it('serves GET (reads), POST, PUT and DELETE (changes) only, each signed with IAM, logging every access', () => {
     // Prepare
     const { stack, template } = synthesize();
 
@@ -124,6 +124,8 @@ describe('ReadApi', () => {
     expect(routes).toEqual([
       expect.objectContaining({ RouteKey: 'GET /{proxy+}', AuthorizationType: 'AWS_IAM' }),
       expect.objectContaining({ RouteKey: 'POST /{proxy+}', AuthorizationType: 'AWS_IAM' }),
+      expect.objectContaining({ RouteKey: 'PUT /{proxy+}', AuthorizationType: 'AWS_IAM' }),
+      expect.objectContaining({ RouteKey: 'DELETE /{proxy+}', AuthorizationType: 'AWS_IAM' }),
     ]);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
