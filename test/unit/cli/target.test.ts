@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { describeTarget, redactedUrl, resolveTarget } from '../../../lib/cli/target.ts';
-import type { LocalState } from '../../../lib/cli/localState.ts';
 import { ConfigError, loadCliEnvironment } from '../../../lib/config.ts';
+import { localState } from './localStack.ts';
 
-const local: LocalState = {
-  stage: 'dev',
-  endpoint: 'http://127.0.0.1:4566',
-  region: 'us-east-1',
-  databaseUrl: 'postgres://root@127.0.0.1:5432/local',
-  databaseSchema: 'batchflow_local',
-  bucket: 'batchflow-dev-uploads',
-  queues: {
-    ingest: { url: 'http://q/ingest', arn: 'arn:aws:sqs:us-east-1:000000000000:ingest', deadLetterUrl: 'http://q/ingest-dlq' },
-    partitions: { url: 'http://q/partitions', arn: 'arn:aws:sqs:us-east-1:000000000000:partitions', deadLetterUrl: 'http://q/partitions-dlq' },
-  },
-  pid: 1,
-  startedAt: '2026-12-01T00:00:00.000Z',
-};
+const local = localState;
 const stray = { DATABASE_URL: 'postgres://me:secret@db.example.com:5432/prod', BATCHFLOW_BUCKET: 'prod-uploads' };
 const running = () => local;
 const none = () => undefined;

@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { localTarget } from '../../../lib/cli/target.ts';
 import { unreachable } from '../../../lib/cli/unreachable.ts';
+import { localState } from './localStack.ts';
 
-const target = localTarget({
-  stage: 'dev',
-  endpoint: 'http://127.0.0.1:4566',
-  region: 'us-east-1',
-  databaseUrl: 'postgres://root:pw@127.0.0.1:55432/batchflow',
-  databaseSchema: 'batchflow',
-  bucket: 'b',
-  queues: {
-    ingest: { url: 'u', arn: 'arn:aws:sqs:us-east-1:0:i', deadLetterUrl: 'd' },
-    partitions: { url: 'u', arn: 'arn:aws:sqs:us-east-1:0:p', deadLetterUrl: 'd' },
-  },
-  pid: 1,
-  startedAt: '2026-12-01T00:00:00.000Z',
-});
+const target = localTarget({ ...localState, databaseUrl: 'postgres://root:pw@127.0.0.1:55432/batchflow', databaseSchema: 'batchflow' });
 
 // Shaped as postgres.js builds its connection errors (Errors.connection: code, errno, address, port).
 const postgresError = (code: string) => Object.assign(new Error(`write ${code} 127.0.0.1:55432`), { code, errno: code, address: '127.0.0.1', port: 55432 });
