@@ -304,7 +304,8 @@ function unscaled(bytes: Uint8Array): number {
 
 /** A non-text dimension value as text: numbers as JavaScript writes them, times in ISO 8601 (UTC). */
 function dimensionText(v: unknown, column: ParquetColumn): string {
-  if (column.kind === 'timestamp') return new Date(v as number).toISOString();
+  // Years past 9999 as "11476-…", not Date's "+011476-…".
+  if (column.kind === 'timestamp') return new Date(v as number).toISOString().replace(/^\+0/, '');
   if (column.kind === 'date') return new Date((v as number) * DAY_MS).toISOString().slice(0, 10);
   if (column.kind === 'number') return String(column.rawDecimalScale ? numberOf(v, column) : v);
   return String(v);
