@@ -5,8 +5,9 @@ import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { queryRollups } from '../../../lib/query/queryRollups.ts';
 import { putTunedSetting } from '../../../lib/store/performance.ts';
 import { listRejects } from '../../../lib/store/rejects.ts';
-import { openDuck, type Duck } from '../../unit/parse/parquetDuckdb.ts';
-import { registerDataset, uploadAndWait, usePipeline } from './pipeline.ts';
+import { processPartition } from '../../../lib/process/processPartition.ts';
+import { chunksOf, openDuck, type Duck } from '../../unit/parse/parquetDuckdb.ts';
+import { createHeld, processContext, registerDataset, splitHeld, uploadAndWait, usePipeline } from './pipeline.ts';
 
 /**
  * A Parquet upload through the whole pipeline (splitter, queue, processors, Postgres), checked
@@ -144,5 +145,34 @@ describe('a Parquet upload', () => {
     expect(job.status).toBe('failed');
     expect(job.reason).toBe('Parquet object does not fit dataset "misfit": Parquet schema lacks column "store" (its columns: ts,region,note,product,amount,quantity)');
     expect(job.partitionsTotal).toBeNull();
+  });
+
+  it('sends each partition’s row groups in its message, and a processor reads only their chunks of the used columns', async () => {
+    // Prepare
+    await registerDataset(p, { ...DEFINITION, name: 'held' });
+    const held = await createHeld(p);
+    const bytes = readFileSync(file);
+    const used = new Set(['ts', 'region', 'product', 'amount', 'quantity']);
+    const chunks = (await chunksOf(duck, file)).filter((c) => used.has(c.column));
+    const { outcome, messages } = await splitHeld(p, held, 'uploads/held/2024-03.parquet', bytes);
+    const ctx = processContext(p);
+    const reads: [number, number][] = [];
+    const objects = { ...ctx.objects, readRange: (b: string, k: string, s: number, e: number, pin?: Parameters<typeof ctx.objects.readRange>[4]) => (reads.push([s, e]), ctx.objects.readRange(b, k, s, e, pin)) };
+
+    // Act
+    const third = await processPartition({ ...ctx, objects }, messages[2]);
+    const tampered = processPartition(ctx, { ...messages[3], rowGroups: [0, 5] });
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'split', partitions: 5 });
+    expect(messages.map((m) => m.rowGroups)).toEqual([0, 1, 2, 3, 4].map((g) => [g, g + 1]));
+    expect(third.status).toBe('merged');
+    // The footer's tail, then group 2's used chunks (adjacent ones in one request) and nothing else.
+    const [footer, ...data] = reads;
+    expect(footer).toEqual([Math.max(0, bytes.length - 65536), bytes.length]);
+    const group2 = chunks.filter((c) => c.group === 2);
+    expect(data.reduce((n, [s, e]) => n + e - s, 0)).toBe(group2.reduce((n, c) => n + c.end - c.start, 0));
+    for (const [s, e] of data) expect(group2.filter((c) => c.start >= s && c.end <= e).reduce((n, c) => n + c.end - c.start, 0), `read ${s}-${e}`).toBe(e - s);
+    await expect(tampered).rejects.toThrow('the message\'s row groups [0, 5) are not the recorded [3, 4)');
   });
 });
