@@ -91,7 +91,7 @@ describe('parquetColumns', () => {
     const select = `select timestamp '2024-01-01' + i * interval 1 minute as ts, i % 2 = 0 as flag, i::integer as n, {'a': i} as s, [i, i] as l, time '12:00:00' as t from range(10) r(i)`;
     await duck.run(`copy (${select}) to '${file}' (format parquet)`);
     await duck.run(`copy (${select}) to '${lz4}' (format parquet, compression lz4)`);
-  });
+  }, 60_000);
 
   async function problemsOf(path: string, l: RecordLayout): Promise<string[]> {
     const { bytes, read } = rangeReader(path);
