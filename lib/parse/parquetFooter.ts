@@ -160,6 +160,11 @@ export function parquetColumns(metadata: FileMetaData, layout: RecordLayout): { 
   return { columns, problems };
 }
 
+/** The schema's top-level column names, in file order: a Parquet job's `columns`. */
+export function topLevelColumns(metadata: FileMetaData): string[] {
+  return parquetSchema(metadata).children.map((c) => c.element.name);
+}
+
 /** The codecs the reader decompresses (parquetReader.ts). */
 export const SUPPORTED_CODECS: ReadonlySet<string> = new Set(['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'ZSTD', 'BROTLI']);
 

@@ -1,9 +1,8 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { DatasetDefinition } from '../datasets/definition.ts';
-import { parquetSchema } from 'hyparquet';
 import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
-import { ParquetFileError, chunkRange, parquetColumns, readParquetFooter, usedChunks } from '../parse/parquetFooter.ts';
+import { ParquetFileError, chunkRange, parquetColumns, readParquetFooter, topLevelColumns, usedChunks } from '../parse/parquetFooter.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { beginSplitAttempt, failIngestJob, findIngestJobByVersion, openIngestJob, type IngestJob } from '../store/ingestJobs.ts';
@@ -163,7 +162,7 @@ async function splitParquet(ctx: SplitContext, job: IngestJob, dataset: DatasetD
     if (err instanceof ParquetFileError) throw new ObjectProblem(err.message);
     throw err;
   }
-  const schemaColumns = parquetSchema(metadata).children.map((c) => c.element.name);
+  const schemaColumns = topLevelColumns(metadata);
   const { columns, problems } = parquetColumns(metadata, { ...dataset, columns: schemaColumns });
   if (problems.length > 0) throw new ObjectProblem(`Parquet object does not fit dataset "${dataset.name}": ${problems.join('; ')}`);
   const used = new Set(columns.keys());
