@@ -121,6 +121,18 @@ export async function getIngestJob(db: Db, jobId: number): Promise<IngestJob | u
   return job;
 }
 
+/**
+ * Whether job `jobId` existed and was deleted (with its dataset): job ids come from an identity
+ * sequence and are never reused, so an id the sequence has handed out with no row left is a
+ * deleted job, and one beyond it never existed.
+ */
+export async function ingestJobDeleted(db: Db, jobId: number): Promise<boolean> {
+  const [row] = await db.sql`
+    select not exists (select 1 from ${db.table('batch_jobs')} where job_id = ${jobId})
+      and ${jobId} <= coalesce(pg_sequence_last_value(pg_get_serial_sequence(quote_ident(${db.schema}) || '.batch_jobs', 'job_id')::regclass), 0) as deleted`;
+  return row!.deleted as boolean;
+}
+
 /** The job of one object version, if its notification has been seen. */
 export async function findIngestJobByVersion(db: Db, object: { bucket: string; key: string; objectVersion: string }): Promise<IngestJob | undefined> {
   const [job] = await db.sql<IngestJob[]>`

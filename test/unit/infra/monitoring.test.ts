@@ -7,7 +7,7 @@ import { logicalId, synthesize } from './support.ts';
 
 const queueNames = Object.keys(topology.queues) as QueueName[];
 /** The functions that run in response to work, and whose failures and throttles need a person. */
-const watched = ['splitter', 'processor', 'analytics', 'tuner', 'watchdog', 'compactor', 'api'] as const;
+const watched = ['splitter', 'processor', 'analytics', 'tuner', 'watchdog', 'compactor', 'retention', 'api'] as const;
 
 describe('Monitoring', () => {
   it('alarms as soon as any message reaches a dead-letter queue', () => {
