@@ -9,7 +9,8 @@ import { GranularityError, parseGranularity } from '../rollup/granularity.ts';
 export interface DatasetDefinition {
   /** Names the dataset and its S3 prefix segment (`uploads/<name>/...`). */
   name: string;
-  format: 'csv' | 'ndjson';
+  /** `parquet`: a Parquet file, read by row groups and only the columns named here. */
+  format: 'csv' | 'ndjson' | 'parquet';
   timeColumn: string;
   timeFormat: 'iso' | 'epoch_s' | 'epoch_ms';
   /** Canonical bucket width, e.g. "1-hour" (see parseGranularity). */
@@ -48,7 +49,7 @@ const fields = z.strictObject({
       `${JSON.stringify(issue.input)} must be 1 to 63 characters of a-z, 0-9, "_" and "-", ` +
       `starting with a letter or digit`,
   }),
-  format: z.enum(['csv', 'ndjson'], required),
+  format: z.enum(['csv', 'ndjson', 'parquet'], required),
   timeColumn: column,
   timeFormat: z.enum(['iso', 'epoch_s', 'epoch_ms']).default('iso'),
   granularity: z.string(required).superRefine((text, ctx) => {

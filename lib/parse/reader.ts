@@ -34,6 +34,8 @@ export type { ReaderOptions, ReaderStats, RecordReader } from './readerTypes.ts'
  * const { records, rejected } = reader.end();
  */
 export function createRecordReader(layout: RecordLayout, sink: RecordSink, options: ReaderOptions): RecordReader {
+  // Parquet is not a byte stream of records: its row groups are read by parquetReader.ts.
+  if (layout.format === 'parquet') throw new TypeError('a Parquet layout is read by readParquetRowGroups, not a byte-stream reader');
   return layout.format === 'csv' ? createCsvReader(layout, sink, options) : createNdjsonReader(layout, sink, options);
 }
 

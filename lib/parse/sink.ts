@@ -5,8 +5,8 @@
 
 /** How to read one dataset's records: derived from its DatasetDefinition and, for CSV, the header. */
 export interface RecordLayout {
-  readonly format: 'csv' | 'ndjson';
-  /** CSV only: the header's column names, in file order. */
+  readonly format: 'csv' | 'ndjson' | 'parquet';
+  /** CSV: the header's column names, in file order; Parquet: the schema's top-level columns. */
   readonly columns: readonly string[];
   readonly timeColumn: string;
   readonly timeFormat: 'iso' | 'epoch_s' | 'epoch_ms';

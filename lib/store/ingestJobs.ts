@@ -30,7 +30,7 @@ export interface IngestJob {
   readonly versionId: string | null;
   readonly eTag: string | null;
   readonly objectSize: number | null;
-  readonly format: 'csv' | 'ndjson' | null;
+  readonly format: 'csv' | 'ndjson' | 'parquet' | null;
   readonly compression: 'none' | 'gzip';
   readonly status: IngestJobStatus;
   readonly reason: string | null;

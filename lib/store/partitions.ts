@@ -22,6 +22,9 @@ export interface Partition {
   readonly rangeEnd: number;
   /** True for staged parts: the range holds whole records, no boundary search needed. */
   readonly exactRange: boolean;
+  /** Parquet partitions: row groups [start, end) of the object; null for byte ranges. */
+  readonly rowGroupStart: number | null;
+  readonly rowGroupEnd: number | null;
   readonly status: PartitionStatus;
   readonly enqueuedAt: Date | null;
   /** Processor attempts started. */
@@ -43,7 +46,8 @@ const MAX_ERROR_CHARS = 2000;
 
 const partitionColumns = (db: Db) => db.sql`
   job_id as "jobId", idx, source_key as "sourceKey", range_start as "rangeStart",
-  range_end as "rangeEnd", exact_range as "exactRange", status, enqueued_at as "enqueuedAt",
+  range_end as "rangeEnd", exact_range as "exactRange", row_group_start as "rowGroupStart",
+  row_group_end as "rowGroupEnd", status, enqueued_at as "enqueuedAt",
   attempts, error, started_at as "startedAt", failed_at as "failedAt"`;
 
 /**
@@ -54,7 +58,7 @@ export async function recordSplit(
   db: Db,
   jobId: number,
   split: {
-    format: 'csv' | 'ndjson';
+    format: 'csv' | 'ndjson' | 'parquet';
     compression: 'none' | 'gzip';
     columns: readonly string[];
     headerLines: number;
@@ -65,18 +69,20 @@ export async function recordSplit(
 ): Promise<void> {
   await db.sql.begin(async (tx) => {
     if (split.partitions.length > 0) {
-      // One array per column, so 6 parameters however many partitions: a row per partition of
-      // `${tx(rows)}` took 6 each, and Postgres' protocol caps a statement at 65,535 (postgres.js
-      // refuses more), so objects over 10,922 partitions could not be split.
+      // One array per column, so 8 parameters however many partitions: a row per partition of
+      // `${tx(rows)}` took 8 each, and Postgres' protocol caps a statement at 65,535 (postgres.js
+      // refuses more), so objects over 8,191 partitions could not be split.
       // https://www.postgresql.org/docs/current/protocol-message-formats.html (Bind: Int16 count)
       const ps = split.partitions;
       await tx`
-        insert into ${db.table('batch_partitions')} (job_id, idx, source_key, range_start, range_end, exact_range)
+        insert into ${db.table('batch_partitions')} (job_id, idx, source_key, range_start, range_end, exact_range, row_group_start, row_group_end)
         select ${jobId}, * from unnest(
           ${ps.map((p) => p.idx)}::int[], ${ps.map((p) => p.sourceKey)}::text[], ${ps.map((p) => p.rangeStart)}::bigint[],
           ${ps.map((p) => p.rangeEnd)}::bigint[],
-          -- As text: postgres.js types a JS array of booleans as a scalar boolean.
-          ${ps.map((p) => String(p.exactRange))}::text[]::boolean[])
+          -- As text: postgres.js types a JS array of booleans as a scalar boolean, and nulls need a type.
+          ${ps.map((p) => String(p.exactRange))}::text[]::boolean[],
+          ${ps.map((p) => (p.rowGroups ? String(p.rowGroups.start) : null))}::text[]::int[],
+          ${ps.map((p) => (p.rowGroups ? String(p.rowGroups.end) : null))}::text[]::int[])
         on conflict (job_id, idx) do nothing`;
     }
     await tx`

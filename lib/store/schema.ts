@@ -333,5 +333,17 @@ create index rollup_partials_by_time on ${s}.rollup_partials (dataset, rollup, b
 `;
     },
   },
+  {
+    version: 11,
+    description: 'batch_partitions: the row groups of a Parquet partition',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- A Parquet partition is whole row groups [row_group_start, row_group_end) of its object; its
+-- range_start and range_end are the bytes their column chunks span. Null for byte-range partitions.
+alter table ${s}.batch_partitions add column row_group_start int, add column row_group_end int;
+`;
+    },
+  },
 ];
 

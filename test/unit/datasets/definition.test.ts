@@ -75,13 +75,21 @@ describe('parseDatasetDefinition', () => {
     expect(definition.rollups).toEqual([[]]);
   });
 
+  it('accepts a Parquet dataset, its time format defaulted as for CSV', () => {
+    // Act
+    const definition = parseDatasetDefinition({ ...valid, format: 'parquet', timeFormat: undefined });
+
+    // Assess
+    expect(definition).toMatchObject({ format: 'parquet', timeFormat: 'iso' });
+  });
+
   it.each<[string, Record<string, unknown>, string]>([
     ['a name with capitals', { name: 'Orders' }, 'name: "Orders" must be 1 to 63 characters'],
     ['a name starting with "-"', { name: '-orders' }, 'name: "-orders" must be'],
     ['a name with a slash', { name: 'a/b' }, 'name: "a/b" must be'],
     ['a name of 64 characters', { name: 'a'.repeat(64) }, `name: "${'a'.repeat(64)}" must be`],
     ['a missing name', { name: undefined }, 'name: is required'],
-    ['an unknown format', { format: 'parquet' }, 'format: '],
+    ['an unknown format', { format: 'avro' }, 'format: '],
     ['an empty time column', { timeColumn: '' }, 'timeColumn: must not be empty'],
     ['an unknown time format', { timeFormat: 'rfc2822' }, 'timeFormat: '],
     ['an invalid granularity', { granularity: '1-month' }, 'granularity: "1-month" is not a granularity'],
