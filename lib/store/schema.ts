@@ -334,7 +334,7 @@ create index rollup_partials_by_time on ${s}.rollup_partials (dataset, rollup, b
     },
   },
   {
-    version: 11,
+    version: 13,
     description: 'batch_partitions: the row groups of a Parquet partition',
     sql: (schema) => {
       const s = quoteIdent(schema);
