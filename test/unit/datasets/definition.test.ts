@@ -28,7 +28,7 @@ function problemsOf(input: unknown): readonly string[] {
 }
 
 describe('parseDatasetDefinition', () => {
-  it('fills the defaults: ISO times, and each dimension alone plus the total as rollups', () => {
+  it('fills the defaults: ISO times in UTC, values as today, and each dimension alone plus the total as rollups', () => {
     // Prepare
     const input = { ...valid };
 
@@ -40,6 +40,11 @@ describe('parseDatasetDefinition', () => {
       ...valid,
       format: 'csv',
       timeFormat: 'iso',
+      timeZone: 'UTC',
+      nullValues: [''],
+      decimalSeparator: '.',
+      thousandsSeparator: null,
+      onInvalidValue: 'reject',
       rollups: [['region'], ['sku'], ['channel'], []],
     });
   });
