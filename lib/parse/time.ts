@@ -259,6 +259,13 @@ function compilePattern(pattern: string): (b: Uint8Array, start: number, end: nu
   const seen = new Set<keyof Fields>();
   for (let i = 0; i < expanded.length; i++) {
     const c = expanded[i];
+    if (c === 'Z') {
+      // A literal Z (`%Y%m%dT%H%M%SZ`) is the UTC designator: the time is UTC, whatever timeZone says.
+      if (seen.has('offset')) throw new TimeFormatError(`${JSON.stringify(pattern)} reads the offset twice (%z and a literal Z)`);
+      seen.add('offset');
+      steps.push(utcDesignator);
+      continue;
+    }
     if (c !== '%') {
       steps.push(literal(Buffer.from(c, 'utf8')));
       continue;
@@ -362,6 +369,13 @@ const fraction: Step = (b, p, end, f) => {
   return i;
 };
 
+/** A literal `Z` in a pattern: offset 0. */
+const utcDesignator: Step = (b, p, end, f) => {
+  if (p >= end || b[p] !== 90 /* Z */) return -1;
+  f.offset = 0;
+  return p + 1;
+};
+
 /** `%p`: AM or PM, any case. */
 const meridiem: Step = (b, p, end, f) => {
   if (end - p < 2 || (b[p + 1] | 32) !== 109 /* m */) return -1;
@@ -450,15 +464,17 @@ export function isTimeZone(timeZone: string): boolean {
 }
 
 const HOUR_MS = 3_600_000;
-// No zone is more than 14 hours from UTC (Pacific/Kiritimati +14, Etc/GMT+12 -12).
+// No zone is more than 14 hours from UTC (Pacific/Kiritimati +14, Etc/GMT+12 -12): an hour's wall
+// times are instants within this much of it.
 const MAX_OFFSET_MS = 15 * HOUR_MS;
 const ZONE_CACHE_SLOTS = 4096;
 
 /**
  * A function from a wall time in `timeZone` (as ms, read as if UTC) to the instant, resolving gaps
- * and repeats as createTimeParser documents. Intl costs microseconds a call, so the offset of each
- * local hour whose neighbourhood (±15 h) holds no transition is cached: only times within a day of
- * a transition pay for Intl.
+ * and repeats as createTimeParser documents. Intl costs microseconds a call, so each local hour is
+ * looked up once (per cache slot): its offset when no transition lies within 15 hours of it, else
+ * the transition (found by bisection to the second, as tzdb writes them) and the offsets on either
+ * side. A zone changes its offset at most twice a year, so one transition per window is assumed.
  */
 function createZone(timeZone: string): (local: number) => number {
   if (!isTimeZone(timeZone)) throw new TimeFormatError(`${JSON.stringify(timeZone)} is not an IANA time zone name (e.g. "Europe/Berlin")`);
@@ -473,44 +489,55 @@ function createZone(timeZone: string): (local: number) => number {
     minute: 'numeric',
     second: 'numeric',
   });
-  /** The zone's offset (ms east of UTC) at instant t. */
+  /** The zone's offset (ms east of UTC) at instant t, a whole second. */
   const offsetAt = (t: number): number => {
     const fields: Record<string, string> = {};
     for (const part of format.formatToParts(new Date(t))) fields[part.type] = part.value;
     const year = fields.era === 'BC' ? 1 - Number(fields.year) : Number(fields.year);
-    const wall = daysFromCivil(year, Number(fields.month), Number(fields.day)) * 86_400_000 + Number(fields.hour) * HOUR_MS + Number(fields.minute) * 60_000 + Number(fields.second) * 1000;
-    // Intl shows whole seconds: the instant's own milliseconds are not part of the offset.
-    return wall - (t - (((t % 1000) + 1000) % 1000));
+    return daysFromCivil(year, Number(fields.month), Number(fields.day)) * 86_400_000 + Number(fields.hour) * HOUR_MS + Number(fields.minute) * 60_000 + Number(fields.second) * 1000 - t;
   };
-  const slots = new Float64Array(ZONE_CACHE_SLOTS).fill(NaN);
-  const offsets = new Float64Array(ZONE_CACHE_SLOTS);
+  const hours = new Float64Array(ZONE_CACHE_SLOTS).fill(NaN);
+  const before = new Float64Array(ZONE_CACHE_SLOTS);
+  const after = new Float64Array(ZONE_CACHE_SLOTS);
+  /** The first instant with the `after` offset; NaN when the hour has one offset. */
+  const transition = new Float64Array(ZONE_CACHE_SLOTS);
 
-  /** The instant of wall time `local`: the candidate offsets are those a day before and after. */
-  const resolve = (local: number): number => {
-    const before = offsetAt(local - 86_400_000);
-    const after = offsetAt(local + 86_400_000);
-    const laterValid = offsetAt(local - after) === after;
-    if (before === after) return laterValid ? local - after : local - offsetAt(local - before);
-    const earlierValid = offsetAt(local - before) === before;
-    // Repeated: the later instant, i.e. the offset after the transition. Skipped: the offset before.
-    if (laterValid) return local - after;
-    if (earlierValid) return local - before;
-    return local - before;
-  };
+  function lookUp(hour: number, slot: number): void {
+    const from = hour * HOUR_MS - MAX_OFFSET_MS;
+    const to = (hour + 1) * HOUR_MS + MAX_OFFSET_MS;
+    const first = offsetAt(from);
+    const last = offsetAt(to);
+    hours[slot] = hour;
+    before[slot] = first;
+    after[slot] = last;
+    if (first === last) {
+      transition[slot] = NaN;
+      return;
+    }
+    // offsetAt(low) is `first`, offsetAt(high) is not: bisect to the second where it changes.
+    let low = from;
+    let high = to;
+    while (high - low > 1000) {
+      const mid = low + Math.floor((high - low) / 2000) * 1000;
+      if (offsetAt(mid) === first) low = mid;
+      else high = mid;
+    }
+    transition[slot] = high;
+  }
 
   return (local) => {
     const hour = Math.floor(local / HOUR_MS);
     const slot = ((hour % ZONE_CACHE_SLOTS) + ZONE_CACHE_SLOTS) % ZONE_CACHE_SLOTS;
-    if (slots[slot] === hour) return local - offsets[slot];
-    const hourStart = hour * HOUR_MS;
-    const first = offsetAt(hourStart - MAX_OFFSET_MS);
-    // The same offset 15 h before the hour and 15 h after it: every wall time of the hour maps
-    // with it (a zone changes its offset at most twice a year).
-    if (offsetAt(hourStart + HOUR_MS + MAX_OFFSET_MS) === first) {
-      slots[slot] = hour;
-      offsets[slot] = first;
-      return local - first;
-    }
-    return resolve(local);
+    if (hours[slot] !== hour) lookUp(hour, slot);
+    const at = transition[slot];
+    if (at !== at) return local - before[slot];
+    const early = local - before[slot];
+    const late = local - after[slot];
+    const earlyValid = early < at;
+    const lateValid = late >= at;
+    // Repeated (both readings valid): the later instant. Skipped (neither): the offset before the
+    // transition, as Postgres and ICU read it.
+    if (earlyValid && lateValid) return early > late ? early : late;
+    return lateValid ? late : early;
   };
 }
