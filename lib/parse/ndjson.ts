@@ -278,7 +278,7 @@ function parseWithNonFinite(text: string): unknown {
     }
     for (const token of ['-Infinity', 'Infinity', 'NaN']) {
       if (!text.startsWith(token, i)) continue;
-      out += `${text.slice(from, i)}"${NON_FINITE_MARK}${token}"`;
+      out += text.slice(from, i) + JSON.stringify(NON_FINITE_MARK + token);
       i += token.length - 1;
       from = i + 1;
       found = true;
