@@ -24,7 +24,11 @@ export class TimeFormatError extends BatchflowError {
 
 // Date's own range: ±100,000,000 days around the epoch.
 const MAX_TIME_MS = 8.64e15;
-/** A wall time read without an offset is marked by this bit of `parsed.hasOffset`. */
+/**
+ * What the last read (readIso, a compiled pattern) found: `local` in ms, the instant itself when
+ * `hasOffset` (an offset or Z was written), else a wall-clock time for the zone to resolve. One
+ * shared object: the readers return a boolean instead of allocating a result per value.
+ */
 const parsed = { local: 0, hasOffset: false };
 
 /**
