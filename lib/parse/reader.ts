@@ -68,7 +68,6 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
   // Values nulled (onInvalidValue "null") per column: the record's own first, counted once it is accepted.
   const nulled = new Float64Array(fieldCount);
   const recordNulled = new Int32Array(fieldCount);
-  let recordNulledCount = 0;
 
   /** Whether field i is one of the dataset's null values (an empty field is tested by the caller). */
   function isNull(record: CsvRecord, i: number): boolean {
@@ -130,7 +129,10 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     const timeStart = starts[timeField];
     const timeEnd = ends[timeField];
     if (timeStart === timeEnd && emptyIsNull) return reject(record, `missing time: ${names[timeField]} is empty`);
-    if (isNull(record, timeField)) return reject(record, `missing time: ${names[timeField]} is ${showValue(text(record, timeField))}, a null value`);
+    // Loaded once a record: closure variables cost a context load (and a hole check) at each use.
+    const tokens = isNullToken;
+    const plain = plainNumbers;
+    if (tokens !== undefined && isNull(record, timeField)) return reject(record, `missing time: ${names[timeField]} is ${showValue(text(record, timeField))}, a null value`);
     const timeMs = parseTime(bytes, timeStart, timeEnd);
     // One test for NaN and the range: NaN fails both comparisons.
     if (!(timeMs >= minMs && timeMs < endMs)) {
@@ -142,21 +144,21 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
           : timeRangeReason(names[timeField], shown, timeMs, { minMs, endMs }),
       );
     }
-    recordNulledCount = 0;
+    let nulledCount = 0;
     for (let m = 0; m < metricFields.length; m++) {
       const i = metricFields[m];
       const start = starts[i];
       const end = ends[i];
-      if (start === end ? emptyIsNull : isNullToken !== undefined && isNull(record, i)) {
+      if (start === end ? emptyIsNull : tokens !== undefined && isNull(record, i)) {
         metrics[m] = NaN;
         continue;
       }
-      const value = plainNumbers ? parseDecimal(bytes, start, end) : parseNumber(bytes, start, end);
+      const value = plain ? parseDecimal(bytes, start, end) : parseNumber(bytes, start, end);
       // NaN (not a number, or beyond a double) fails both comparisons too (values.ts MAX_METRIC_MAGNITUDE).
       if (!(value >= -1e135 && value <= 1e135)) {
         if (nullInvalid) {
           metrics[m] = NaN;
-          recordNulled[recordNulledCount++] = i;
+          recordNulled[nulledCount++] = i;
           continue;
         }
         const written = text(record, i);
@@ -167,7 +169,7 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     let dimensionBytes = 0;
     for (let d = 0; d < dimensionFields.length; d++) {
       const i = dimensionFields[d];
-      if (isNullToken !== undefined && isNull(record, i)) {
+      if (tokens !== undefined && isNull(record, i)) {
         dims[d] = '';
         continue;
       }
@@ -178,7 +180,7 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
       if (value === undefined || (escaped && dimensionReason(names[i], value, byteLength) !== undefined)) {
         if (nullInvalid) {
           dims[d] = '';
-          recordNulled[recordNulledCount++] = i;
+          recordNulled[nulledCount++] = i;
           continue;
         }
         const decoded = text(record, i);
@@ -189,7 +191,7 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
       dims[d] = value;
     }
     accepted++;
-    for (let k = 0; k < recordNulledCount; k++) nulled[recordNulled[k]]++;
+    for (let k = 0; k < nulledCount; k++) nulled[recordNulled[k]]++;
     sink.accept(timeMs, dims, metrics);
   });
 

@@ -25,9 +25,9 @@ export class TimeFormatError extends BatchflowError {
 // Date's own range: ±100,000,000 days around the epoch.
 const MAX_TIME_MS = 8.64e15;
 /**
- * What the last read (readIso, a compiled pattern) found: `local` in ms, the instant itself when
- * `hasOffset` (an offset or Z was written), else a wall-clock time for the zone to resolve. One
- * shared object: the readers return a boolean instead of allocating a result per value.
+ * What a compiled pattern's last read found: `local` in ms, the instant itself when `hasOffset`
+ * (an offset or Z was written), else a wall-clock time for the zone to resolve. One shared object:
+ * the readers return a boolean instead of allocating a result per value.
  */
 const parsed = { local: 0, hasOffset: false };
 
@@ -50,12 +50,16 @@ export function createTimeParser(format: TimeFormat, timeZone = 'UTC'): TimePars
   if (format === 'epoch_ms') return (b, s, e) => inRange(parseDecimal(b, s, e, 0));
   if (format === 'epoch_us') return (b, s, e) => inRange(parseEpochFloor(b, s, e, 3));
   if (format === 'epoch_ns') return (b, s, e) => inRange(parseEpochFloor(b, s, e, 6));
-  const read = format === 'iso' ? readIso : compilePattern(format);
-  if (zone === undefined) {
-    // UTC: a wall time is the instant; iso keeps its tight path.
-    if (format === 'iso') return (b, s, e) => parseIsoUtc(b, s, e);
-    return (b, s, e) => inRange(read(b, s, e) ? parsed.local : NaN);
+  if (format === 'iso') {
+    // UTC, the default: the wall time is the instant, and the reader calls parseIsoUtc itself.
+    if (zone === undefined) return parseIsoUtc;
+    return (b, s, e) => {
+      const ms = readIso(b, s, e);
+      return ms !== ms ? NaN : inRange(isoHasOffset(b, s, e) ? ms : zone(ms));
+    };
   }
+  const read = compilePattern(format);
+  if (zone === undefined) return (b, s, e) => inRange(read(b, s, e) ? parsed.local : NaN);
   return (b, s, e) => {
     if (!read(b, s, e)) return NaN;
     return inRange(parsed.hasOffset ? parsed.local : zone(parsed.local));
@@ -63,7 +67,7 @@ export function createTimeParser(format: TimeFormat, timeZone = 'UTC'): TimePars
 }
 
 function inRange(ms: number): number {
-  return ms >= -MAX_TIME_MS && ms <= MAX_TIME_MS ? ms : NaN;
+  return ms >= -8.64e15 && ms <= 8.64e15 /* MAX_TIME_MS */ ? ms : NaN;
 }
 
 /**
@@ -71,43 +75,48 @@ function inRange(ms: number): number {
  * reads, and what the Parquet reader uses for string timestamps.
  */
 export function parseIsoUtc(b: Uint8Array, start: number, end: number): number {
-  return readIso(b, start, end) ? inRange(parsed.local) : NaN;
+  const ms = readIso(b, start, end);
+  return ms >= -8.64e15 && ms <= 8.64e15 /* MAX_TIME_MS */ ? ms : NaN;
+}
+
+/** Whether a valid ISO text (readIso read it) ends in an offset or Z: past the date, a sign or a z. */
+function isoHasOffset(b: Uint8Array, start: number, end: number): boolean {
+  const last = b[end - 1] | 32;
+  if (last === 122 /* z */) return true;
+  for (let i = start + 10; i < end; i++) if (b[i] === 43 /* + */ || b[i] === 45 /* - */) return true;
+  return false;
 }
 
 /**
  * Reads `YYYY-MM-DD`, optionally followed by `T`, `t` or a space and `HH:MM[:SS[(.|,)fraction]]`,
- * optionally followed by `Z`, `z`, `±HH`, `±HHMM` or `±HH:MM`, into `parsed`: `local` the time in
- * ms (already UTC when an offset was written, then `hasOffset`). False when it is not that.
+ * optionally followed by `Z`, `z`, `±HH`, `±HHMM` or `±HH:MM`, as ms: the instant when an offset
+ * was written, else the wall time read as UTC. NaN when it is not that.
  */
-function readIso(b: Uint8Array, start: number, end: number): boolean {
-  if (end - start < 10 || b[start + 4] !== 45 /* - */ || b[start + 7] !== 45 /* - */) return false;
+function readIso(b: Uint8Array, start: number, end: number): number {
+  if (end - start < 10 || b[start + 4] !== 45 /* - */ || b[start + 7] !== 45 /* - */) return NaN;
   const century = digits2(b, start);
   const yearOfCentury = digits2(b, start + 2);
   const year = century * 100 + yearOfCentury;
   const month = digits2(b, start + 5);
   const day = digits2(b, start + 8);
-  if (century < 0 || yearOfCentury < 0 || month < 1 || month > 12) return false;
-  if (day < 1 || day > daysInMonth(year, month)) return false;
+  if (century < 0 || yearOfCentury < 0 || month < 1 || month > 12) return NaN;
+  if (day < 1 || day > daysInMonth(year, month)) return NaN;
   let ms = daysFromCivil(year, month, day) * 86_400_000;
   let p = start + 10;
-  parsed.hasOffset = false;
-  if (p === end) {
-    parsed.local = ms;
-    return true;
-  }
+  if (p === end) return ms;
 
   const separator = b[p];
-  if ((separator !== 84 /* T */ && separator !== 116 /* t */ && separator !== 32 /* space */) || end - p < 6) return false;
-  if (b[p + 3] !== 58 /* : */) return false;
+  if ((separator !== 84 /* T */ && separator !== 116 /* t */ && separator !== 32 /* space */) || end - p < 6) return NaN;
+  if (b[p + 3] !== 58 /* : */) return NaN;
   const hour = digits2(b, p + 1);
   const minute = digits2(b, p + 4);
-  if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return false;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
   ms += hour * 3_600_000 + minute * 60_000;
   p += 6;
   if (p < end && b[p] === 58 /* : */) {
-    if (end - p < 3) return false;
+    if (end - p < 3) return NaN;
     const second = digits2(b, p + 1);
-    if (second < 0 || second > 59) return false;
+    if (second < 0 || second > 59) return NaN;
     ms += second * 1000;
     p += 3;
     if (p < end && (b[p] === 46 /* . */ || b[p] === 44 /* , (ISO 8601's other decimal sign) */)) {
@@ -120,20 +129,14 @@ function readIso(b: Uint8Array, start: number, end: number): boolean {
         if (p - fractionStart < 3) fraction = fraction * 10 + d;
       }
       const fractionDigits = p - fractionStart;
-      if (fractionDigits === 0) return false;
+      if (fractionDigits === 0) return NaN;
       // Digits past the millisecond are dropped: truncation, see the file's comment.
       ms += fractionDigits >= 3 ? fraction : fractionDigits === 2 ? fraction * 10 : fraction * 100;
     }
   }
-  if (p === end) {
-    parsed.local = ms;
-    return true;
-  }
-  const offset = readOffset(b, p, end);
-  if (offset !== offset) return false;
-  parsed.local = ms - offset;
-  parsed.hasOffset = true;
-  return true;
+  if (p === end) return ms;
+  // NaN when the rest is not an offset: NaN propagates.
+  return ms - readOffset(b, p, end);
 }
 
 /** `Z`, `z`, `±HH`, `±HHMM` or `±HH:MM` filling bytes [p, end) exactly, as ms east of UTC; NaN if not. */
