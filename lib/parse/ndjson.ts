@@ -153,7 +153,7 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
       else problem = `${dimensionNames[d]}: ${show(v)} is not a dimension value (expected a string, number or boolean)`;
       // A UTF-16 unit is at most 3 UTF-8 bytes: short values need no byte count, 3 per unit bounds them.
       const short = problem === undefined && value.length * 3 <= 1024; /* MAX_DIMENSION_BYTES */
-      const byteLength = problem !== undefined ? 0 : short ? value!.length : Buffer.byteLength(value);
+      const byteLength = problem !== undefined ? 0 : short ? value.length : Buffer.byteLength(value);
       problem ??= dimensionReason(dimensionNames[d], value, byteLength);
       if (problem !== undefined) {
         if (!nullInvalid) return problem;
