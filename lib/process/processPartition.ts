@@ -202,6 +202,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
         recordsRejected: counts.rejected,
         lines: counts.lines,
         bytesRead: counts.bytes,
+        valuesNulled: counts.valuesNulled,
         readMs,
         parseMs,
       },
@@ -257,5 +258,12 @@ function layoutOf(job: IngestJob, dataset: DatasetDefinition): RecordLayout {
     timeFormat: dataset.timeFormat,
     dimensions: dataset.dimensions,
     metrics: dataset.metrics,
+    values: {
+      nullValues: dataset.nullValues,
+      decimalSeparator: dataset.decimalSeparator,
+      thousandsSeparator: dataset.thousandsSeparator,
+      timeZone: dataset.timeZone,
+      onInvalidValue: dataset.onInvalidValue,
+    },
   };
 }

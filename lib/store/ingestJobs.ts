@@ -45,6 +45,8 @@ export interface IngestJob {
   readonly recordsRead: number;
   readonly recordsAggregated: number;
   readonly recordsRejected: number;
+  /** Values counted as missing (onInvalidValue "null"), per column: `{}` when none. */
+  readonly valuesNulled: Record<string, number>;
   readonly bytesRead: number;
   readonly readMs: number;
   readonly parseMs: number;
@@ -64,7 +66,7 @@ const ingestJobColumns = (db: Db) => db.sql`
   format, compression, status, reason, partition_bytes as "partitionBytes", columns,
   header_lines as "headerLines", data_start as "dataStart", partitions_total as "partitionsTotal",
   partitions_done as "partitionsDone", partitions_failed as "partitionsFailed", records_read as "recordsRead",
-  records_aggregated as "recordsAggregated", records_rejected as "recordsRejected",
+  records_aggregated as "recordsAggregated", records_rejected as "recordsRejected", values_nulled as "valuesNulled",
   bytes_read as "bytesRead", read_ms as "readMs", parse_ms as "parseMs", merge_ms as "mergeMs",
   split_ms as "splitMs", created_at as "createdAt", split_finished_at as "splitFinishedAt",
   finished_at as "finishedAt", split_attempts as "splitAttempts", split_started_at as "splitStartedAt"`;

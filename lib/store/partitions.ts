@@ -205,7 +205,8 @@ export async function completePartition(
           status = 'completed', completed_at = clock_timestamp(), failed_at = null, records_read = ${s.recordsRead},
           records_aggregated = ${s.recordsAggregated}, records_rejected = ${s.recordsRejected},
           lines = ${s.lines}, bytes_read = ${s.bytesRead}, read_ms = ${s.readMs}, parse_ms = ${s.parseMs},
-          merge_ms = ${mergeMs}, data_min = ${result.dataRange?.from ?? null}, data_max = ${result.dataRange?.to ?? null}
+          merge_ms = ${mergeMs}, data_min = ${result.dataRange?.from ?? null}, data_max = ${result.dataRange?.to ?? null},
+          values_nulled = ${tx.json((s.valuesNulled ?? {}) as never)}
         where job_id = ${source.jobId} and idx = ${source.idx}`;
       await tx`
         update ${db.table('batch_jobs')} set
@@ -217,6 +218,7 @@ export async function completePartition(
           records_rejected = records_rejected + ${s.recordsRejected},
           bytes_read = bytes_read + ${s.bytesRead},
           read_ms = read_ms + ${s.readMs}, parse_ms = parse_ms + ${s.parseMs}, merge_ms = merge_ms + ${mergeMs}
+          ${s.valuesNulled === undefined ? tx`` : tx`, values_nulled = ${addNulled(tx, s.valuesNulled)}`}
         where job_id = ${source.jobId}`;
       const jobFinished = await finishIngestJobIfDone(tx, db, source.jobId);
       return { merged: true, mergeMs, lockWaitMs, rowsMerged, jobFinished };
@@ -225,6 +227,16 @@ export async function completePartition(
     if (err instanceof AlreadyMerged) return { merged: false, mergeMs: 0, lockWaitMs: err.lockWaitMs, rowsMerged: 0, jobFinished: false };
     throw err;
   }
+}
+
+/** The job's values_nulled plus a partition's, column by column. */
+function addNulled(tx: Tx, nulled: Readonly<Record<string, number>>) {
+  return tx`(
+    select coalesce(jsonb_object_agg(k, n), '{}'::jsonb) from (
+      select k, sum(v::bigint) as n
+      from (select * from jsonb_each_text(values_nulled) union all select * from jsonb_each_text(${tx.json(nulled as never)}::jsonb)) as both_(k, v)
+      group by k
+    ) as summed)`;
 }
 
 /** The assignments that reopen a job which had ended on failed partitions (one of them now merges or retries). */

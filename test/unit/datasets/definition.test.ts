@@ -28,7 +28,7 @@ function problemsOf(input: unknown): readonly string[] {
 }
 
 describe('parseDatasetDefinition', () => {
-  it('fills the defaults: ISO times, and each dimension alone plus the total as rollups', () => {
+  it('fills the defaults: ISO times in UTC, values as today, and each dimension alone plus the total as rollups', () => {
     // Prepare
     const input = { ...valid };
 
@@ -40,6 +40,11 @@ describe('parseDatasetDefinition', () => {
       ...valid,
       format: 'csv',
       timeFormat: 'iso',
+      timeZone: 'UTC',
+      nullValues: [''],
+      decimalSeparator: '.',
+      thousandsSeparator: null,
+      onInvalidValue: 'reject',
       rollups: [['region'], ['sku'], ['channel'], []],
     });
   });
@@ -62,6 +67,40 @@ describe('parseDatasetDefinition', () => {
     expect(definition.timeFormat).toBe('epoch_ms');
     expect(definition.granularity).toBe('15-minute');
     expect(definition.rollups).toEqual([['region', 'channel'], [], ['region', 'sku', 'channel']]);
+  });
+
+  it('keeps the value options given: R-style nulls, decimal commas, a local time pattern, the null policy', () => {
+    // Prepare
+    const input = {
+      ...valid,
+      timeFormat: '%d/%m/%Y %H:%M',
+      timeZone: 'Europe/Paris',
+      nullValues: ['', 'NA', 'NULL', '\\N'],
+      decimalSeparator: ',',
+      thousandsSeparator: '.',
+      onInvalidValue: 'null',
+    };
+
+    // Act
+    const definition = parseDatasetDefinition(input);
+
+    // Assess
+    expect(definition).toMatchObject({
+      timeFormat: '%d/%m/%Y %H:%M',
+      timeZone: 'Europe/Paris',
+      nullValues: ['', 'NA', 'NULL', '\\N'],
+      decimalSeparator: ',',
+      thousandsSeparator: '.',
+      onInvalidValue: 'null',
+    });
+  });
+
+  it.each(['epoch_us', 'epoch_ns', '%Y%m%dT%H%M%SZ', '%Y-%m-%d %H:%M:%S.%f%z'])('accepts the time format %j', (timeFormat) => {
+    // Act
+    const definition = parseDatasetDefinition({ ...valid, timeFormat });
+
+    // Assess
+    expect(definition.timeFormat).toBe(timeFormat);
   });
 
   it('accepts a dataset without dimensions, whose only default rollup is the total', () => {
@@ -110,6 +149,14 @@ describe('parseDatasetDefinition', () => {
     ['two totals', { rollups: [[], []] }, 'rollups[1]: has the same dimensions as rollups[0]'],
     ['an unknown field', { rollup: [['region']] }, 'rollup: is not a field'],
     ['dimensions that are not strings', { dimensions: [1] }, 'dimensions[0]: '],
+    ['a time pattern with an unknown directive', { timeFormat: '%d/%m/%Y %Q' }, 'timeFormat: %Q in "%d/%m/%Y %Q" is not a supported directive'],
+    ['a time pattern without a whole date', { timeFormat: '%H:%M' }, 'timeFormat: "%H:%M" does not read a whole date'],
+    ['an unknown time zone', { timeZone: 'Europe/Atlantis' }, 'timeZone: "Europe/Atlantis" is not an IANA time zone name'],
+    ['a null value that is not a string', { nullValues: ['', 0] }, 'nullValues[1]: '],
+    ['a decimal separator other than . or ,', { decimalSeparator: ';' }, 'decimalSeparator: '],
+    ['a thousands separator that is not one of , . space \'', { thousandsSeparator: '_' }, 'thousandsSeparator: '],
+    ['the same decimal and thousands separator', { decimalSeparator: ',', thousandsSeparator: ',' }, 'thousandsSeparator: "," is also the decimalSeparator'],
+    ['an unknown bad-value policy', { onInvalidValue: 'skip' }, 'onInvalidValue: '],
   ])('rejects %s, naming the field', (_rule, change, problem) => {
     // Prepare
     const input = { ...valid, ...change };
