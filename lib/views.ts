@@ -16,6 +16,8 @@ export interface IngestJobSummary {
   readonly partitions: number;
   /** Partitions that failed (present when any did): `batchflow retry` re-sends them. */
   readonly partitionsFailed?: number;
+  /** What the object was read as, when not UTF-8 (UTF-16 by its byte order mark, or the dataset's legacy encoding). */
+  readonly encoding?: IngestJob['encoding'];
   readonly durationMs: number;
   readonly recordsPerSecond: number;
 }
@@ -40,6 +42,7 @@ export function summarize(job: IngestJob): IngestJobSummary {
     rejected: job.recordsRejected,
     partitions: job.partitionsTotal ?? 0,
     ...(job.partitionsFailed > 0 ? { partitionsFailed: job.partitionsFailed } : {}),
+    ...(job.encoding !== 'utf-8' ? { encoding: job.encoding } : {}),
     durationMs: Math.round(durationMs),
     recordsPerSecond: durationMs > 0 ? Math.round((job.recordsRead * 1000) / durationMs) : 0,
   };
