@@ -65,6 +65,39 @@ describe('UTF-16 files with a byte order mark', () => {
   });
 });
 
+describe('UTF-16 NDJSON with a byte order mark', () => {
+  it('is read line by line across partition boundaries, as JSON.parse reads TextDecoder’s text', async () => {
+    // Prepare: one object per line, some not JSON, dimensions beyond the BMP (surrogate pairs).
+    const def = await registerDataset(p, { ...salesCsv('utf16_ndjson'), format: 'ndjson' });
+    const lines = Array.from({ length: 900 }, (_, i) =>
+      i % 61 === 7
+        ? `{"ts": "2024-05-01T00:00:00Z", "region": "r${i}"`
+        : JSON.stringify({ ts: `2024-05-${String(1 + (i % 28)).padStart(2, '0')}T${String(i % 24).padStart(2, '0')}:00:00Z`, region: ['Zürich', '東京', '😀 emoji'][i % 3], product: `p${i % 5}`, amount: (i % 40) + 0.25, quantity: i % 6 }),
+    );
+    const bytes = utf16(`\uFEFF${lines.join('\n')}\n`, false);
+    const objects = new TextDecoder('utf-16le')
+      .decode(bytes)
+      .split('\n')
+      .filter((l) => l !== '')
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, string | number>];
+        } catch {
+          return [];
+        }
+      });
+    const good = objects.map((o) => ({ timeMs: Date.parse(String(o.ts)), dims: { region: String(o.region), product: String(o.product) }, metrics: { amount: Number(o.amount), quantity: Number(o.quantity) } }));
+
+    // Act
+    const job = await uploadAndWait(p, 'uploads/utf16_ndjson/export.ndjson', bytes);
+
+    // Assess
+    expect(job).toMatchObject({ status: 'completed_with_rejects', encoding: 'utf-16le', recordsAggregated: good.length, recordsRejected: lines.length - good.length });
+    expect(job.partitionsTotal).toBeGreaterThan(5);
+    expect((await compareQueries(p.db, def, good, def.rollups)).problems).toEqual([]);
+  });
+});
+
 /** Rows in the sales layout whose dimensions need the encoding: `symbols` end up in product names. */
 function legacyCsv(symbols: readonly string[], rows: number): string {
   const lines = ['ts,region,note,product,amount,quantity'];
