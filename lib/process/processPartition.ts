@@ -8,7 +8,7 @@ import { storableText, timeRange } from '../parse/values.ts';
 import { MAX_RAW_CHARS } from '../parse/sink.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
+import { getIngestJob, ingestJobDeleted, type IngestJob } from '../store/ingestJobs.ts';
 import { beginAttempt, completePartition, failPartition, getPartition, releaseAttempt, type Partition, type PartitionResult } from '../store/partitions.ts';
 import { createTranscoder, unitBytes } from '../parse/transcode.ts';
 import { findRecordStart, ownRecordsStart, type BoundaryOptions, type RangeRead } from './boundary.ts';
@@ -42,7 +42,8 @@ export interface PartitionOutcome {
   readonly idx: number;
   /**
    * `duplicate`: the partition was already merged (a redelivery); nothing was counted again.
-   * `skipped`: its job was stopped, or failed on its reject threshold; the partition stays as it is for `restart`.
+   * `skipped`: its job was stopped (the partition stays pending for `restart`), deleted, or failed on
+   * its reject threshold (restart re-runs it whole).
    * `object-changed`: the version the job pinned (or a staged part) is gone; the partition failed,
    * naming it, since no retry can bring it back.
    */
@@ -64,7 +65,12 @@ export interface PartitionOutcome {
 export async function processPartition(ctx: ProcessContext, message: PartitionMessage): Promise<PartitionOutcome> {
   const { jobId, idx } = message;
   const partition = await getPartition(ctx.db, jobId, idx);
-  if (!partition) throw new PartitionNotRecordedError(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
+  if (!partition) {
+    // A job deleted with its dataset (batchflow datasets delete --force) leaves its in-flight
+    // messages no work; any other unrecorded partition is an error SQS should redeliver.
+    if (await ingestJobDeleted(ctx.db, jobId)) return { jobId, idx, status: 'skipped', reason: `job ${jobId} was deleted` };
+    throw new PartitionNotRecordedError(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
+  }
   if (partition.status === 'completed') return { jobId, idx, status: 'duplicate' };
   const job = await getIngestJob(ctx.db, jobId);
   const dataset = job?.dataset ? await getDataset(ctx.db, job.dataset) : undefined;
