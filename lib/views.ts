@@ -18,6 +18,8 @@ export interface IngestJobSummary {
   readonly partitions: number;
   /** Partitions that failed (present when any did): `batchflow retry` re-sends them. */
   readonly partitionsFailed?: number;
+  /** What the object was read as, when not UTF-8 (UTF-16 by its byte order mark, or the dataset's legacy encoding). */
+  readonly encoding?: IngestJob['encoding'];
   readonly durationMs: number;
   readonly recordsPerSecond: number;
 }
@@ -43,6 +45,7 @@ export function summarize(job: IngestJob): IngestJobSummary {
     ...(Object.keys(job.valuesNulled).length > 0 ? { valuesNulled: job.valuesNulled } : {}),
     partitions: job.partitionsTotal ?? 0,
     ...(job.partitionsFailed > 0 ? { partitionsFailed: job.partitionsFailed } : {}),
+    ...(job.encoding !== 'utf-8' ? { encoding: job.encoding } : {}),
     durationMs: Math.round(durationMs),
     recordsPerSecond: durationMs > 0 ? Math.round((job.recordsRead * 1000) / durationMs) : 0,
   };

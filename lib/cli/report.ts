@@ -15,7 +15,7 @@ export function describeIngestJob(job: IngestJob): string {
   const mb = job.bytesRead / 1e6;
   const lines = [
     `job ${job.jobId}  ${job.status}${job.reason ? `: ${job.reason}` : ''}`,
-    `  object       s3://${job.bucket}/${job.key} (${job.compression}, ${n(job.objectSize ?? 0)} bytes)`,
+    `  object       s3://${job.bucket}/${job.key} (${job.compression}, ${job.encoding}, ${n(job.objectSize ?? 0)} bytes)`,
     `  records      ${n(job.recordsRead)} read = ${n(job.recordsAggregated)} aggregated + ${n(job.recordsRejected)} rejected`,
     ...nulledLine(job),
     `  partitions   ${job.partitionsDone}/${job.partitionsTotal ?? '?'} completed${job.partitionsFailed > 0 ? `, ${job.partitionsFailed} failed (batchflow retry ${job.jobId})` : ''}`,

@@ -31,7 +31,22 @@ export interface DatasetDefinition {
   metrics: string[];
   /** Each rollup's dimension names, in the order of `dimensions`; `[]` is the total. */
   rollups: string[][];
+  /**
+   * The text encoding of files without a byte order mark (a UTF-16 or UTF-8 BOM wins): `latin1`
+   * (ISO-8859-1, byte = code point) or `windows-1252` for legacy exports. @default 'utf-8'
+   */
+  encoding: DatasetEncoding;
+  /**
+   * The share of rejected records (0–100) past which a job fails: its splitter's sample of the
+   * first records, and the job as a whole when it ends. null: any number of rejects is tolerated.
+   * @default null
+   */
+  maxRejectedPercent: number | null;
 }
+
+/** The encodings a dataset can declare; UTF-16 is told by its byte order mark alone. */
+export const DATASET_ENCODINGS = ['utf-8', 'latin1', 'windows-1252'] as const;
+export type DatasetEncoding = (typeof DATASET_ENCODINGS)[number];
 
 /** A definition that breaks one or more rules, each listed with its field path. */
 export class DatasetDefinitionError extends BatchflowError {
@@ -93,6 +108,13 @@ const fields = z.strictObject({
   dimensions: z.array(column, required),
   metrics: z.array(column, required).min(1, 'must list at least one metric'),
   rollups: z.array(z.array(z.string())).min(1, 'must list at least one rollup, or be left out').optional(),
+  encoding: z.enum(DATASET_ENCODINGS).default('utf-8'),
+  maxRejectedPercent: z
+    .number({ error: (issue) => `${JSON.stringify(issue.input)} is not a number (a percentage, 0 to 100, or null for no limit)` })
+    .min(0, 'must be between 0 and 100')
+    .max(100, 'must be between 0 and 100')
+    .nullable()
+    .default(null),
 });
 
 // The rules between fields; zod runs them whenever every field has the right type, so one
@@ -160,7 +182,8 @@ function formatPath(path: readonly PropertyKey[]): string {
 /**
  * Validates a dataset definition (e.g. parsed JSON) and fills its defaults: timeFormat 'iso',
  * timeZone 'UTC', nullValues [''], decimalSeparator '.', thousandsSeparator null, onInvalidValue
- * 'reject', rollups each dimension alone plus the total. Throws DatasetDefinitionError listing every problem.
+ * 'reject', encoding 'utf-8', maxRejectedPercent null, rollups each dimension alone plus the total.
+ * Throws DatasetDefinitionError listing every problem.
  *
  * @example
  * parseDatasetDefinition({ name: 'orders', format: 'csv', timeColumn: 'ts', granularity: '1-hours',
@@ -187,5 +210,7 @@ export function parseDatasetDefinition(input: unknown): DatasetDefinition {
     dimensions: d.dimensions,
     metrics: d.metrics,
     rollups: rollups.map((rollup) => inDimensionOrder(rollup, dimensionAt)),
+    encoding: d.encoding,
+    maxRejectedPercent: d.maxRejectedPercent,
   };
 }

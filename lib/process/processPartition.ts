@@ -13,8 +13,10 @@ import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { getIngestJob, ingestJobDeleted, type IngestJob } from '../store/ingestJobs.ts';
 import { beginAttempt, completePartition, failPartition, getPartition, releaseAttempt, type Partition, type PartitionResult } from '../store/partitions.ts';
-import { findRecordStart, ownRecordsStart } from './boundary.ts';
+import { createTranscoder, unitBytes } from '../parse/transcode.ts';
+import { findRecordStart, ownRecordsStart, type BoundaryOptions, type RangeRead } from './boundary.ts';
 import { PartitionMessageError, type PartitionMessage } from './partitionMessage.ts';
+import { fromUnits, toUnits, unitBoundaryOptions, unitRangeRead } from './utf16Units.ts';
 import type { PartitionStats } from './partitionStats.ts';
 import { ObjectChangedError, pinOf, type ObjectPin, type ObjectReader } from './ports.ts';
 
@@ -43,7 +45,8 @@ export interface PartitionOutcome {
   readonly idx: number;
   /**
    * `duplicate`: the partition was already merged (a redelivery); nothing was counted again.
-   * `skipped`: its job was stopped (the partition stays pending for `restart`) or deleted.
+   * `skipped`: its job was stopped (the partition stays pending for `restart`), deleted, or failed on
+   * its reject threshold (restart re-runs it whole).
    * `object-changed`: the version the job pinned (or a staged part) is gone; the partition failed,
    * naming it, since no retry can bring it back.
    */
@@ -84,6 +87,7 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
   const attempt = await beginAttempt(ctx.db, jobId, idx);
   if (attempt.kind === 'duplicate') return { jobId, idx, status: 'duplicate' };
   if (attempt.kind === 'stopped') return { jobId, idx, status: 'skipped', reason: `job ${jobId} was stopped` };
+  if (attempt.kind === 'failedOnRejects') return { jobId, idx, status: 'skipped', reason: `job ${jobId} failed on its reject threshold (batchflow restart ${jobId} re-runs it)` };
   try {
     return await mergeOnce(ctx, job, dataset, partition);
   } catch (err) {
@@ -175,22 +179,34 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
     };
     const range = timeRange(granularity.ms, BUCKET_ORIGIN_MS);
     let counts: ReaderStats;
+    let bytesRead: number;
     if ('rowGroups' in input) {
       const read = await readParquetRowGroups({ ...input, afterRowGroup: flushWhenFull }, layout, sink, { timeRange: range });
       counts = read;
       parseMs = read.parseMs;
+      bytesRead = read.bytes;
     } else {
       const { start, end } = input;
-      const reader = createRecordReader(layout, sink, { baseOffset: start, maxRecordBytes: ctx.maxRecordBytes, timeRange: range });
+      // Staged gzip parts are UTF-8 already (the splitter transcoded them); an object in another
+      // encoding is read as its UTF-8 transcoding, reject offsets mapped back to the object's bytes.
+      const transcoder = job.encoding === 'utf-8' || partition.exactRange ? undefined : createTranscoder(job.encoding);
+      const reader = createRecordReader(layout, transcoder ? { ...sink, reject: (r) => sink.reject({ ...r, offset: start + transcoder.sourceOffset(r.offset) }) } : sink, {
+        baseOffset: transcoder ? 0 : start,
+        maxRecordBytes: ctx.maxRecordBytes,
+        timeRange: range,
+      });
       for await (const chunk of await ctx.objects.stream(job.bucket, partition.sourceKey, { start, end }, sourcePin(job, partition))) {
         const t = performance.now();
-        reader.push(chunk);
+        reader.push(transcoder ? transcoder.push(chunk) : chunk);
         parseMs += performance.now() - t;
         await flushWhenFull();
       }
       const t = performance.now();
+      if (transcoder) reader.push(transcoder.end());
       counts = reader.end();
       parseMs += performance.now() - t;
+      // The object's bytes, not the transcoding's.
+      bytesRead = transcoder ? end - start : counts.bytes;
     }
     await flush();
     const readMs = performance.now() - started - parseMs - flushMs;
@@ -201,7 +217,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
         recordsAggregated: counts.records - counts.rejected,
         recordsRejected: counts.rejected,
         lines: counts.lines,
-        bytesRead: counts.bytes,
+        bytesRead,
         valuesNulled: counts.valuesNulled,
         readMs,
         parseMs,
@@ -224,8 +240,9 @@ async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): 
     dataStart: job.dataStart,
     maxRecordBytes: ctx.maxRecordBytes,
   } as const;
-  const [boundary, end] = await Promise.all([findRecordStart(read, p.rangeStart, options), findRecordStart(read, p.rangeEnd, options)]);
-  const start = await ownRecordsStart(read, boundary, Math.max(boundary, end), options);
+  const search = unitBytes(job.encoding) === 2 ? utf16Search(read, options, job.encoding === 'utf-16be') : bytesSearch(read, options);
+  const [boundary, end] = await Promise.all([search.recordStart(p.rangeStart), search.recordStart(p.rangeEnd)]);
+  const start = await search.ownRecordsStart(boundary, Math.max(boundary, end));
   return { start, end: Math.max(start, end) };
 }
 
@@ -245,12 +262,32 @@ async function rowGroupsOf(ctx: ProcessContext, job: IngestJob, p: Partition, la
   return { read, objectSize, metadata, columns, rowGroups: { start: p.rowGroupStart, end: p.rowGroupEnd } };
 }
 
+/** The boundary search over the object's bytes. */
+function bytesSearch(read: RangeRead, options: BoundaryOptions) {
+  return {
+    recordStart: (at: number) => findRecordStart(read, at, options),
+    ownRecordsStart: (start: number, end: number) => ownRecordsStart(read, start, end, options),
+  };
+}
+
+/** The boundary search over a UTF-16 object's code units (utf16Units.ts), in and out in bytes. */
+function utf16Search(read: RangeRead, options: BoundaryOptions, bigEndian: boolean) {
+  const units = unitRangeRead(read, bigEndian);
+  const unitOptions = unitBoundaryOptions(options);
+  return {
+    recordStart: async (at: number) => fromUnits(await findRecordStart(units, toUnits(at), unitOptions), options),
+    ownRecordsStart: async (start: number, end: number) =>
+      fromUnits(await ownRecordsStart(units, toUnits(start), Math.min(toUnits(end), unitOptions.objectSize), unitOptions), options),
+  };
+}
+
 /** The uploaded object's pinned version; staged parts are written once by the splitter and need none. */
 function sourcePin(job: IngestJob, p: Partition): ObjectPin | undefined {
   return p.exactRange ? undefined : pinOf(job);
 }
 
-function layoutOf(job: IngestJob, dataset: DatasetDefinition): RecordLayout {
+/** How a job's records are read: the dataset's fields, with the header's columns the split recorded. */
+export function layoutOf(job: Pick<IngestJob, 'columns'>, dataset: DatasetDefinition): RecordLayout {
   return {
     format: dataset.format,
     columns: job.columns ?? [],

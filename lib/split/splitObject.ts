@@ -9,9 +9,11 @@ import { beginSplitAttempt, failIngestJob, findIngestJobByVersion, openIngestJob
 import { recordSplit } from '../store/partitions.ts';
 import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
+import { createTranscoder, detectEncoding, sourceLength, unitBytes, type TextEncoding } from '../parse/transcode.ts';
 import { createPartCutter } from './cutter.ts';
 import { encodingProblem } from './encoding.ts';
 import { planByteRanges, planRowGroups, type PartitionPlan } from './partitionPlan.ts';
+import { createSampleCheck, SAMPLE_BYTES, sampleProblem } from './sampleCheck.ts';
 import { ObjectChangedError, pinOf } from '../process/ports.ts';
 import type { ObjectStore, PartitionQueue } from './ports.ts';
 import { sendUnsentPartitions } from './sendPartitions.ts';
@@ -95,9 +97,9 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
     } else {
       const head = await readOrExplain(() => ctx.objects.readRange(object.bucket, object.key, 0, Math.min(object.size, HEADER_PROBE_BYTES), pinOf(job)), object);
       const gzip = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-      split = gzip ? await splitGzip(settings, job, dataset, budget) : await splitRanges(settings, job, dataset, checkedText(head));
+      split = gzip ? await splitGzip(settings, job, dataset, budget) : await splitRanges(settings, job, dataset, head);
     }
-    await recordSplit(ctx.db, job.jobId, { ...split, splitMs: performance.now() - started });
+    await recordSplit(ctx.db, job.jobId, { ...split, maxRejectedPercent: dataset.maxRejectedPercent, splitMs: performance.now() - started });
   } catch (err) {
     if (!(err instanceof ObjectProblem)) throw err;
     await failIngestJob(ctx.db, job.jobId, err.message);
@@ -127,26 +129,111 @@ export async function recordFailedSplit(db: Db, object: CreatedObject, delivery:
   return failIngestJob(db, job.jobId, `split attempt ${delivery.receiveCount} of ${delivery.maxReceives} failed: ${text}`);
 }
 
-type Split = Omit<Parameters<typeof recordSplit>[2], 'splitMs'>;
+type Split = Omit<Parameters<typeof recordSplit>[2], 'splitMs'> & { encoding: TextEncoding };
 
-/** An uncompressed object: nominal byte ranges; processors find the record boundaries. */
+/**
+ * An uncompressed object: nominal byte ranges; processors find the record boundaries. An object
+ * in another encoding is read as its UTF-8 transcoding (header and sample), its positions mapped
+ * back to its own bytes; UTF-16 is cut at even offsets, its ranges twice as long in bytes.
+ */
 async function splitRanges(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition, head: Uint8Array): Promise<Split> {
   const size = job.objectSize ?? 0;
+  const { encoding, bomLength } = detectEncoding(head, dataset.encoding);
+  const unit = unitBytes(encoding);
+  const read = (end: number) => readOrExplain(() => ctx.objects.readRange(job.bucket, job.key, 0, end, pinOf(job)), job);
   let bytes = head;
-  let layout = tryLayout(dataset, bytes, bytes.length >= size, ctx.maxRecordBytes);
+  let text = textOf(bytes, encoding, bomLength, bytes.length >= size);
+  let layout = tryLayout(dataset, text, bytes.length >= size, ctx.maxRecordBytes);
   while (!layout) {
-    const end = Math.min(size, bytes.length * 4, ctx.maxRecordBytes + 1);
-    bytes = await readOrExplain(() => ctx.objects.readRange(job.bucket, job.key, 0, end, pinOf(job)), job);
-    layout = tryLayout(dataset, bytes, bytes.length >= size, ctx.maxRecordBytes);
+    // A header of maxRecordBytes of UTF-8 is at most unit × (maxRecordBytes + 1) bytes of the object.
+    bytes = await read(Math.min(size, bytes.length * 4, unit * (ctx.maxRecordBytes + 1)));
+    text = textOf(bytes, encoding, bomLength, bytes.length >= size);
+    layout = tryLayout(dataset, text, bytes.length >= size, ctx.maxRecordBytes);
   }
+  if (dataset.maxRejectedPercent !== null) {
+    if (bytes.length < size && text.length - layout.dataStart < SAMPLE_BYTES) {
+      bytes = await read(Math.min(size, bytes.length + unit * SAMPLE_BYTES));
+      text = textOf(bytes, encoding, bomLength, bytes.length >= size);
+    }
+    const sample = createSampleCheck(dataset, layout.columns, layout.headerLines, ctx.maxRecordBytes);
+    sample.push(text.subarray(layout.dataStart));
+    const problem = sampleProblem(sample.counts(bytes.length >= size), dataset.maxRejectedPercent, dataset.format);
+    if (problem) throw new ObjectProblem(problem);
+  }
+  const dataStart = encoding === 'utf-8' ? layout.dataStart : bomLength + sourceLength(text.subarray(0, layout.dataStart), encoding);
   const partitions = planByteRanges({
     key: job.key,
     objectSize: size,
-    dataStart: layout.dataStart,
+    dataStart,
     partitionBytes: ctx.partitionBytes,
-    maxRecordBytes: ctx.maxRecordBytes,
+    // The boundary search runs over UTF-16's 2-byte units (lib/process/utf16Units.ts).
+    maxRecordBytes: unit * ctx.maxRecordBytes,
+    unitBytes: unit,
   });
-  return { format: dataset.format, compression: 'none', ...layout, partitions };
+  return { format: dataset.format, compression: 'none', ...layout, dataStart, partitions, encoding };
+}
+
+/**
+ * The text of an object's first bytes as UTF-8: the bytes themselves for UTF-8 (checked to be
+ * text), else their transcoding without the byte order mark (a unit cut at the end left out
+ * unless the object ends there).
+ */
+function textOf(bytes: Uint8Array, encoding: TextEncoding, bomLength: number, atEnd: boolean): Uint8Array {
+  if (encoding === 'utf-8') return checkedText(bytes);
+  const transcoder = createTranscoder(encoding);
+  const text = transcoder.push(bytes.subarray(bomLength));
+  return checkedText(atEnd ? Buffer.concat([text, transcoder.end()]) : text);
+}
+
+/** The decompressed bytes of a gzip object as they stream, failing the job past the size or time limits. */
+async function* inflatedWithin(ctx: SplitContext, inflated: AsyncIterable<Buffer> & { destroy(): void }, budget: SplitBudget | undefined): AsyncGenerator<Buffer> {
+  const started = Date.now();
+  let decompressed = 0;
+  for await (const chunk of inflated) {
+    decompressed += chunk.length;
+    if (decompressed > ctx.maxDecompressedBytes) {
+      inflated.destroy();
+      throw new ObjectProblem(
+        `gzip object decompressed past ${ctx.maxDecompressedBytes} bytes (MAX_DECOMPRESSED_BYTES): split it into smaller files, or upload it uncompressed (ranges of a plain file are read in parallel)`,
+      );
+    }
+    if (budget && budget.remainingMs() < FAIL_MARGIN_MS) {
+      inflated.destroy();
+      throw new ObjectProblem(
+        `gzip object could not be split within the splitter's timeout: ${decompressed} bytes decompressed and staged in ${Math.round((Date.now() - started) / 1000)} s; split it into smaller files, or upload it uncompressed`,
+      );
+    }
+    yield chunk;
+  }
+}
+
+/**
+ * Decompressed bytes as UTF-8: as they are when the object is UTF-8, else transcoded (its byte
+ * order mark dropped); `found` learns the encoding once the first bytes tell it.
+ */
+async function* asUtf8(chunks: AsyncIterable<Buffer>, declared: DatasetDefinition['encoding'], found: (e: TextEncoding) => void): AsyncGenerator<Buffer> {
+  let first: Buffer = Buffer.alloc(0);
+  let transcoder: ReturnType<typeof createTranscoder> | undefined;
+  let known = false;
+  const start = (bytes: Buffer): Buffer => {
+    known = true;
+    const { encoding, bomLength } = detectEncoding(bytes, declared);
+    found(encoding);
+    if (encoding === 'utf-8') return bytes;
+    transcoder = createTranscoder(encoding);
+    return transcoder.push(bytes.subarray(bomLength));
+  };
+  for await (const chunk of chunks) {
+    if (known) {
+      yield transcoder ? transcoder.push(chunk) : chunk;
+      continue;
+    }
+    // Four bytes tell UTF-32LE's byte order mark from UTF-16LE's.
+    first = Buffer.concat([first, chunk]);
+    if (first.length >= 4) yield start(first);
+  }
+  if (!known) yield start(first);
+  if (transcoder) yield transcoder.end();
 }
 
 /**
@@ -177,16 +264,17 @@ async function splitParquet(ctx: SplitContext, job: IngestJob, dataset: DatasetD
   });
   const partitions = planRowGroups({ key: job.key, groups, partitionBytes: ctx.partitionBytes });
   // Row groups begin after the leading magic "PAR1".
-  return { format: 'parquet', compression: 'none', columns: schemaColumns, headerLines: 0, dataStart: 4, partitions };
+  // Parquet strings are UTF-8 by the format's definition, whatever the dataset's encoding says.
+  return { format: 'parquet', compression: 'none', encoding: 'utf-8', columns: schemaColumns, headerLines: 0, dataStart: 4, partitions };
 }
 
 /**
  * A gzip object cannot be range-read: stream it once, decompress, cut it into parts of whole
  * records and stage them under `staging/<job>/`. Parts are only announced after the whole object
- * decoded, so a corrupt file fails the job without merging anything.
+ * decoded, so a corrupt file fails the job without merging anything. An object in another encoding
+ * is transcoded as it streams: its staged parts are UTF-8.
  */
 async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition, budget: SplitBudget | undefined): Promise<Split> {
-  const started = Date.now();
   const body = await readOrExplain(() => ctx.objects.stream(job.bucket, job.key, undefined, pinOf(job)), job);
   const inflated = Readable.from(body).pipe(createGunzip());
   // Parquet objects are split by splitParquet, never here.
@@ -197,31 +285,36 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
     await ctx.objects.put(job.bucket, key, part, 'application/octet-stream');
     partitions.push({ idx: partitions.length, sourceKey: key, rangeStart: 0, rangeEnd: part.length, exactRange: true });
   };
+  let encoding: TextEncoding = 'utf-8';
   let headBytes: Buffer = Buffer.alloc(0);
   let layout: Layout | undefined;
-  let decompressed = 0;
+  let sample: ReturnType<typeof createSampleCheck> | undefined;
+  const sampled = async (data: Buffer, atEnd: boolean) => {
+    if (!sample) return;
+    sample.push(data);
+    if (!sample.full && !atEnd) return;
+    const problem = sampleProblem(sample.counts(atEnd), dataset.maxRejectedPercent, dataset.format);
+    sample = undefined;
+    if (problem) {
+      inflated.destroy();
+      throw new ObjectProblem(problem);
+    }
+  };
+  const laidOut = (found: Layout) => {
+    if (dataset.maxRejectedPercent !== null) sample = createSampleCheck(dataset, found.columns, found.headerLines, ctx.maxRecordBytes);
+    return found;
+  };
   try {
-    for await (const chunk of inflated) {
-      let data = chunk as Buffer;
-      decompressed += data.length;
-      if (decompressed > ctx.maxDecompressedBytes) {
-        inflated.destroy();
-        throw new ObjectProblem(
-          `gzip object decompressed past ${ctx.maxDecompressedBytes} bytes (MAX_DECOMPRESSED_BYTES): split it into smaller files, or upload it uncompressed (ranges of a plain file are read in parallel)`,
-        );
-      }
-      if (budget && budget.remainingMs() < FAIL_MARGIN_MS) {
-        inflated.destroy();
-        throw new ObjectProblem(
-          `gzip object could not be split within the splitter's timeout: ${decompressed} bytes decompressed and staged in ${Math.round((Date.now() - started) / 1000)} s; split it into smaller files, or upload it uncompressed`,
-        );
-      }
+    for await (const chunk of asUtf8(inflatedWithin(ctx, inflated, budget), dataset.encoding, (e) => (encoding = e))) {
+      let data = chunk;
       if (!layout) {
         headBytes = Buffer.concat([headBytes, data]);
         layout = tryLayout(dataset, checkedText(headBytes), false, ctx.maxRecordBytes);
         if (!layout) continue;
+        laidOut(layout);
         data = headBytes.subarray(layout.dataStart);
       }
+      await sampled(data, false);
       // The cutter holds at most a part, a record and a chunk: a longer record is shortened to a reject.
       for (const part of cutter.push(data)) await stage(part);
     }
@@ -231,12 +324,15 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
     throw err;
   }
   if (!layout) {
-    layout = tryLayout(dataset, headBytes, true, ctx.maxRecordBytes)!;
-    for (const part of cutter.push(headBytes.subarray(layout.dataStart))) await stage(part);
+    layout = laidOut(tryLayout(dataset, headBytes, true, ctx.maxRecordBytes)!);
+    const data = headBytes.subarray(layout.dataStart);
+    await sampled(data, false);
+    for (const part of cutter.push(data)) await stage(part);
   }
+  await sampled(Buffer.alloc(0), true);
   for (const part of cutter.end()) await stage(part);
   // Staged parts hold data only: their ranges start at 0.
-  return { format: dataset.format, compression: 'gzip', ...layout, dataStart: 0, partitions };
+  return { format: dataset.format, compression: 'gzip', ...layout, dataStart: 0, partitions, encoding };
 }
 
 /** The object's first bytes, when they may be UTF-8 text; otherwise the job fails naming the encoding. */

@@ -1,3 +1,4 @@
+import type { TextEncoding } from '../parse/transcode.ts';
 import { storableText } from '../parse/values.ts';
 import type { Db, Tx } from './db.ts';
 import { pageOf, type KeysetPage } from './paging.ts';
@@ -58,6 +59,12 @@ export interface IngestJob {
   /** Split attempts started (one per delivery of the object's notification while splitting). */
   readonly splitAttempts: number;
   readonly splitStartedAt: Date | null;
+  /** What the object is read as: UTF-16 by its byte order mark, else the dataset's encoding. */
+  readonly encoding: TextEncoding;
+  /** The dataset's maxRejectedPercent when the job was split (null: any number of rejects). */
+  readonly maxRejectedPercent: number | null;
+  /** Ended `failed` because its rejects passed maxRejectedPercent: nothing of it is in the rollups. */
+  readonly failedOnRejects: boolean;
 }
 
 const ingestJobColumns = (db: Db) => db.sql`
@@ -69,7 +76,8 @@ const ingestJobColumns = (db: Db) => db.sql`
   records_aggregated as "recordsAggregated", records_rejected as "recordsRejected", values_nulled as "valuesNulled",
   bytes_read as "bytesRead", read_ms as "readMs", parse_ms as "parseMs", merge_ms as "mergeMs",
   split_ms as "splitMs", created_at as "createdAt", split_finished_at as "splitFinishedAt",
-  finished_at as "finishedAt", split_attempts as "splitAttempts", split_started_at as "splitStartedAt"`;
+  finished_at as "finishedAt", split_attempts as "splitAttempts", split_started_at as "splitStartedAt",
+  encoding, max_rejected_percent as "maxRejectedPercent", failed_on_rejects as "failedOnRejects"`;
 
 /**
  * The job of an object version: created now, or the one a previous delivery of the same event
@@ -193,24 +201,54 @@ export async function deleteIngestJob(db: Db, jobId: number): Promise<'deleted' 
 
 /**
  * Ends a processing job whose partitions are all completed or failed, inside the caller's
- * transaction (recordSplit's, completePartition's, failPartition's): `completed` or
- * `completed_with_rejects` when none failed, `failed` when none merged, `completed_with_failures`
- * otherwise, with a reason naming the first failed partition's error.
+ * transaction (recordSplit's, completePartition's, failPartition's): `failed` when its rejects
+ * passed its maxRejectedPercent — and then its partial aggregates are deleted in the same
+ * transaction, so none of it stays in the rollups (the compactor never takes a job that can still
+ * fail so: see compactableJobs) —, otherwise `completed` or `completed_with_rejects` when no
+ * partition failed, `failed` when none merged, `completed_with_failures` otherwise, with a reason
+ * naming the first failed partition's error.
  */
 export async function finishIngestJobIfDone(tx: Tx, db: Db, jobId: number): Promise<boolean> {
-  const finished = await tx`
+  const over = tx`(max_rejected_percent is not null and records_read > 0 and records_rejected * 100.0 > max_rejected_percent * records_read)`;
+  const [finished] = await tx<{ failedOnRejects: boolean; dataset: string | null }[]>`
     update ${db.table('batch_jobs')} j set
       status = case
+        when ${over} then 'failed'
         when partitions_failed = 0 then case when records_rejected > 0 then 'completed_with_rejects' else 'completed' end
         when partitions_done = 0 then 'failed'
         else 'completed_with_failures' end,
-      reason = case when partitions_failed = 0 then reason else (
+      reason = case
+        when ${over} then (
+          select format('%s of %s records rejected (%s %%), over the dataset''s maxRejectedPercent of %s %%: the job failed and nothing of it is in the rollups (batchflow rejects %s lists the rejects)%s',
+                        j.records_rejected, j.records_read, round(j.records_rejected * 100.0 / j.records_read, 2), j.max_rejected_percent, j.job_id,
+                        coalesce((select format('; the first: partition %s, line %s of it: %s', r.partition_idx, r.line_in_partition, left(r.reason, 500))
+                                  from ${db.table('rejected_records')} r where r.job_id = j.job_id order by r.partition_idx, r.seq limit 1), '')))
+        when partitions_failed = 0 then reason
+        else (
         select format('%s of %s partitions failed (batchflow retry %s re-sends them); partition %s: %s',
                       j.partitions_failed, j.partitions_total, j.job_id, p.idx, left(p.error, ${MAX_REASON_CHARS}))
         from ${db.table('batch_partitions')} p where p.job_id = j.job_id and p.status = 'failed' order by p.idx limit 1) end,
+      failed_on_rejects = ${over},
       finished_at = clock_timestamp()
-    where job_id = ${jobId} and status = 'processing' and partitions_done + partitions_failed >= partitions_total`;
-  return finished.count > 0;
+    where job_id = ${jobId} and status = 'processing' and partitions_done + partitions_failed >= partitions_total
+    returning failed_on_rejects as "failedOnRejects", dataset`;
+  if (!finished) return false;
+  if (finished.failedOnRejects) {
+    // By dataset, the partial rows' index: the job's rows are all there, as the compactor held them.
+    await tx`delete from ${db.table('rollup_partials')} where dataset = ${finished.dataset ?? ''} and job_id = ${jobId}`;
+  }
+  return true;
+}
+
+/**
+ * The condition (over `batch_jobs` as `j`) of a job whose partial aggregates may be compacted: it
+ * ended and can no longer fail on its reject threshold — completed, with rejects, or failed; or,
+ * without a threshold, stopped or completed with failures too (a restart or retry of those reopens
+ * them, and with a threshold they could still end past it, with all their rows to delete).
+ */
+export function compactableJobs(tx: Tx | Db['sql']) {
+  return tx`(j.status in ('completed', 'completed_with_rejects', 'failed')
+            or (j.status in ('stopped', 'completed_with_failures') and j.max_rejected_percent is null))`;
 }
 
 /** Notes the start of a split attempt (one per delivery of the notification while the job is splitting): the watchdog's evidence. */

@@ -1,5 +1,6 @@
 import { PartitionNotRecordedError } from '../errors.ts';
 import type { RejectedRecord } from '../parse/sink.ts';
+import type { TextEncoding } from '../parse/transcode.ts';
 import { storableText } from '../parse/values.ts';
 import type { PartitionStats } from '../process/partitionStats.ts';
 import type { PartitionPlan } from '../split/partitionPlan.ts';
@@ -65,6 +66,10 @@ export async function recordSplit(
     dataStart: number;
     splitMs: number;
     partitions: readonly PartitionPlan[];
+    /** @default 'utf-8' */
+    encoding?: TextEncoding;
+    /** The dataset's threshold; @default null (none) */
+    maxRejectedPercent?: number | null;
   },
 ): Promise<void> {
   await db.sql.begin(async (tx) => {
@@ -90,6 +95,7 @@ export async function recordSplit(
         format = ${split.format}, compression = ${split.compression}, columns = ${split.columns as string[]},
         header_lines = ${split.headerLines}, data_start = ${split.dataStart},
         partitions_total = ${split.partitions.length}, split_ms = ${split.splitMs},
+        encoding = ${split.encoding ?? 'utf-8'}, max_rejected_percent = ${split.maxRejectedPercent ?? null},
         split_finished_at = clock_timestamp(), status = case when status = 'splitting' then 'processing' else status end
       -- A job stopped while splitting still records its layout and partitions, so restart can re-send them.
       where job_id = ${jobId} and status in ('splitting', 'stopped') and partitions_total is null`;
@@ -121,7 +127,7 @@ export async function getPartition(db: Db, jobId: number, idx: number): Promise<
 
 /** What a partition's merge transaction did and how long its parts took. */
 export interface MergeOutcome {
-  /** false: the partition was already complete (a duplicate message); nothing was counted. */
+  /** false: the partition was already complete (a duplicate message), or its job failed on its reject threshold; nothing was counted. */
   readonly merged: boolean;
   /** Writing partial rows plus the completing statements up to the commit (parsing excluded). */
   readonly mergeMs: number;
@@ -180,12 +186,15 @@ export async function completePartition(
       });
       const started = performance.now();
       const [partition] = await tx`
-        select status from ${db.table('batch_partitions')}
-        where job_id = ${source.jobId} and idx = ${source.idx} for update`;
+        select p.status, j.failed_on_rejects as "failedOnRejects" from ${db.table('batch_partitions')} p join ${db.table('batch_jobs')} j using (job_id)
+        where p.job_id = ${source.jobId} and p.idx = ${source.idx} for update of p`;
       // A round trip, plus any wait for a duplicate of this message that holds the partition.
       const lockWaitMs = performance.now() - started;
       if (!partition) throw new PartitionNotRecordedError(`partition ${source.jobId}/${source.idx} is not recorded`);
       if (partition.status === 'completed') throw new AlreadyMerged(lockWaitMs);
+      // Its job failed on its reject threshold while this attempt ran (the watchdog had given the
+      // partition up): its rows would be the only ones of the job in the rollups. Rolled back.
+      if (partition.failedOnRejects) throw new AlreadyMerged(lockWaitMs);
       // Marked failed while this attempt ran (the watchdog gave up on it): it merges after all, so
       // the job counts it done instead, and reopens if it had ended on that failure.
       const wasFailed = partition.status === 'failed';
@@ -241,10 +250,12 @@ function addNulled(tx: Tx, nulled: Readonly<Record<string, number>>) {
 
 /** The assignments that reopen a job which had ended on failed partitions (one of them now merges or retries). */
 function reopened(tx: Tx) {
+  // Not a job failed on its reject threshold: only restart re-runs it, from scratch.
+  const ended = tx`status in ('completed_with_failures', 'failed') and partitions_total is not null and not failed_on_rejects`;
   return tx`
-    status = case when status in ('completed_with_failures', 'failed') and partitions_total is not null then 'processing' else status end,
-    finished_at = case when status in ('completed_with_failures', 'failed') and partitions_total is not null then null else finished_at end,
-    reason = case when status in ('completed_with_failures', 'failed') and partitions_total is not null then null else reason end,`;
+    status = case when ${ended} then 'processing' else status end,
+    finished_at = case when ${ended} then null else finished_at end,
+    reason = case when ${ended} then null else reason end,`;
 }
 
 /** What the start of an attempt found. */
@@ -253,7 +264,9 @@ export type AttemptStart =
   /** Already merged: a redelivery. */
   | { readonly kind: 'duplicate' }
   /** Its job was stopped: the partition is skipped and stays pending (restart re-sends it). */
-  | { readonly kind: 'stopped' };
+  | { readonly kind: 'stopped' }
+  /** Its job failed on its reject threshold: skipped (a redriven message); restart re-runs the job. */
+  | { readonly kind: 'failedOnRejects' };
 
 /**
  * Starts an attempt on a partition: `processing`, one more attempt, now. A partition that had
@@ -262,13 +275,14 @@ export type AttemptStart =
  */
 export async function beginAttempt(db: Db, jobId: number, idx: number): Promise<AttemptStart> {
   return db.sql.begin(async (tx) => {
-    const [row] = await tx<{ status: PartitionStatus; jobStatus: string }[]>`
-      select p.status, j.status as "jobStatus"
+    const [row] = await tx<{ status: PartitionStatus; jobStatus: string; failedOnRejects: boolean }[]>`
+      select p.status, j.status as "jobStatus", j.failed_on_rejects as "failedOnRejects"
       from ${db.table('batch_partitions')} p join ${db.table('batch_jobs')} j using (job_id)
       where p.job_id = ${jobId} and p.idx = ${idx} for update of p`;
     if (!row) throw new PartitionNotRecordedError(`partition ${jobId}/${idx} is not recorded`);
     if (row.status === 'completed') return { kind: 'duplicate' } as const;
     if (row.jobStatus === 'stopped') return { kind: 'stopped' } as const;
+    if (row.failedOnRejects) return { kind: 'failedOnRejects' } as const;
     if (row.status === 'failed') {
       await tx`update ${db.table('batch_jobs')} set ${reopened(tx)} partitions_failed = partitions_failed - 1 where job_id = ${jobId}`;
     }

@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import type { Db, Tx } from './db.ts';
 import { finishIngestJobIfDone, getIngestJob, type IngestJob, type IngestJobStatus } from './ingestJobs.ts';
 
 // The state changes behind `batchflow stop`, `restart` and `retry` (lib/recovery): each one
@@ -31,8 +31,10 @@ export async function stopJob(db: Db, jobId: number): Promise<Refusal | { readon
 
 /**
  * Reopens a failed, stopped or completed-with-failures job: every partition not completed goes back
- * to pending and unsent, the failure count to 0, the job to processing. A job that failed before
- * its partitions were recorded (a bad header, an unknown dataset) has nothing to re-run.
+ * to pending and unsent, the failure count to 0, the job to processing. A job that failed on its
+ * reject threshold re-runs every partition, from zero counts (restartedFromScratch). A job that
+ * failed before its partitions were recorded (a bad header, an unknown dataset, its sample's
+ * rejects) has nothing to re-run.
  */
 export async function reopenForRestart(db: Db, jobId: number): Promise<Refusal | Reopened> {
   const before = await getIngestJob(db, jobId);
@@ -46,15 +48,19 @@ export async function reopenForRestart(db: Db, jobId: number): Promise<Refusal |
       message: `job ${jobId} failed before its partitions were recorded (${before.reason ?? 'no reason'}): fix the cause and upload the object again (a new version gets a new job)`,
     };
   }
+  // A job failed on its reject threshold has no partial rows left: all of it runs again, from zero.
+  const fromScratch = before.failedOnRejects;
   return db.sql.begin(async (tx) => {
     const rows = await tx<{ idx: number }[]>`
       update ${db.table('batch_partitions')} set status = 'pending', enqueued_at = null
-      where job_id = ${jobId} and status <> 'completed' returning idx`;
+      where job_id = ${jobId} and ${fromScratch ? tx`true` : tx`status <> 'completed'`} returning idx`;
     const [reopened] = await tx`
       update ${db.table('batch_jobs')} set status = 'processing', partitions_failed = 0, reason = null, finished_at = null
-      where job_id = ${jobId} and status in ${tx(RESTARTABLE as string[])} returning job_id`;
+        ${fromScratch ? restartedFromScratch(tx, db) : tx``}
+      where job_id = ${jobId} and status in ${tx(RESTARTABLE as string[])} and failed_on_rejects = ${fromScratch} returning job_id`;
     // Changed under us (another restart, a retry): nothing is applied.
     if (!reopened) throw new ConcurrentChange(jobId);
+    if (fromScratch) await tx`delete from ${db.table('rejected_records')} where job_id = ${jobId}`;
     await finishIngestJobIfDone(tx, db, jobId);
     return rows.map((r) => r.idx);
   }).then(
@@ -67,6 +73,18 @@ export async function reopenForRestart(db: Db, jobId: number): Promise<Refusal |
 }
 
 /**
+ * The assignments that zero a job failed on its reject threshold for a run from scratch: its
+ * counts (its partial rows were deleted when it failed), and its threshold taken from the dataset
+ * again, so a restart after raising maxRejectedPercent applies the new one.
+ */
+function restartedFromScratch(tx: Tx, db: Db) {
+  return tx`,
+    partitions_done = 0, records_read = 0, records_aggregated = 0, records_rejected = 0, bytes_read = 0,
+    read_ms = 0, parse_ms = 0, merge_ms = 0, failed_on_rejects = false,
+    max_rejected_percent = (select (d.definition ->> 'maxRejectedPercent')::float8 from ${db.table('datasets')} d where d.name = dataset)`;
+}
+
+/**
  * Puts a job's failed partitions (or the one given, which must be failed) back to pending and
  * unsent, and the job back to processing if it had ended on them. A stopped job is restarted
  * instead; a completed partition is never re-run (it would not merge twice, but nothing is wrong with it).
@@ -75,6 +93,9 @@ export async function reopenForRetry(db: Db, jobId: number, idx?: number): Promi
   const before = await getIngestJob(db, jobId);
   if (!before) return { refused: 'not-found', message: `no job ${jobId}` };
   if (before.status === 'stopped') return { refused: 'conflict', message: `job ${jobId} is stopped: restart it (batchflow restart ${jobId}) to re-run its partitions` };
+  if (before.failedOnRejects) {
+    return { refused: 'conflict', message: `job ${jobId} failed on its reject threshold and nothing of it is in the rollups: restart it (batchflow restart ${jobId}) to re-run all its partitions` };
+  }
   if (before.status === 'splitting' || before.partitionsTotal === null) {
     return { refused: 'conflict', message: `job ${jobId} is ${before.status} and has no recorded partitions to retry` };
   }

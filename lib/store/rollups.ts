@@ -1,8 +1,9 @@
 import type { WindowCell } from '../analytics/rollupPlan.ts';
 import type { CellStatistics } from '../rollup/aggregator.ts';
 import type postgres from 'postgres';
-import type { Db } from './db.ts';
+import type { Db, Tx } from './db.ts';
 import { datasetDeletionLock } from './datasets.ts';
+import { compactableJobs } from './ingestJobs.ts';
 
 /**
  * The ON CONFLICT clause adding an incoming cell (`excluded`) to the stored one (`r`): counts and
@@ -157,11 +158,20 @@ export interface CompactionShard {
   readonly rows: number;
 }
 
+/**
+ * The jobs whose partial rows stay where they are: running, or ended in a state they can leave and
+ * then still fail on their reject threshold, which deletes their partial rows (ingestJobs.ts
+ * finishIngestJobIfDone). Read once per statement: few jobs are running at a time.
+ */
+function heldJobs(db: Db, tx: Tx | Db['sql']) {
+  return tx`array(select j.job_id from ${db.table('batch_jobs')} j where not ${compactableJobs(tx)})`;
+}
+
 /** The time ranges of compaction shards: 28 days, from the bucket origin (a Monday). */
 const COMPACTION_RANGE_DAYS = 28;
 
 /**
- * The shards that hold partial rows, oldest range first (of one dataset, or all). Ranges are
+ * The shards that hold partial rows of jobs that ended (heldJobs), oldest range first (of one dataset, or all). Ranges are
  * numbered in SQL and never go through a JavaScript Date: a bucket in year 1 (or BC, after
  * rounding down) is a range like any other.
  */
@@ -171,7 +181,7 @@ export async function pendingCompactionShards(db: Db, originIso: string, dataset
   const rows = await sql<{ dataset: string; rollup: string; shard: number; range: number; rows: number }[]>`
     select dataset, rollup, shard, ${range} as range, count(*)::int as rows
     from ${db.table('rollup_partials')}
-    where ${dataset === undefined ? sql`true` : sql`dataset = ${dataset}`}
+    where ${dataset === undefined ? sql`true` : sql`dataset = ${dataset}`} and job_id <> all(${heldJobs(db, sql)})
     -- By position: the range expression's parameters are new ones each time it is written.
     group by 1, 2, 3, 4
     order by 4, 1, 2, 3`;
@@ -179,8 +189,8 @@ export async function pendingCompactionShards(db: Db, originIso: string, dataset
 }
 
 /**
- * Compacts one shard in one transaction: deletes its partial rows, merges them per cell (as queries
- * do) and adds each cell to its compacted row in `rollups`. A crash anywhere rolls all of it back,
+ * Compacts one shard in one transaction: deletes its partial rows of jobs that ended (heldJobs),
+ * merges them per cell (as queries do) and adds each cell to its compacted row in `rollups`. A crash anywhere rolls all of it back,
  * leaving the partial rows where they were; rows appended after the statement began are left for
  * the next pass. null when another compactor holds the shard, or the dataset is being deleted
  * (transaction-scoped advisory locks, taken without waiting).
@@ -203,7 +213,7 @@ export async function compactShard(db: Db, shard: CompactionShard): Promise<{ ro
       with moved as (
         delete from ${db.table('rollup_partials')}
         where dataset = ${shard.dataset} and rollup = ${shard.rollup} and shard = ${shard.shard}
-          and bucket_start >= ${from} and bucket_start < ${to}
+          and bucket_start >= ${from} and bucket_start < ${to} and job_id <> all(${heldJobs(db, tx)})
         returning rollup, bucket_start, dims, metrics, stats, sketches
       ), merged as (
         ${mergeCells(db, pieces, tx`rollup, bucket_start, dims, metric`)}

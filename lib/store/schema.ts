@@ -348,6 +348,23 @@ alter table ${s}.batch_jobs add column values_nulled jsonb not null default '{}'
     },
   },
   {
+    version: 12,
+    description: 'batch_jobs: the encoding read, the reject threshold, and jobs failed on it',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- encoding: what the object was read as (utf-16le/be by its byte order mark, else the dataset's).
+-- max_rejected_percent: the dataset's threshold when the job was split (null: none), so a change
+-- of the definition mid-job does not move it. failed_on_rejects: the job ended past it; its
+-- partial aggregates were deleted in that transaction, and the compactor never took any of them.
+alter table ${s}.batch_jobs
+  add column encoding text not null default 'utf-8',
+  add column max_rejected_percent double precision,
+  add column failed_on_rejects boolean not null default false;
+`;
+    },
+  },
+  {
     version: 13,
     description: 'batch_partitions: the row groups of a Parquet partition',
     sql: (schema) => {

@@ -12,6 +12,8 @@ import { putJob, resultDifferences, salesJob, uploadSales } from '../analytics/s
 import { compareQueries } from '../pipeline/expected.ts';
 import { processPartition } from '../../../lib/process/processPartition.ts';
 import { getIngestJob } from '../../../lib/store/ingestJobs.ts';
+import { queryRollups } from '../../../lib/query/queryRollups.ts';
+import { stopIngestJob } from '../../../lib/recovery/recovery.ts';
 import { salesFile } from '../analytics/support.ts';
 import { createHeld, ownPool, processContext, registerDataset, salesCsv, splitHeld, usePipeline } from '../pipeline/pipeline.ts';
 import type { FlatRecord } from '../pipeline/records.ts';
@@ -203,6 +205,74 @@ describe('partial aggregates and their compaction', () => {
     expect(resultDifferences(resultsMixed.filter(inWindow(touched)), all, job, [touched])).toEqual([]);
     expect(resultDifferences(resultsMixed.filter(inWindow(fired)), all, job, [fired])).toEqual([]);
     expect(resultDifferences(resultsCompacted, all, fresh, [touched])).toEqual([]);
+  });
+});
+
+describe('compaction and jobs that can still fail on their reject threshold', () => {
+  it('leaves a running job’s partial rows to queries, and a job that fails past maxRejectedPercent leaves none anywhere', async () => {
+    // Prepare: 1,200 good records (the split's sample passes), then every other one a reject: 30 %.
+    const def = await registerDataset(p, { ...salesCsv('threshold'), maxRejectedPercent: 10 });
+    const header = 'ts,region,note,product,amount,quantity\r\n';
+    const line = (i: number) => `2024-03-0${1 + (i % 9)}T10:00:00Z,r${i % 3},,p${i % 4},${i >= 1200 && i % 2 === 0 ? 'n/a' : i % 50},1\r\n`;
+    const body = Buffer.from(header + Array.from({ length: 3000 }, (_, i) => line(i)).join(''));
+    const held = await createHeld(p);
+    const { outcome, messages } = await splitHeld(p, held, 'uploads/threshold/a.csv', body);
+    const context = processContext(p);
+    const rows = async () => {
+      const [row] = await p.db.sql<{ partial: number; compacted: number }[]>`
+        select (select count(*) from ${p.db.table('rollup_partials')} where job_id = ${outcome.jobId!})::int as partial,
+               (select count(*) from ${p.db.table('rollups')} where dataset = 'threshold')::int as compacted`;
+      return row;
+    };
+
+    // Act: half the partitions, a compaction pass, then the rest and another pass.
+    for (const message of messages.slice(0, messages.length / 2)) await processPartition(context, message);
+    const whileRunning = await compactPartials(p.db, { dataset: 'threshold' });
+    const running = await rows();
+    const queried = await queryRollups(p.db, def, { granularity: '1-day', by: [] });
+    for (const message of messages.slice(messages.length / 2)) await processPartition(context, message);
+    const job = (await getIngestJob(p.db, outcome.jobId!))!;
+    const ended = await rows();
+    const afterEnd = await compactPartials(p.db, { dataset: 'threshold' });
+
+    // Assess
+    expect(messages.length).toBeGreaterThan(3);
+    expect(whileRunning).toMatchObject({ shards: 0, partialRows: 0 });
+    expect(running.partial).toBeGreaterThan(0);
+    expect(running.compacted).toBe(0);
+    // By design a running job's partial rows are answered (they disappear if it fails).
+    expect(queried.length).toBeGreaterThan(0);
+    expect(job).toMatchObject({ status: 'failed', failedOnRejects: true, recordsRead: 3000, recordsRejected: 900 });
+    expect(ended).toEqual({ partial: 0, compacted: 0 });
+    expect(afterEnd).toMatchObject({ partialRows: 0 });
+    expect(await queryRollups(p.db, def, { granularity: '1-day', by: [] })).toEqual([]);
+  });
+
+  it('compacts a stopped job’s rows only when it has no threshold to fail on later', async () => {
+    // Prepare: two jobs stopped midway, one of a dataset with a threshold.
+    const held = await createHeld(p);
+    const stoppedRows = async (dataset: string, threshold: number | null) => {
+      await registerDataset(p, { ...salesCsv(dataset), maxRejectedPercent: threshold });
+      const { outcome, messages } = await splitHeld(p, held, `uploads/${dataset}/a.csv`, salesFile({ records: 1500, seed: 49, ranges: [MARCH] }));
+      await processPartition(processContext(p), messages[0]);
+      await stopIngestJob(p.db, outcome.jobId!);
+      const [row] = await p.db.sql<{ n: number }[]>`select count(*)::int as n from ${p.db.table('rollup_partials')} where job_id = ${outcome.jobId!}`;
+      return { jobId: outcome.jobId!, partial: row.n };
+    };
+    const free = await stoppedRows('stopped_free', null);
+    const bound = await stoppedRows('stopped_bound', 50);
+
+    // Act
+    await compactPartials(p.db, { dataset: 'stopped_free' });
+    await compactPartials(p.db, { dataset: 'stopped_bound' });
+    const [after] = await p.db.sql<{ free: number; bound: number }[]>`
+      select (select count(*) from ${p.db.table('rollup_partials')} where job_id = ${free.jobId})::int as free,
+             (select count(*) from ${p.db.table('rollup_partials')} where job_id = ${bound.jobId})::int as bound`;
+
+    // Assess
+    expect(free.partial).toBeGreaterThan(0);
+    expect(bound.partial).toBeGreaterThan(0);
+    expect(after).toEqual({ free: 0, bound: bound.partial });
   });
 });
 

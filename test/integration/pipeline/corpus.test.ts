@@ -192,7 +192,8 @@ const ndjsonRecords = (from: number, count: number): FlatRecord[] =>
   });
 
 const FILE_CASES: readonly FileCase[] = [
-  { name: 'UTF-16BE with a byte order mark', body: () => Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(HEADER + rows(0, 5))]), failed: /UTF-16BE \(byte order mark FE FF\)/ },
+  // Read by transcoding (encodings.test.ts has more); without a byte order mark UTF-16 is not told from binary.
+  { name: 'UTF-16BE with a byte order mark', body: () => Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(HEADER + rows(0, 5))]), good: () => readCsvIndependently(Buffer.from(HEADER + rows(0, 5)), salesDef()).good },
   { name: 'UTF-16LE without a byte order mark', body: () => Buffer.from(HEADER + rows(0, 5), 'utf16le'), failed: /NUL byte in its first line \(byte 1\)/ },
   { name: 'UTF-16BE without a byte order mark', body: () => utf16be(HEADER + rows(0, 5)), failed: /NUL byte in its first line \(byte 0\)/ },
   { name: 'CR alone as the line end (classic Mac)', body: () => Buffer.from((HEADER + rows(0, 5)).replaceAll('\r\n', '\r')), failed: /CR not followed by LF/ },

@@ -46,7 +46,27 @@ describe('parseDatasetDefinition', () => {
       thousandsSeparator: null,
       onInvalidValue: 'reject',
       rollups: [['region'], ['sku'], ['channel'], []],
+      encoding: 'utf-8',
+      maxRejectedPercent: null,
     });
+  });
+
+  it('keeps a legacy encoding and a reject threshold, 0 and 100 included', () => {
+    // Act
+    const defs = [
+      { encoding: 'latin1', maxRejectedPercent: 0 },
+      { encoding: 'windows-1252', maxRejectedPercent: 2.5 },
+      { encoding: 'utf-8', maxRejectedPercent: 100 },
+      { maxRejectedPercent: null },
+    ].map((change) => parseDatasetDefinition({ ...valid, ...change }));
+
+    // Assess
+    expect(defs.map((d) => [d.encoding, d.maxRejectedPercent])).toEqual([
+      ['latin1', 0],
+      ['windows-1252', 2.5],
+      ['utf-8', 100],
+      ['utf-8', null],
+    ]);
   });
 
   it('keeps what is given, with the granularity canonical and rollups in dimension order', () => {
@@ -157,6 +177,10 @@ describe('parseDatasetDefinition', () => {
     ['a thousands separator that is not one of , . space \'', { thousandsSeparator: '_' }, 'thousandsSeparator: '],
     ['the same decimal and thousands separator', { decimalSeparator: ',', thousandsSeparator: ',' }, 'thousandsSeparator: "," is also the decimalSeparator'],
     ['an unknown bad-value policy', { onInvalidValue: 'skip' }, 'onInvalidValue: '],
+    ['an unknown encoding', { encoding: 'utf-16' }, 'encoding: '],
+    ['a negative reject threshold', { maxRejectedPercent: -1 }, 'maxRejectedPercent: must be between 0 and 100'],
+    ['a reject threshold over 100', { maxRejectedPercent: 100.5 }, 'maxRejectedPercent: must be between 0 and 100'],
+    ['a reject threshold as text', { maxRejectedPercent: '5%' }, 'maxRejectedPercent: "5%" is not a number'],
   ])('rejects %s, naming the field', (_rule, change, problem) => {
     // Prepare
     const input = { ...valid, ...change };
