@@ -66,10 +66,12 @@ export interface ParquetColumn {
   readonly type: string;
   /** Set when the reader scales raw unscaled integers itself (a logical DECIMAL with no converted type). */
   readonly rawDecimalScale?: number;
+  /** A TIMESTAMP not adjusted to UTC: a wall-clock time, read in the dataset's timeZone. */
+  readonly localTime?: boolean;
 }
 
 /** The kind of a primitive column, or undefined when it is none batchflow reads (INTERVAL, TIME, …). */
-function kindOf(e: SchemaElement): Pick<ParquetColumn, 'kind' | 'rawDecimalScale'> | undefined {
+function kindOf(e: SchemaElement): Pick<ParquetColumn, 'kind' | 'rawDecimalScale' | 'localTime'> | undefined {
   const logical = e.logical_type?.type;
   if (e.converted_type === 'DECIMAL') return { kind: 'number' };
   if (logical === 'DECIMAL') {
@@ -77,6 +79,8 @@ function kindOf(e: SchemaElement): Pick<ParquetColumn, 'kind' | 'rawDecimalScale
     if (e.type === 'BYTE_ARRAY') return undefined;
     return { kind: 'number', rawDecimalScale: e.logical_type?.type === 'DECIMAL' ? e.logical_type.scale : 0 };
   }
+  // INT96 and the legacy converted types carry no adjustment flag: by convention they are UTC.
+  if (logical === 'TIMESTAMP' && e.logical_type?.type === 'TIMESTAMP' && !e.logical_type.isAdjustedToUTC) return { kind: 'timestamp', localTime: true };
   if (e.type === 'INT96' || logical === 'TIMESTAMP' || e.converted_type === 'TIMESTAMP_MILLIS' || e.converted_type === 'TIMESTAMP_MICROS') return { kind: 'timestamp' };
   if (logical === 'DATE' || e.converted_type === 'DATE') return { kind: 'date' };
   if (logical === 'TIME' || e.converted_type === 'TIME_MILLIS' || e.converted_type === 'TIME_MICROS' || e.converted_type === 'INTERVAL') return undefined;

@@ -3,7 +3,7 @@ import { decompress as zstdDecompress } from 'fzstd';
 import { parquetRead, type AsyncBuffer, type ColumnData, type Compressors, type FileMetaData } from 'hyparquet';
 import { chunkRange, usedChunks, type ParquetColumn, type ReadRange } from './parquetFooter.ts';
 import type { ReaderOptions, ReaderStats } from './readerTypes.ts';
-import type { RecordLayout, RecordSink } from './sink.ts';
+import { DEFAULT_VALUE_OPTIONS, type RecordLayout, type RecordSink } from './sink.ts';
 import {
   END_TIME_MS,
   MAX_RECORD_DIMENSION_BYTES,
@@ -12,8 +12,9 @@ import {
   epochToMs,
   isDecimalText,
   metricReason,
+  createTimeParser,
   parseDecimalText,
-  parseTimestampText,
+  parseText,
   recordDimensionsReason,
   showValue,
   timeRangeReason,
@@ -77,7 +78,15 @@ export async function readParquetRowGroups(part: ParquetPartition, layout: Recor
   const names = new Set([layout.timeColumn, ...layout.dimensions, ...layout.metrics]);
   const { minMs, endMs } = options.timeRange ?? { minMs: MIN_TIME_MS, endMs: END_TIME_MS };
   const timeFormat = layout.timeFormat;
+  const values = layout.values ?? DEFAULT_VALUE_OPTIONS;
   const time = part.columns.get(layout.timeColumn)!;
+  const timeOf = timeReader(time, timeFormat, values.timeZone);
+  // onInvalidValue "null": a bad metric or dimension counts as missing, per column; a bad time still rejects.
+  const nullInvalid = values.onInvalidValue === 'null';
+  const nulledMetrics = new Float64Array(layout.metrics.length);
+  const nulledDimensions = new Float64Array(layout.dimensions.length);
+  const recordNulledMetrics = new Uint8Array(layout.metrics.length);
+  const recordNulledDimensions = new Uint8Array(layout.dimensions.length);
   const dimensionColumns = layout.dimensions.map((d) => part.columns.get(d)!);
   const metricColumns = layout.metrics.map((m) => part.columns.get(m)!);
   const label = (c: ParquetColumn) => `column ${JSON.stringify(c.name)}`;
@@ -142,12 +151,14 @@ export async function readParquetRowGroups(part: ParquetPartition, layout: Recor
         reject(r, `missing time: ${label(time)} is null`, raw(r));
         continue;
       }
-      const timeMs = timeOf(t, time, timeFormat);
+      const timeMs = timeOf(t);
       if (!(timeMs >= minMs && timeMs < endMs)) {
         const text = showValue(display(t, time) ?? '');
         reject(r, timeMs !== timeMs ? `${label(time)}: ${text} is not a valid ${timeFormat} timestamp` : timeRangeReason(label(time), text, timeMs, { minMs, endMs }), raw(r));
         continue;
       }
+      recordNulledMetrics.fill(0);
+      recordNulledDimensions.fill(0);
       for (let m = 0; m < metricColumns.length; m++) {
         const v = metricValues[m][r];
         if (v === null || v === undefined || v === '') {
@@ -156,6 +167,11 @@ export async function readParquetRowGroups(part: ParquetPartition, layout: Recor
         }
         const value = numberOf(v, metricColumns[m]);
         if (!(value >= -1e135 && value <= 1e135)) {
+          if (nullInvalid) {
+            metrics[m] = NaN;
+            recordNulledMetrics[m] = 1;
+            continue;
+          }
           reject(r, metricReason(label(metricColumns[m]), showValue(shown(v) ?? ''), value, typeof v === 'string' ? isDecimalText(v) : typeof v !== 'number' || v === v), raw(r));
           continue rowLoop;
         }
@@ -178,11 +194,16 @@ export async function readParquetRowGroups(part: ParquetPartition, layout: Recor
             if (textBytes.size >= 65_536) textBytes.clear();
             textBytes.set(v, known);
           }
-          if (known < 0) {
+          if (known < 0 && nullInvalid) {
+            value = '';
+            length = 0;
+            recordNulledDimensions[d] = 1;
+          } else if (known < 0) {
             reject(r, dimensionReason(label(column), v, Buffer.byteLength(v))!, raw(r));
             continue rowLoop;
+          } else {
+            length = known;
           }
-          length = known;
         } else {
           value = dimensionText(v, column);
           length = value.length;
@@ -195,13 +216,18 @@ export async function readParquetRowGroups(part: ParquetPartition, layout: Recor
         dims[d] = value;
       }
       sink.accept(timeMs, dims, metrics);
+      for (let m = 0; m < recordNulledMetrics.length; m++) nulledMetrics[m] += recordNulledMetrics[m];
+      for (let d = 0; d < recordNulledDimensions.length; d++) nulledDimensions[d] += recordNulledDimensions[d];
     }
     rows += groupRows;
     groupStart += groupRows;
     parseMs += performance.now() - started;
     await part.afterRowGroup?.();
   }
-  return { records: rows, rejected, lines: rows, bytes, readMs, parseMs };
+  const valuesNulled: Record<string, number> = {};
+  layout.metrics.forEach((m, i) => nulledMetrics[i] > 0 && (valuesNulled[m] = nulledMetrics[i]));
+  layout.dimensions.forEach((d, i) => nulledDimensions[i] > 0 && (valuesNulled[d] = nulledDimensions[i]));
+  return { records: rows, rejected, lines: rows, bytes, readMs, parseMs, ...(Object.keys(valuesNulled).length > 0 ? { valuesNulled } : {}) };
 }
 
 /** Byte ranges in file order, touching or overlapping ones merged (unused columns between them are not read). */
@@ -270,18 +296,29 @@ async function decodeGroup(
   return out;
 }
 
-/** A time value as epoch ms (NaN when it is not a valid time in the dataset's format). */
-function timeOf(v: unknown, column: ParquetColumn, timeFormat: RecordLayout['timeFormat']): number {
+/**
+ * How the time column's values become epoch ms (NaN when not a valid time): typed timestamps as
+ * they are, except a TIMESTAMP not adjusted to UTC, a wall-clock time read in `timeZone` (DST as
+ * for CSV: time.ts); dates at midnight UTC; text by the dataset's timeFormat and timeZone; numbers
+ * in its epoch unit.
+ */
+function timeReader(column: ParquetColumn, timeFormat: RecordLayout['timeFormat'], timeZone: string): (v: unknown) => number {
   switch (column.kind) {
-    case 'timestamp':
-      return v as number;
+    case 'timestamp': {
+      if (!column.localTime || timeZone === 'UTC') return (v) => v as number;
+      const local = createTimeParser('iso', timeZone);
+      // The wall-clock fields, without an offset, read as the zone's local time.
+      return (v) => parseText(new Date(v as number).toISOString().slice(0, 23), local);
+    }
     case 'date':
-      return (v as number) * DAY_MS;
-    case 'text':
-      return parseTimestampText(v as string, timeFormat);
+      return (v) => (v as number) * DAY_MS;
+    case 'text': {
+      const parser = createTimeParser(timeFormat, timeZone);
+      return (v) => parseText(v as string, parser);
+    }
     default:
       // A number of the dataset's epoch unit (parquetColumns refused numbers for other formats).
-      return epochToMs(numberOf(v, column), timeFormat as 'epoch_s' | 'epoch_ms');
+      return (v) => epochToMs(numberOf(v, column), timeFormat as 'epoch_s' | 'epoch_ms');
   }
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_VALUE_OPTIONS } from '../../../lib/parse/sink.ts';
 import { chunksOf, floorDiv, groupStarts, openDuck, readWithBatchflow, type Duck } from './parquetDuckdb.ts';
 
 /**
@@ -223,6 +224,58 @@ describe('Parquet values the dataset cannot use', () => {
     expect(na?.reason).toContain(`row group 1, row ${i - starts[1]}: column "amount": "n/a" is not a number`);
     expect(JSON.parse(na!.raw)).toEqual({ ts: new Date(1700000000000 + i * 1000).toISOString(), amount: 'n/a', x: String(i), region: `r${i % 3}` });
     for (const r of got.rejects) expect(r.offset).toBe(firstUsed(starts.findIndex((s, i) => r.line - 1 >= s && r.line - 1 < starts[i + 1])));
+  });
+
+  it('under onInvalidValue "null" keeps rows with bad metrics and dimensions, counting each column as DuckDB does; a bad time still rejects', async () => {
+    // Prepare
+    const validTime = `ts is not null and year(ts) <= 9999`;
+    const [counts] = await duck.rows(`
+      select count(*) filter (where not (${validTime}))::int as rejected,
+             count(*) filter (where ${validTime} and amount is not null and try_cast(amount as double) is null)::int as amount,
+             count(*) filter (where ${validTime} and (isnan(x) or isinf(x)))::int as x,
+             count(*) filter (where ${validTime} and contains(region, chr(0)))::int as region
+      from read_parquet('${file}')`);
+    const kept = await duck.rows(`
+      select epoch_ms(ts)::double as t, case when contains(region, chr(0)) then '' else region end as region,
+             try_cast(amount as double) as amount, case when isnan(x) or isinf(x) then null else x end as x
+      from read_parquet('${file}') where ${validTime}`);
+
+    // Act
+    const got = await readWithBatchflow(file, {
+      timeColumn: 'ts',
+      timeFormat: 'iso',
+      dimensions: ['region'],
+      metrics: ['amount', 'x'],
+      values: { ...DEFAULT_VALUE_OPTIONS, onInvalidValue: 'null' },
+    });
+
+    // Assess
+    expect(got.stats).toMatchObject({ records: 5000, rejected: counts!.rejected, valuesNulled: { amount: counts!.amount, x: counts!.x, region: counts!.region } });
+    expect(got.records).toEqual(kept.map((k) => ({ t: k.t, dims: [k.region], metrics: [k.amount ?? NaN, k.x ?? NaN] })));
+  });
+
+  it('reads a TIMESTAMP not adjusted to UTC as wall-clock time in the dataset’s timeZone, across DST, as DuckDB’s ICU does', async () => {
+    // Prepare: every 20 minutes through New York's spring-forward and fall-back nights.
+    const local = join(duck.dir, 'local.parquet');
+    await duck.run(`
+      copy (select t::timestamp as ts, 1.0 as v from (
+        select unnest(generate_series(timestamp '2024-03-09 22:00', timestamp '2024-03-10 05:00', interval 20 minute)) as t
+        union all select unnest(generate_series(timestamp '2024-11-02 22:00', timestamp '2024-11-03 05:00', interval 20 minute))) order by t)
+      to '${local}' (format parquet)`);
+    const [schema] = await duck.rows(`select logical_type::varchar as logical from parquet_schema('${local}') where name = 'ts'`);
+    await duck.run(`set TimeZone = 'America/New_York'`);
+    const expected = await duck.rows(`select epoch_ms(ts::timestamptz)::double as t from read_parquet('${local}') order by ts`);
+    await duck.run(`set TimeZone = 'UTC'`);
+    const utc = await duck.rows(`select epoch_ms(ts)::double as t from read_parquet('${local}') order by ts`);
+
+    // Act
+    const inZone = await readWithBatchflow(local, { timeColumn: 'ts', timeFormat: 'iso', dimensions: [], metrics: ['v'], values: { ...DEFAULT_VALUE_OPTIONS, timeZone: 'America/New_York' } });
+    const asUtc = await readWithBatchflow(local, { timeColumn: 'ts', timeFormat: 'iso', dimensions: [], metrics: ['v'] });
+
+    // Assess
+    expect(String(schema!.logical)).toContain('isAdjustedToUTC=0');
+    expect(inZone.records.map((r) => r.t)).toEqual(expected.map((e) => e.t));
+    expect(asUtc.records.map((r) => r.t)).toEqual(utc.map((e) => e.t));
   });
 
   it('reads a time written as text through the dataset’s timeFormat, rejecting text that is not one', async () => {
