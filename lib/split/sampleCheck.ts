@@ -1,4 +1,5 @@
 import type { DatasetDefinition } from '../datasets/definition.ts';
+import { readParquetRowGroups, type ParquetPartition } from '../parse/parquetReader.ts';
 import { createRecordReader, type RecordReader } from '../parse/reader.ts';
 import { timeRange } from '../parse/values.ts';
 import { layoutOf } from '../process/processPartition.ts';
@@ -85,8 +86,38 @@ export function sampleProblem(counts: SampleCounts, maxRejectedPercent: number |
   if (maxRejectedPercent === null || counts.records === 0) return undefined;
   if (counts.rejected * 100 <= maxRejectedPercent * counts.records) return undefined;
   const percent = Math.round((counts.rejected * 1000) / counts.records) / 10;
-  const question = format === 'csv' ? 'is the delimiter right?' : 'is it one JSON object per line?';
+  const question = format === 'csv' ? 'is the delimiter right?' : format === 'parquet' ? 'are the time, metric and dimension columns the right ones?' : 'is it one JSON object per line?';
   const first = counts.first ? ` The first reject, line ${counts.first.line}: ${counts.first.reason}` : '';
   const records = counts.records.toLocaleString('en-US');
   return `${percent} % of the first ${records} records rejected (over the dataset's maxRejectedPercent of ${maxRejectedPercent} %): ${question} (or the encoding, the time format).${first}`;
+}
+
+/** The largest first row group the Parquet sample reads (its used column chunks, compressed). */
+export const PARQUET_SAMPLE_BYTES = 16 << 20;
+
+/**
+ * The first SAMPLE_RECORDS rows of a Parquet object's first row group, read as the processors read
+ * them (readParquetRowGroups, the dataset's layout), counted. Lines are the rows' 1-based numbers.
+ */
+export async function sampleParquet(part: Omit<ParquetPartition, 'rowGroups' | 'afterRowGroup'>, dataset: DatasetDefinition, columns: readonly string[]): Promise<SampleCounts> {
+  let records = 0;
+  let rejected = 0;
+  let first: SampleCounts['first'];
+  await readParquetRowGroups(
+    { ...part, rowGroups: { start: 0, end: Math.min(1, part.metadata.row_groups.length) } },
+    layoutOf({ columns: [...columns] }, dataset),
+    {
+      accept() {
+        if (records < SAMPLE_RECORDS) records++;
+      },
+      reject(r) {
+        if (records >= SAMPLE_RECORDS) return;
+        records++;
+        rejected++;
+        first ??= { line: r.line, reason: r.reason };
+      },
+    },
+    { timeRange: timeRange(parseGranularity(dataset.granularity).ms, BUCKET_ORIGIN_MS) },
+  );
+  return { records, rejected, ...(first ? { first } : {}) };
 }

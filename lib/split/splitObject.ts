@@ -13,7 +13,7 @@ import { createTranscoder, detectEncoding, sourceLength, unitBytes, type TextEnc
 import { createPartCutter } from './cutter.ts';
 import { encodingProblem } from './encoding.ts';
 import { planByteRanges, planRowGroups, type PartitionPlan } from './partitionPlan.ts';
-import { createSampleCheck, SAMPLE_BYTES, sampleProblem } from './sampleCheck.ts';
+import { createSampleCheck, PARQUET_SAMPLE_BYTES, SAMPLE_BYTES, sampleParquet, sampleProblem } from './sampleCheck.ts';
 import { ObjectChangedError, pinOf } from '../process/ports.ts';
 import type { ObjectStore, PartitionQueue } from './ports.ts';
 import { sendUnsentPartitions } from './sendPartitions.ts';
@@ -262,6 +262,14 @@ async function splitParquet(ctx: SplitContext, job: IngestJob, dataset: DatasetD
       bytes: chunks.reduce((n, c) => n + Number(c.total_uncompressed_size), 0),
     };
   });
+  // The reject-rate sample reads the first row group when it is small enough to read at the split;
+  // a larger one leaves the check to the job's end (finishIngestJobIfDone).
+  const firstGroup = groups[0];
+  if (dataset.maxRejectedPercent !== null && firstGroup && firstGroup.end - firstGroup.start <= PARQUET_SAMPLE_BYTES) {
+    const counts = await sampleParquet({ read, objectSize: job.objectSize ?? 0, metadata, columns }, dataset, schemaColumns);
+    const problem = sampleProblem(counts, dataset.maxRejectedPercent, dataset.format);
+    if (problem) throw new ObjectProblem(problem);
+  }
   const partitions = planRowGroups({ key: job.key, groups, partitionBytes: ctx.partitionBytes });
   // Row groups begin after the leading magic "PAR1".
   // Parquet strings are UTF-8 by the format's definition, whatever the dataset's encoding says.

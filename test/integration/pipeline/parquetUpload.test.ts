@@ -147,6 +147,33 @@ describe('a Parquet upload', () => {
     expect(job.partitionsTotal).toBeNull();
   });
 
+  it('fails the job at the split when more of the first row group’s rows are rejected than maxRejectedPercent allows', async () => {
+    // Prepare: 60 % of the rows have no time.
+    const bad = join(duck.dir, 'mostly-bad.parquet');
+    await duck.run(`
+      copy (select case when i % 5 < 3 then null else timestamptz '2024-03-01 00:00:00+00' + i * interval 1 minute end as ts,
+                   'north' as region, 'p1' as product, 1.0 as amount, 1 as quantity
+            from range(5000) r(i)) to '${bad}' (format parquet, row_group_size 2048)`);
+    const [first] = await duck.rows(`
+      select (count(*) filter (where ts is null) * 1000 / count(*))::int / 10.0 as percent, min(file_row_number) filter (where ts is null) as first
+      from (select * from read_parquet('${bad}', file_row_number = true) order by file_row_number limit 1000)`);
+    await registerDataset(p, { ...DEFINITION, name: 'mostly_bad', maxRejectedPercent: 10 });
+    await registerDataset(p, { ...DEFINITION, name: 'tolerant', maxRejectedPercent: 70 });
+
+    // Act
+    const failed = await uploadAndWait(p, 'uploads/mostly_bad/2024-03.parquet', readFileSync(bad));
+    const tolerated = await uploadAndWait(p, 'uploads/tolerant/2024-03.parquet', readFileSync(bad));
+
+    // Assess
+    expect(failed.status).toBe('failed');
+    expect(failed.partitionsTotal).toBeNull();
+    expect(failed.reason).toBe(
+      `${first!.percent} % of the first 1,000 records rejected (over the dataset's maxRejectedPercent of 10 %): are the time, metric and dimension columns the right ones? (or the encoding, the time format). ` +
+        `The first reject, line ${Number(first!.first) + 1}: row group 0, row ${first!.first}: missing time: column "ts" is null`,
+    );
+    expect(tolerated).toMatchObject({ status: 'completed_with_rejects', recordsRead: 5000, recordsRejected: 3000 });
+  });
+
   it('sends each partition’s row groups in its message, and a processor reads only their chunks of the used columns', async () => {
     // Prepare
     await registerDataset(p, { ...DEFINITION, name: 'held' });
