@@ -18,6 +18,45 @@ export interface DatasetDefinition {
   metrics: string[];
   /** Each rollup's dimension names, in the order of `dimensions`; `[]` is the total. */
   rollups: string[][];
+  /** CSV only (filled with their defaults for CSV, absent for NDJSON): see CsvOptions. */
+  delimiter?: string;
+  quote?: string;
+  header?: boolean;
+  columns?: string[];
+  skipRows?: number;
+}
+
+/**
+ * How a CSV dataset's files are written. The line end (LF, CRLF or CR alone) is not an option: the
+ * splitter detects it from the first line.
+ */
+export interface CsvOptions {
+  /** The field separator, one byte (an ASCII character): `,`, `\t`, `;`, `|`, ... @default "," */
+  readonly delimiter: string;
+  /** The quote, one byte; inside a quoted field it is written twice. @default '"' */
+  readonly quote: string;
+  /** Whether the first line (after skipRows) names the fields. @default true */
+  readonly header: boolean;
+  /**
+   * The field names, in file order: required without a header; with one, they replace its names
+   * (which may then be empty or repeated, e.g. pandas' unnamed index column).
+   */
+  readonly columns?: readonly string[];
+  /** Lines before the header (or the first record without one), e.g. an export's title. @default 0 */
+  readonly skipRows: number;
+}
+
+export const CSV_DEFAULTS: Omit<CsvOptions, 'columns'> = { delimiter: ',', quote: '"', header: true, skipRows: 0 };
+
+/** A CSV dataset's options with their defaults (NDJSON datasets have none: the defaults). */
+export function csvOptionsOf(def: DatasetDefinition): CsvOptions {
+  return {
+    delimiter: def.delimiter ?? CSV_DEFAULTS.delimiter,
+    quote: def.quote ?? CSV_DEFAULTS.quote,
+    header: def.header ?? CSV_DEFAULTS.header,
+    skipRows: def.skipRows ?? CSV_DEFAULTS.skipRows,
+    ...(def.columns ? { columns: def.columns } : {}),
+  };
 }
 
 /** A definition that breaks one or more rules, each listed with its field path. */
@@ -40,6 +79,12 @@ const required = {
   error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : undefined),
 };
 const column = z.string(required).min(1, 'must not be empty');
+/** One byte of UTF-8 (an ASCII character) that is not a line end: a delimiter or a quote. */
+const structureByte = z.string().refine((text) => text.length === 1 && text.charCodeAt(0) > 0 && text.charCodeAt(0) < 0x80 && text !== '\n' && text !== '\r', {
+  error: (issue) => `${JSON.stringify(issue.input)} must be one ASCII character other than NUL, CR and LF (e.g. ",", "\\t", ";", "|")`,
+});
+/** Lines the splitter reads past: the header must still end within MAX_RECORD_BYTES of the object's start. */
+const MAX_SKIP_ROWS = 10_000;
 
 const fields = z.strictObject({
   // Lower-case and short: the name is an S3 prefix segment and appears in SQL rows and logs.
@@ -62,7 +107,14 @@ const fields = z.strictObject({
   dimensions: z.array(column, required),
   metrics: z.array(column, required).min(1, 'must list at least one metric'),
   rollups: z.array(z.array(z.string())).min(1, 'must list at least one rollup, or be left out').optional(),
+  delimiter: structureByte.optional(),
+  quote: structureByte.optional(),
+  header: z.boolean().optional(),
+  columns: z.array(column).min(1, 'must name at least one field').optional(),
+  skipRows: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(MAX_SKIP_ROWS, `must be at most ${MAX_SKIP_ROWS}`).optional(),
 });
+
+const CSV_FIELDS = ['delimiter', 'quote', 'header', 'columns', 'skipRows'] as const;
 
 // The rules between fields; zod runs them whenever every field has the right type, so one
 // report holds both the field problems and these.
@@ -104,6 +156,23 @@ const schema = fields.superRefine((d, ctx) => {
     if (first !== undefined) problem(['rollups', i], `has the same dimensions as rollups[${first}]`);
     else rollupAt.set(key, i);
   });
+  if (d.format !== 'csv') {
+    for (const field of CSV_FIELDS) if (d[field] !== undefined) problem([field], `applies to format "csv" only`);
+    return;
+  }
+  const delimiter = d.delimiter ?? CSV_DEFAULTS.delimiter;
+  if (delimiter === (d.quote ?? CSV_DEFAULTS.quote)) problem([d.quote === undefined ? 'delimiter' : 'quote'], `${JSON.stringify(delimiter)} is both the delimiter and the quote`);
+  if (d.header === false && d.columns === undefined) problem(['columns'], 'is required when header is false (they name the fields)');
+  if (d.columns) {
+    const columnAt = new Map<string, number>();
+    d.columns.forEach((name, i) => {
+      const first = columnAt.get(name);
+      if (first !== undefined) problem(['columns', i], `"${name}" repeats columns[${first}]`);
+      else columnAt.set(name, i);
+    });
+    const needed: [string, string][] = [[d.timeColumn, 'the time column'], ...d.dimensions.map((n): [string, string] => [n, 'a dimension']), ...d.metrics.map((n): [string, string] => [n, 'a metric'])];
+    for (const [name, role] of needed) if (!columnAt.has(name)) problem(['columns'], `lacks "${name}" (${role})`);
+  }
 });
 
 function inDimensionOrder(rollup: readonly string[], dimensionAt: ReadonlyMap<string, number>): string[] {
@@ -127,7 +196,7 @@ function formatPath(path: readonly PropertyKey[]): string {
 
 /**
  * Validates a dataset definition (e.g. parsed JSON) and fills its defaults: timeFormat 'iso',
- * rollups each dimension alone plus the total. Throws DatasetDefinitionError listing every problem.
+ * rollups each dimension alone plus the total, and for CSV the CSV_DEFAULTS. Throws DatasetDefinitionError listing every problem.
  *
  * @example
  * parseDatasetDefinition({ name: 'orders', format: 'csv', timeColumn: 'ts', granularity: '1-hours',
@@ -149,5 +218,10 @@ export function parseDatasetDefinition(input: unknown): DatasetDefinition {
     dimensions: d.dimensions,
     metrics: d.metrics,
     rollups: rollups.map((rollup) => inDimensionOrder(rollup, dimensionAt)),
+    ...(d.format === 'csv' ? { ...CSV_DEFAULTS, ...withoutUndefined({ delimiter: d.delimiter, quote: d.quote, header: d.header, columns: d.columns, skipRows: d.skipRows }) } : {}),
   };
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,3 +1,5 @@
+import type { CsvDialect } from './csv.ts';
+
 /**
  * The contract between the parsers (lib/parse) and the aggregator (lib/rollup): a parser turns
  * bytes into typed records and hands each one to a RecordSink, or rejects it with a reason.
@@ -12,6 +14,8 @@ export interface RecordLayout {
   readonly timeFormat: 'iso' | 'epoch_s' | 'epoch_ms';
   readonly dimensions: readonly string[];
   readonly metrics: readonly string[];
+  /** CSV only: the separator, quote and line end bytes. @default RFC_4180 */
+  readonly dialect?: CsvDialect;
 }
 
 /** A record that could not be used, with where it was and why. */

@@ -1,4 +1,5 @@
-import type { DatasetDefinition } from '../datasets/definition.ts';
+import { csvOptionsOf, type DatasetDefinition } from '../datasets/definition.ts';
+import { dialectOf } from '../parse/dialect.ts';
 import { BatchflowError, PartitionNotRecordedError } from '../errors.ts';
 import { createRecordReader } from '../parse/reader.ts';
 import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
@@ -119,7 +120,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
   const { jobId, idx } = partition;
   const started = performance.now();
   const granularity = parseGranularity(dataset.granularity);
-  const { start, end } = await alignedRange(ctx, job, partition);
+  const { start, end } = await alignedRange(ctx, job, dataset, partition);
   const source = { dataset: dataset.name, jobId, idx, metrics: dataset.metrics };
 
   let produced: PartitionResult | undefined;
@@ -192,7 +193,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
 }
 
 /** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */
-async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): Promise<{ start: number; end: number }> {
+async function alignedRange(ctx: ProcessContext, job: IngestJob, dataset: DatasetDefinition, p: Partition): Promise<{ start: number; end: number }> {
   if (p.exactRange) return { start: p.rangeStart, end: p.rangeEnd };
   const pin = sourcePin(job, p);
   const read = (s: number, e: number) => ctx.objects.readRange(job.bucket, p.sourceKey, s, e, pin);
@@ -201,6 +202,7 @@ async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): 
     objectSize: job.objectSize ?? 0,
     dataStart: job.dataStart,
     maxRecordBytes: ctx.maxRecordBytes,
+    dialect: dialectOf(csvOptionsOf(dataset), job.lineEnd),
   } as const;
   const [boundary, end] = await Promise.all([findRecordStart(read, p.rangeStart, options), findRecordStart(read, p.rangeEnd, options)]);
   const start = await ownRecordsStart(read, boundary, Math.max(boundary, end), options);
@@ -220,5 +222,6 @@ function layoutOf(job: IngestJob, dataset: DatasetDefinition): RecordLayout {
     timeFormat: dataset.timeFormat,
     dimensions: dataset.dimensions,
     metrics: dataset.metrics,
+    dialect: dialectOf(csvOptionsOf(dataset), job.lineEnd),
   };
 }

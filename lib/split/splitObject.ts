@@ -1,6 +1,7 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
-import type { DatasetDefinition } from '../datasets/definition.ts';
+import { csvOptionsOf, type DatasetDefinition } from '../datasets/definition.ts';
+import { dialectOf, headerOptionsOf } from '../parse/dialect.ts';
 import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
@@ -152,7 +153,7 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
   const started = Date.now();
   const body = await readOrExplain(() => ctx.objects.stream(job.bucket, job.key, undefined, pinOf(job)), job);
   const inflated = Readable.from(body).pipe(createGunzip());
-  const cutter = createPartCutter({ format: dataset.format, targetBytes: ctx.partitionBytes, maxRecordBytes: ctx.maxRecordBytes });
+  let cutter: ReturnType<typeof createPartCutter> | undefined;
   const partitions: PartitionPlan[] = [];
   const stage = async (part: Uint8Array) => {
     const key = `${topology.bucket.stagingPrefix}${job.jobId}/part-${String(partitions.length).padStart(5, '0')}`;
@@ -182,23 +183,35 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
         headBytes = Buffer.concat([headBytes, data]);
         layout = tryLayout(dataset, checkedText(headBytes), false, ctx.maxRecordBytes);
         if (!layout) continue;
+        cutter = cutterFor(ctx, dataset, layout);
         data = headBytes.subarray(layout.dataStart);
       }
       // The cutter holds at most a part, a record and a chunk: a longer record is shortened to a reject.
-      for (const part of cutter.push(data)) await stage(part);
+      for (const part of cutter!.push(data)) await stage(part);
     }
   } catch (err) {
     if (err instanceof ObjectProblem) throw err;
     if ((err as { code?: string }).code?.startsWith('Z_')) throw new ObjectProblem(`object is not valid gzip: ${(err as Error).message}`);
     throw err;
   }
-  if (!layout) {
+  if (!layout || !cutter) {
     layout = tryLayout(dataset, headBytes, true, ctx.maxRecordBytes)!;
+    cutter = cutterFor(ctx, dataset, layout);
     for (const part of cutter.push(headBytes.subarray(layout.dataStart))) await stage(part);
   }
   for (const part of cutter.end()) await stage(part);
   // Staged parts hold data only: their ranges start at 0.
   return { format: dataset.format, compression: 'gzip', ...layout, dataStart: 0, partitions };
+}
+
+/** A gzip object's cutter, cutting where the processors' reader ends records (the dialect and the detected line end). */
+function cutterFor(ctx: SplitContext, dataset: DatasetDefinition, layout: Layout) {
+  return createPartCutter({
+    format: dataset.format,
+    targetBytes: ctx.partitionBytes,
+    maxRecordBytes: ctx.maxRecordBytes,
+    dialect: dialectOf(csvOptionsOf(dataset), layout.lineEnd),
+  });
 }
 
 /** The object's first bytes, when they may be UTF-8 text; otherwise the job fails naming the encoding. */
@@ -212,6 +225,7 @@ interface Layout {
   columns: string[];
   headerLines: number;
   dataStart: number;
+  lineEnd: 'lf' | 'cr';
 }
 
 /**
@@ -224,18 +238,19 @@ function tryLayout(dataset: DatasetDefinition, bytes: Uint8Array, atEnd: boolean
     if (bytes.length === 0 && atEnd) throw new ObjectProblem('object is empty (no NDJSON line)');
     if (bytes.length < 3 && !atEnd) return undefined;
     const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
-    return { columns: [], headerLines: 0, dataStart: bom ? 3 : 0 };
+    return { columns: [], headerLines: 0, dataStart: bom ? 3 : 0, lineEnd: 'lf' };
   }
   let header;
   try {
-    header = parseCsvHeader(bytes, atEnd);
+    header = parseCsvHeader(bytes, atEnd, headerOptionsOf(csvOptionsOf(dataset)));
   } catch (err) {
     if (err instanceof HeaderError) throw new ObjectProblem(`bad CSV header: ${err.message}`);
     throw err;
   }
   if (!header) {
-    if (atEnd) throw new ObjectProblem('object has no CSV header (it is empty)');
-    if (bytes.length >= maxRecordBytes) throw new ObjectProblem(`no end of the CSV header within the first ${maxRecordBytes} bytes`);
+    const what = dataset.header === false ? 'first line' : 'CSV header';
+    if (atEnd) throw new ObjectProblem(`object has no ${what} (it is empty)`);
+    if (bytes.length >= maxRecordBytes) throw new ObjectProblem(`no end of the ${what} within the first ${maxRecordBytes} bytes`);
     return undefined;
   }
   const missing = missingColumns({ ...dataset, columns: header.columns });
@@ -244,7 +259,7 @@ function tryLayout(dataset: DatasetDefinition, bytes: Uint8Array, atEnd: boolean
       `header is missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} defined by dataset "${dataset.name}" (header: ${header.columns.join(',')})`,
     );
   }
-  return { columns: [...header.columns], headerLines: header.headerLines, dataStart: header.dataStart };
+  return { columns: [...header.columns], headerLines: header.headerLines, dataStart: header.dataStart, lineEnd: header.lineEnd === 13 ? 'cr' : 'lf' };
 }
 
 /** Turns "the object is not there / not readable" into an ObjectProblem; rethrows the rest. */

@@ -59,6 +59,8 @@ export async function recordSplit(
     columns: readonly string[];
     headerLines: number;
     dataStart: number;
+    /** @default 'lf' */
+    lineEnd?: 'lf' | 'cr';
     splitMs: number;
     partitions: readonly PartitionPlan[];
   },
@@ -82,7 +84,7 @@ export async function recordSplit(
     await tx`
       update ${db.table('batch_jobs')} set
         format = ${split.format}, compression = ${split.compression}, columns = ${split.columns as string[]},
-        header_lines = ${split.headerLines}, data_start = ${split.dataStart},
+        header_lines = ${split.headerLines}, data_start = ${split.dataStart}, line_end = ${split.lineEnd ?? 'lf'},
         partitions_total = ${split.partitions.length}, split_ms = ${split.splitMs},
         split_finished_at = clock_timestamp(), status = case when status = 'splitting' then 'processing' else status end
       -- A job stopped while splitting still records its layout and partitions, so restart can re-send them.

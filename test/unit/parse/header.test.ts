@@ -15,7 +15,7 @@ describe('parseCsvHeader', () => {
     const header = parseCsvHeader(bytesOf(text), false);
 
     // Assess
-    expect(header).toEqual({ columns: ['ts', 'region', 'amount'], dataStart: text.indexOf('\n') + 1, headerLines: 1 });
+    expect(header).toEqual({ columns: ['ts', 'region', 'amount'], dataStart: text.indexOf('\n') + 1, headerLines: 1, lineEnd: 10 });
   });
 
   it('strips a UTF-8 BOM, counting it in dataStart, and a CRLF line end', () => {
@@ -26,7 +26,7 @@ describe('parseCsvHeader', () => {
     const header = parseCsvHeader(bytesOf(text), false);
 
     // Assess
-    expect(header).toEqual({ columns: ['ts', 'region'], dataStart: bytesOf('\uFEFFts,region\r\n').length, headerLines: 1 });
+    expect(header).toEqual({ columns: ['ts', 'region'], dataStart: bytesOf('\uFEFFts,region\r\n').length, headerLines: 1, lineEnd: 10 });
   });
 
   it('reads generated quoted names as csv-parse does, with their line breaks and the lines they take', () => {
@@ -44,6 +44,7 @@ describe('parseCsvHeader', () => {
           columns: referenceParse(headerText)[0],
           dataStart: bytesOf(headerText).length,
           headerLines: headerText.split('\n').length - 1,
+          lineEnd: 10,
         });
       }),
     );
@@ -59,7 +60,7 @@ describe('parseCsvHeader', () => {
 
     // Assess
     expect(needMore).toBeNull();
-    expect(atEnd).toEqual({ columns: ['ts', 'reg\nion'], dataStart: partial.length, headerLines: 1 });
+    expect(atEnd).toEqual({ columns: ['ts', 'reg\nion'], dataStart: partial.length, headerLines: 1, lineEnd: 10 });
   });
 
   it.each([
