@@ -21,6 +21,7 @@ export interface DatasetDefinition {
   /** CSV only (filled with their defaults for CSV, absent for NDJSON): see CsvOptions. */
   delimiter?: string;
   quote?: string;
+  escape?: string;
   header?: boolean;
   columns?: string[];
   skipRows?: number;
@@ -33,8 +34,13 @@ export interface DatasetDefinition {
 export interface CsvOptions {
   /** The field separator, one byte (an ASCII character): `,`, `\t`, `;`, `|`, ... @default "," */
   readonly delimiter: string;
-  /** The quote, one byte; inside a quoted field it is written twice. @default '"' */
+  /** The quote, one byte. @default '"' */
   readonly quote: string;
+  /**
+   * What escapes a quote inside a quoted field: the quote itself (written twice, RFC 4180), or
+   * another byte such as a backslash (`\"` for `"`, `\\` for `\`). @default the quote
+   */
+  readonly escape: string;
   /** Whether the first line (after skipRows) names the fields. @default true */
   readonly header: boolean;
   /**
@@ -46,13 +52,14 @@ export interface CsvOptions {
   readonly skipRows: number;
 }
 
-export const CSV_DEFAULTS: Omit<CsvOptions, 'columns'> = { delimiter: ',', quote: '"', header: true, skipRows: 0 };
+export const CSV_DEFAULTS: Omit<CsvOptions, 'columns' | 'escape'> = { delimiter: ',', quote: '"', header: true, skipRows: 0 };
 
 /** A CSV dataset's options with their defaults (NDJSON datasets have none: the defaults). */
 export function csvOptionsOf(def: DatasetDefinition): CsvOptions {
   return {
     delimiter: def.delimiter ?? CSV_DEFAULTS.delimiter,
     quote: def.quote ?? CSV_DEFAULTS.quote,
+    escape: def.escape ?? def.quote ?? CSV_DEFAULTS.quote,
     header: def.header ?? CSV_DEFAULTS.header,
     skipRows: def.skipRows ?? CSV_DEFAULTS.skipRows,
     ...(def.columns ? { columns: def.columns } : {}),
@@ -109,12 +116,13 @@ const fields = z.strictObject({
   rollups: z.array(z.array(z.string())).min(1, 'must list at least one rollup, or be left out').optional(),
   delimiter: structureByte.optional(),
   quote: structureByte.optional(),
+  escape: structureByte.optional(),
   header: z.boolean().optional(),
   columns: z.array(column).min(1, 'must name at least one field').optional(),
   skipRows: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(MAX_SKIP_ROWS, `must be at most ${MAX_SKIP_ROWS}`).optional(),
 });
 
-const CSV_FIELDS = ['delimiter', 'quote', 'header', 'columns', 'skipRows'] as const;
+const CSV_FIELDS = ['delimiter', 'quote', 'escape', 'header', 'columns', 'skipRows'] as const;
 
 // The rules between fields; zod runs them whenever every field has the right type, so one
 // report holds both the field problems and these.
@@ -162,6 +170,7 @@ const schema = fields.superRefine((d, ctx) => {
   }
   const delimiter = d.delimiter ?? CSV_DEFAULTS.delimiter;
   if (delimiter === (d.quote ?? CSV_DEFAULTS.quote)) problem([d.quote === undefined ? 'delimiter' : 'quote'], `${JSON.stringify(delimiter)} is both the delimiter and the quote`);
+  if (d.escape === delimiter) problem(['escape'], `${JSON.stringify(delimiter)} is both the delimiter and the escape`);
   if (d.header === false && d.columns === undefined) problem(['columns'], 'is required when header is false (they name the fields)');
   if (d.columns) {
     const columnAt = new Map<string, number>();
@@ -218,7 +227,9 @@ export function parseDatasetDefinition(input: unknown): DatasetDefinition {
     dimensions: d.dimensions,
     metrics: d.metrics,
     rollups: rollups.map((rollup) => inDimensionOrder(rollup, dimensionAt)),
-    ...(d.format === 'csv' ? { ...CSV_DEFAULTS, ...withoutUndefined({ delimiter: d.delimiter, quote: d.quote, header: d.header, columns: d.columns, skipRows: d.skipRows }) } : {}),
+    ...(d.format === 'csv'
+      ? { ...CSV_DEFAULTS, escape: d.quote ?? CSV_DEFAULTS.quote, ...withoutUndefined({ delimiter: d.delimiter, quote: d.quote, escape: d.escape, header: d.header, columns: d.columns, skipRows: d.skipRows }) }
+      : {}),
   };
 }
 

@@ -6,7 +6,10 @@
  *
  * The dialect (CsvDialect) replaces `,` and `"` by any other byte, and LF by CR for files whose
  * records end with CR alone (there a LF is data, as a lone CR is data in an LF file). Everything
- * below holds for any dialect with "line end" meaning its byte.
+ * below holds for any dialect with "line end" meaning its byte. An escape other than the quote
+ * (a backslash) makes the byte after it data inside a quoted field (`"a\"b"` is `a"b`, `\\` is
+ * `\`, as csv-parse and Python's escapechar read it); outside quotes it is data itself, and a
+ * doubled quote is then no escape.
  *
  * Between chunks only the unfinished record's bytes are kept, and only up to maxRecordBytes: a longer
  * record is followed to its end without its bytes (just its first ones, for the reject's raw text).
@@ -41,17 +44,40 @@ export type CsvProblem = (typeof CsvProblem)[keyof typeof CsvProblem];
 /** Line end bytes: LF (which also ends CRLF records) or CR alone. */
 export type LineEnd = 10 | 13;
 
-/** The bytes that structure a CSV file: separator, quote, line end. */
+/** The bytes that structure a CSV file: separator, quote, line end, and the escape inside quotes. */
 export interface CsvDialect {
   readonly delimiter: number;
   readonly quote: number;
   readonly lineEnd: LineEnd;
+  /** @default the quote: a doubled quote stands for one */
+  readonly escape?: number;
+}
+
+/**
+ * The value of a `quotedEscaped` field from its text: a doubled quote read as one, or with another
+ * escape each escape dropped and the character after it kept.
+ */
+export function unescaper(dialect: CsvDialect): (text: string) => string {
+  const quote = String.fromCharCode(dialect.quote);
+  if (dialect.escape === undefined || dialect.escape === dialect.quote) {
+    const doubled = quote + quote;
+    return (text) => text.replaceAll(doubled, quote);
+  }
+  const escape = String.fromCharCode(dialect.escape);
+  return (text) => {
+    let value = '';
+    for (let i = 0; i < text.length; i++) {
+      if (text[i] === escape && i + 1 < text.length) i++;
+      value += text[i];
+    }
+    return value;
+  };
 }
 
 /** RFC 4180: `,`, `"`, LF or CRLF. */
 export const RFC_4180: CsvDialect = { delimiter: 44, quote: 34, lineEnd: 10 };
 
-/** How a field was written: `quotedEscaped` fields hold `""` pairs that stand for one quote. */
+/** How a field was written: `quotedEscaped` fields hold escapes (`""` pairs that stand for one quote, or the dialect's escape). */
 export const FieldQuoting = { unquoted: 0, quoted: 1, quotedEscaped: 2 } as const;
 export type FieldQuoting = (typeof FieldQuoting)[keyof typeof FieldQuoting];
 
@@ -116,6 +142,8 @@ const QUOTED = 2;
 const QUOTE_SEEN = 3;
 /** After a closing quote and a CR: only LF may follow. */
 const CLOSED_CR = 4;
+/** Just after an escape (not the quote) inside a quoted field: the next byte is data. */
+const ESCAPED = 5;
 
 // A character is at most 4 bytes: this many keep MAX_RAW_CHARS (1000) characters of a tooLong record.
 const RAW_PREFIX_BYTES = 4000;
@@ -139,6 +167,8 @@ export function asBuffer(chunk: Uint8Array): Buffer {
 export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: CsvRecord) => void): CsvScanner {
   const { maxRecordBytes } = options;
   const { delimiter, quote, lineEnd } = options.dialect ?? RFC_4180;
+  // -1 (no byte) when the quote doubled is the escape, the default.
+  const escape = options.dialect?.escape === undefined || options.dialect.escape === quote ? -1 : options.dialect.escape;
   // In an LF file a CR before the line end is part of it (CRLF); in a CR file there is no such pair.
   const crlf = lineEnd === 10;
   const openQuoteLimit = options.openQuoteLimit ?? maxRecordBytes;
@@ -269,7 +299,7 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
 
   /** After scanning buf to its end: cuts records whose open quoted field passed maxRecordBytes, rescanning after each. */
   function cutLongOpenQuotes(): void {
-    while (!spilled && (state === QUOTED || state === QUOTE_SEEN) && quotedLf >= 0 && bufLength - recordStart > openQuoteLimit) {
+    while (!spilled && (state === QUOTED || state === QUOTE_SEEN || state === ESCAPED) && quotedLf >= 0 && bufLength - recordStart > openQuoteLimit) {
       scan(cutOpenQuote(fieldCount, fieldStart, quotedLf, quotedLfLines));
     }
   }
@@ -286,6 +316,7 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
     const qt = quote;
     const eol = lineEnd;
     const cr = crlf;
+    const bs = escape;
     let st = state;
     let fs = fieldStart;
     let fc = fieldCount;
@@ -357,11 +388,16 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
         keep = capacity;
         continue;
       }
+      if (st === 5 /* ESCAPED */) {
+        // A line end is data in quotes anyway: left to the loop below, which counts it.
+        if (b[pos] !== eol) pos++;
+        st = 2 /* QUOTED */;
+      }
       if (st === 2 /* QUOTED */) {
         let c = 0;
         while (pos < n) {
           c = b[pos];
-          if (c === qt) break;
+          if (c === qt || c === bs) break;
           if (c === eol) {
             lines++;
             if (qlf < 0) {
@@ -374,6 +410,12 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
           pos++;
         }
         if (pos === n) break;
+        if (c === bs) {
+          esc = 1;
+          pos++;
+          st = 5 /* ESCAPED */;
+          continue;
+        }
         // An LF past the limit, or a quote past it with an LF before it in the field: the field was
         // open as the record passed the limit, so the record ends at qlf. Deciding at the quote, not
         // only where a chunk ends (cutLongOpenQuotes), makes the cut the same however bytes arrive.
@@ -391,7 +433,7 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
       }
       if (st === 3 /* QUOTE_SEEN */) {
         const c = b[pos];
-        if (c === qt) {
+        if (c === qt && bs < 0) {
           esc = 1;
           st = 2 /* QUOTED */;
           pos++;
@@ -555,7 +597,7 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
       }
       const n = bufLength;
       // A quoted field open at the end of the input ends its record at its first line end, if any.
-      while (!spilled && state === QUOTED && quotedLf >= 0 && openQuoteLimit !== Infinity) scan(cutOpenQuote(fieldCount, fieldStart, quotedLf, quotedLfLines));
+      while (!spilled && (state === QUOTED || state === ESCAPED) && quotedLf >= 0 && openQuoteLimit !== Infinity) scan(cutOpenQuote(fieldCount, fieldStart, quotedLf, quotedLfLines));
       if (spilled || n > recordStart) {
         const fc = fieldCount;
         if (state === FIELD_START) {
@@ -568,7 +610,7 @@ export function createCsvScanner(options: CsvScannerOptions, onRecord: (record: 
             store(fc, fieldStart, fe, FieldQuoting.unquoted);
             finish(fc + 1, fe, n);
           }
-        } else if (state === QUOTED) {
+        } else if (state === QUOTED || state === ESCAPED) {
           problem = CsvProblem.unterminated;
           problemField = fc;
           store(fc, fieldStart, n, FieldQuoting.quoted);

@@ -5,6 +5,8 @@ import type { HeaderOptions } from './header.ts';
 export interface WrittenCsvOptions {
   readonly delimiter: string;
   readonly quote: string;
+  /** Absent or the quote: the quote doubled. */
+  readonly escape?: string;
   readonly header: boolean;
   readonly columns?: readonly string[];
   readonly skipRows: number;
@@ -21,7 +23,17 @@ const byteOf = (text: string): number => text.charCodeAt(0);
  * // → { delimiter: 9, quote: 34, lineEnd: 13 }
  */
 export function dialectOf(options: WrittenCsvOptions, lineEnd: 'lf' | 'cr'): CsvDialect {
-  return { delimiter: byteOf(options.delimiter), quote: byteOf(options.quote), lineEnd: lineEndByte(lineEnd) };
+  return { delimiter: byteOf(options.delimiter), quote: byteOf(options.quote), lineEnd: lineEndByte(lineEnd), ...escapeOf(options) };
+}
+
+/** The escape byte when it is not the quote (the scanner's default). */
+function escapeOf(options: WrittenCsvOptions): { escape?: number } {
+  return options.escape === undefined || options.escape === options.quote ? {} : { escape: byteOf(options.escape) };
+}
+
+/** Whether a quote may be escaped by another byte: then record boundaries cannot be found by quote parity (lib/split streams the object instead). */
+export function escapesQuotes(options: WrittenCsvOptions): boolean {
+  return escapeOf(options).escape !== undefined;
 }
 
 /** The byte of a line end as jobs record it. */
@@ -34,6 +46,7 @@ export function headerOptionsOf(options: WrittenCsvOptions): HeaderOptions {
   return {
     delimiter: byteOf(options.delimiter),
     quote: byteOf(options.quote),
+    ...escapeOf(options),
     header: options.header,
     skipRows: options.skipRows,
     ...(options.columns ? { columns: options.columns } : {}),

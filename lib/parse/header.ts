@@ -1,5 +1,5 @@
 import { BatchflowError } from '../errors.ts';
-import { CsvProblem, FieldQuoting, RFC_4180, createCsvScanner, type CsvDialect, type CsvRecord, type LineEnd } from './csv.ts';
+import { CsvProblem, FieldQuoting, RFC_4180, createCsvScanner, unescaper, type CsvDialect, type CsvRecord, type LineEnd } from './csv.ts';
 import type { RecordLayout } from './sink.ts';
 
 /** A CSV header that cannot be used: empty, malformed, or naming a column twice. */
@@ -22,6 +22,8 @@ export interface CsvHeader {
 export interface HeaderOptions {
   readonly delimiter: number;
   readonly quote: number;
+  /** @default the quote (doubled) */
+  readonly escape?: number;
   /** Whether the first line after skipRows names the fields; without one, `columns` does. */
   readonly header: boolean;
   /** Required without a header; with one, they replace its names (which must be as many). */
@@ -50,7 +52,7 @@ const CR = 13;
 export function parseCsvHeader(bytes: Uint8Array, atEndOfObject: boolean, options: HeaderOptions = DEFAULT_OPTIONS): CsvHeader | null {
   const bomLength = BOM.every((b, i) => bytes[i] === b) ? BOM.length : 0;
   // Skipped lines are free text, whose quotes need not pair: only a header's quotes are followed.
-  const lineEnd = detectLineEnd(bytes, bomLength, atEndOfObject, options.skipRows > 0 ? -1 : options.quote);
+  const lineEnd = detectLineEnd(bytes, bomLength, atEndOfObject, options.skipRows > 0 ? -1 : options.quote, options.escape ?? -1);
   if (lineEnd === undefined) return null;
   // The skipped lines are free text: only their line ends count, not their quotes.
   let from = bomLength;
@@ -73,11 +75,12 @@ export function parseCsvHeader(bytes: Uint8Array, atEndOfObject: boolean, option
   if (text[0] === lineEnd || (crlf && text[0] === CR && text[1] === LF)) {
     throw new HeaderError(`empty header: line ${options.skipRows + 1} is blank`);
   }
-  const dialect: CsvDialect = { delimiter: options.delimiter, quote: options.quote, lineEnd };
+  const dialect: CsvDialect = { delimiter: options.delimiter, quote: options.quote, lineEnd, ...(options.escape === undefined ? {} : { escape: options.escape }) };
+  const unescape = unescaper(dialect);
   let header: { columns: string[]; size: number; problem: CsvProblem; problemField: number } | undefined;
   const scanner = createCsvScanner({ storedFields: Infinity, maxRecordBytes: Infinity, dialect }, (record) => {
     header ??= {
-      columns: columnNames(record, options.quote),
+      columns: columnNames(record, unescape),
       size: record.size,
       problem: record.problem,
       problemField: record.problemField,
@@ -129,11 +132,12 @@ function severalLines(columns: readonly string[], lines: number): string {
  * The line end of the object: the first CR or LF outside quotes from its start; undefined when
  * the bytes end before one (or on a CR whose next byte is not there yet) and more follow.
  */
-function detectLineEnd(bytes: Uint8Array, from: number, atEnd: boolean, quote: number): LineEnd | undefined {
+function detectLineEnd(bytes: Uint8Array, from: number, atEnd: boolean, quote: number, escape: number): LineEnd | undefined {
   let quoted = false;
   for (let i = from; i < bytes.length; i++) {
     const c = bytes[i];
-    if (c === quote) quoted = !quoted;
+    if (quoted && c === escape && escape !== quote) i++;
+    else if (c === quote) quoted = !quoted;
     else if (!quoted && c === LF) return LF;
     else if (!quoted && c === CR) {
       if (i + 1 < bytes.length) return bytes[i + 1] === LF ? LF : CR;
@@ -151,12 +155,11 @@ export function missingColumns(layout: RecordLayout): string[] {
   return [...needed].filter((column) => !present.has(column));
 }
 
-function columnNames(record: CsvRecord, quote: number): string[] {
+function columnNames(record: CsvRecord, unescape: (text: string) => string): string[] {
   const names: string[] = [];
-  const q = String.fromCharCode(quote);
   for (let i = 0; i < record.fieldCount; i++) {
     const name = record.bytes.toString('utf8', record.starts[i], record.ends[i]);
-    names.push(record.quoting[i] === FieldQuoting.quotedEscaped ? name.replaceAll(q + q, q) : name);
+    names.push(record.quoting[i] === FieldQuoting.quotedEscaped ? unescape(name) : name);
   }
   return names;
 }

@@ -1,4 +1,4 @@
-import { CsvProblem, FieldQuoting, RFC_4180, createCsvScanner, type CsvRecord } from './csv.ts';
+import { CsvProblem, FieldQuoting, RFC_4180, createCsvScanner, unescaper, type CsvRecord } from './csv.ts';
 import { HeaderError, missingColumns } from './header.ts';
 import { createNdjsonReader } from './ndjson.ts';
 import type { ReaderOptions, RecordReader } from './readerTypes.ts';
@@ -44,8 +44,7 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
   }
   const { columns, timeFormat } = layout;
   const dialect = layout.dialect ?? RFC_4180;
-  const quote = String.fromCharCode(dialect.quote);
-  const doubledQuote = quote + quote;
+  const unescape = unescaper(dialect);
   const fieldCount = columns.length;
   const timeField = columns.indexOf(layout.timeColumn);
   const dimensionFields = layout.dimensions.map((d) => columns.indexOf(d));
@@ -68,10 +67,10 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     });
   }
 
-  /** Field i's value: its text with a doubled quote (`""`) read as one. */
+  /** Field i's value: its text with its escapes read (a doubled quote as one). */
   function text(record: CsvRecord, i: number): string {
     const value = record.bytes.toString('utf8', record.starts[i], record.ends[i]);
-    return record.quoting[i] === FieldQuoting.quotedEscaped ? value.replaceAll(doubledQuote, quote) : value;
+    return record.quoting[i] === FieldQuoting.quotedEscaped ? unescape(value) : value;
   }
 
   /** A field as written, quotes included (problem fields keep their positions from the opening quote). */

@@ -1,7 +1,7 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { csvOptionsOf, type DatasetDefinition } from '../datasets/definition.ts';
-import { dialectOf, headerOptionsOf } from '../parse/dialect.ts';
+import { dialectOf, escapesQuotes, headerOptionsOf } from '../parse/dialect.ts';
 import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
@@ -91,7 +91,10 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
     const settings = { ...ctx, partitionBytes: job.partitionBytes };
     const head = await readOrExplain(() => ctx.objects.readRange(object.bucket, object.key, 0, Math.min(object.size, HEADER_PROBE_BYTES), pinOf(job)), object);
     const gzip = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-    const split = gzip ? await splitGzip(settings, job, dataset, budget) : await splitRanges(settings, job, dataset, checkedText(head));
+    // With an escape other than the quote, quote parity no longer finds record boundaries
+    // (lib/process/boundary.ts): such an object is streamed and cut by the scanner, as gzip is.
+    const streamed = gzip || (dataset.format === 'csv' && escapesQuotes(csvOptionsOf(dataset)));
+    const split = streamed ? await splitStreamed(settings, job, dataset, budget, gzip) : await splitRanges(settings, job, dataset, checkedText(head));
     await recordSplit(ctx.db, job.jobId, { ...split, splitMs: performance.now() - started });
   } catch (err) {
     if (!(err instanceof ObjectProblem)) throw err;
@@ -147,12 +150,13 @@ async function splitRanges(ctx: SplitContext, job: IngestJob, dataset: DatasetDe
 /**
  * A gzip object cannot be range-read: stream it once, decompress, cut it into parts of whole
  * records and stage them under `staging/<job>/`. Parts are only announced after the whole object
- * decoded, so a corrupt file fails the job without merging anything.
+ * decoded, so a corrupt file fails the job without merging anything. A plain object whose quotes
+ * may be escaped (`gzip` false) is cut the same way, without decompressing.
  */
-async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition, budget: SplitBudget | undefined): Promise<Split> {
+async function splitStreamed(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition, budget: SplitBudget | undefined, gzip: boolean): Promise<Split> {
   const started = Date.now();
   const body = await readOrExplain(() => ctx.objects.stream(job.bucket, job.key, undefined, pinOf(job)), job);
-  const inflated = Readable.from(body).pipe(createGunzip());
+  const inflated = gzip ? Readable.from(body).pipe(createGunzip()) : Readable.from(body);
   let cutter: ReturnType<typeof createPartCutter> | undefined;
   const partitions: PartitionPlan[] = [];
   const stage = async (part: Uint8Array) => {
@@ -170,13 +174,15 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
       if (decompressed > ctx.maxDecompressedBytes) {
         inflated.destroy();
         throw new ObjectProblem(
-          `gzip object decompressed past ${ctx.maxDecompressedBytes} bytes (MAX_DECOMPRESSED_BYTES): split it into smaller files, or upload it uncompressed (ranges of a plain file are read in parallel)`,
+          gzip
+            ? `gzip object decompressed past ${ctx.maxDecompressedBytes} bytes (MAX_DECOMPRESSED_BYTES): split it into smaller files, or upload it uncompressed (ranges of a plain file are read in parallel)`
+            : `object is longer than ${ctx.maxDecompressedBytes} bytes (MAX_DECOMPRESSED_BYTES), the most an object split by streaming may be (its dataset's escape is not the quote): split it into smaller files, or write quotes doubled (ranges of such a file are read in parallel)`,
         );
       }
       if (budget && budget.remainingMs() < FAIL_MARGIN_MS) {
         inflated.destroy();
         throw new ObjectProblem(
-          `gzip object could not be split within the splitter's timeout: ${decompressed} bytes decompressed and staged in ${Math.round((Date.now() - started) / 1000)} s; split it into smaller files, or upload it uncompressed`,
+          `${gzip ? 'gzip object' : 'object (split by streaming: its dataset\'s escape is not the quote)'} could not be split within the splitter's timeout: ${decompressed} bytes ${gzip ? 'decompressed' : 'read'} and staged in ${Math.round((Date.now() - started) / 1000)} s; split it into smaller files, or ${gzip ? 'upload it uncompressed' : 'write quotes doubled'}`,
         );
       }
       if (!layout) {
@@ -201,7 +207,7 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
   }
   for (const part of cutter.end()) await stage(part);
   // Staged parts hold data only: their ranges start at 0.
-  return { format: dataset.format, compression: 'gzip', ...layout, dataStart: 0, partitions };
+  return { format: dataset.format, compression: gzip ? 'gzip' : 'none', ...layout, dataStart: 0, partitions };
 }
 
 /** A gzip object's cutter, cutting where the processors' reader ends records (the dialect and the detected line end). */

@@ -43,6 +43,7 @@ describe('parseDatasetDefinition', () => {
       rollups: [['region'], ['sku'], ['channel'], []],
       delimiter: ',',
       quote: '"',
+      escape: '"',
       header: true,
       skipRows: 0,
     });
@@ -187,13 +188,13 @@ describe('rollupKey', () => {
   describe('CSV dialect', () => {
     it('keeps the given delimiter, quote, header, columns and skipRows, and reads them back the same', () => {
       // Prepare
-      const input = { ...valid, delimiter: '\t', quote: "'", header: false, columns: ['ts', 'region', 'sku', 'channel', 'amount', 'quantity', 'note'], skipRows: 2 };
+      const input = { ...valid, delimiter: '\t', quote: "'", escape: '\\', header: false, columns: ['ts', 'region', 'sku', 'channel', 'amount', 'quantity', 'note'], skipRows: 2 };
 
       // Act
       const definition = parseDatasetDefinition(input);
 
       // Assess
-      expect(definition).toMatchObject({ delimiter: '\t', quote: "'", header: false, columns: input.columns, skipRows: 2 });
+      expect(definition).toMatchObject({ delimiter: '\t', quote: "'", escape: '\\', header: false, columns: input.columns, skipRows: 2 });
       // What is stored (JSON) parses to the same definition.
       expect(parseDatasetDefinition(JSON.parse(JSON.stringify(definition)))).toEqual(definition);
     });
@@ -213,6 +214,7 @@ describe('rollupKey', () => {
       ['a non-ASCII character (two bytes of UTF-8)', { delimiter: '§' }, 'delimiter: "§" must be one ASCII character'],
       ['a line end', { quote: '\n' }, 'quote: "\\n" must be one ASCII character'],
       ['the same byte as the quote', { delimiter: '"' }, 'delimiter: "\\"" is both the delimiter and the quote'],
+      ['an escape that is the delimiter', { delimiter: ';', escape: ';' }, 'escape: ";" is both the delimiter and the escape'],
       ['a negative skipRows', { skipRows: -1 }, 'skipRows: must be 0 or more'],
       ['a fractional skipRows', { skipRows: 1.5 }, 'skipRows: must be a whole number'],
       ['no columns without a header', { header: false }, 'columns: is required when header is false'],

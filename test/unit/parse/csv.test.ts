@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CsvProblem, FieldQuoting, RFC_4180, createCsvScanner, type CsvDialect, type CsvRecord } from '../../../lib/parse/csv.ts';
-import { chunked, csvText, dialectBytes, referenceParse, textDialect } from './csvText.ts';
+import { chunked, csvText, dialectBytes, escapingDialect, referenceParse } from './csvText.ts';
 
 interface Scanned {
   fields: string[];
@@ -14,7 +14,7 @@ interface Scanned {
   rawBytes: number;
 }
 
-/** Scans chunks and decodes every record's fields (a doubled quote read as one). */
+/** Scans chunks and decodes every record's fields (a doubled quote read as one; with a backslash escape, the escaped character). */
 function scan(chunks: readonly Uint8Array[], maxRecordBytes = 1 << 20, dialect: CsvDialect = RFC_4180): { records: Scanned[]; lines: number; bytes: number } {
   const records: Scanned[] = [];
   const q = String.fromCharCode(dialect.quote);
@@ -23,7 +23,7 @@ function scan(chunks: readonly Uint8Array[], maxRecordBytes = 1 << 20, dialect: 
     if (r.problem !== CsvProblem.tooLong) {
       for (let i = 0; i < r.fieldCount; i++) {
         const text = r.bytes.toString('utf8', r.starts[i], r.ends[i]);
-        fields.push(r.quoting[i] === FieldQuoting.quotedEscaped ? text.replaceAll(q + q, q) : text);
+        fields.push(r.quoting[i] !== FieldQuoting.quotedEscaped ? text : dialect.escape === 92 ? text.replace(/\\([\s\S])/gu, '$1') : text.replaceAll(q + q, q));
       }
     }
     records.push({
@@ -96,10 +96,10 @@ describe('createCsvScanner', () => {
     );
   });
 
-  it('reads generated valid CSV of any delimiter, quote and line end (LF, CRLF, CR alone) as csv-parse does, in any chunking', () => {
+  it('reads generated valid CSV of any delimiter, quote, escape and line end (LF, CRLF, CR alone) as csv-parse does, in any chunking', () => {
     fc.assert(
       fc.property(
-        textDialect.chain((dialect) => fc.tuple(fc.constant(dialect), csvText({ columns: 3, dialect }))),
+        escapingDialect.chain((dialect) => fc.tuple(fc.constant(dialect), csvText({ columns: 3, dialect }))),
         fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }),
         ([dialect, { text, records }], sizes) => {
           // Prepare
@@ -143,6 +143,33 @@ describe('createCsvScanner', () => {
       expect(fieldsOf(result)).toEqual(expected);
       expect(result.records.every((r) => r.problem === CsvProblem.none)).toBe(true);
     }
+  });
+
+  it.each([
+    ['an escaped quote and an escaped escape', '"a\\"b","c\\\\",d\n', [['a"b', 'c\\', 'd']]],
+    ['an escape before other bytes (dropped, the byte kept, a line end included)', '"\\x\\\n",y\n', [['x\n', 'y']]],
+    ['an escape outside quotes (data)', 'a\\b,c\\\n', [['a\\b', 'c\\']]],
+  ])('reads a backslash escape: %s, as csv-parse does', (_, text, expected) => {
+    // Prepare
+    const bytes = bytesOf(text);
+    const reference = referenceParse(text, { delimiter: ',', quote: '"', lineEnd: 'lf', escape: '\\' });
+
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      // Act
+      const result = scan([bytes.subarray(0, cut), bytes.subarray(cut)], 1 << 20, { ...RFC_4180, escape: 92 });
+
+      // Assess
+      expect(reference).toEqual(expected);
+      expect(fieldsOf(result)).toEqual(expected);
+    }
+  });
+
+  it('with a backslash escape, reads a doubled quote as a closing quote followed by text', () => {
+    // Act
+    const { records } = scan([bytesOf('"a""b",c\n')], 1 << 20, { ...RFC_4180, escape: 92 });
+
+    // Assess
+    expect(records.map((r) => [r.problem, r.problemField])).toEqual([[CsvProblem.textAfterQuote, 0]]);
   });
 
   it('reports a stray quote and text after a closing quote in the dialect\'s own quote', () => {

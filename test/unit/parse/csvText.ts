@@ -14,6 +14,8 @@ export interface TextDialect {
   readonly delimiter: string;
   readonly quote: string;
   readonly lineEnd: 'lf' | 'cr';
+  /** Inside quotes, escapes a quote or itself; absent: the quote doubled. */
+  readonly escape?: string;
 }
 
 export const RFC_4180_TEXT: TextDialect = { delimiter: ',', quote: '"', lineEnd: 'lf' };
@@ -26,22 +28,31 @@ export const textDialect: fc.Arbitrary<TextDialect> = fc
     lineEnd: fc.constantFrom<'lf' | 'cr'>('lf', 'cr'),
   });
 
+/** The dialects above, and each with a backslash escaping quotes instead of the quote doubled. */
+export const escapingDialect: fc.Arbitrary<TextDialect> = fc.tuple(textDialect, fc.boolean()).map(([d, backslash]) => (backslash ? { ...d, escape: '\\' } : d));
+
 /** The dialect's bytes, as the scanner takes them. */
-export const dialectBytes = (d: TextDialect) => ({ delimiter: d.delimiter.charCodeAt(0), quote: d.quote.charCodeAt(0), lineEnd: d.lineEnd === 'cr' ? (13 as const) : (10 as const) });
+export const dialectBytes = (d: TextDialect) => ({
+  delimiter: d.delimiter.charCodeAt(0),
+  quote: d.quote.charCodeAt(0),
+  lineEnd: d.lineEnd === 'cr' ? (13 as const) : (10 as const),
+  ...(d.escape ? { escape: d.escape.charCodeAt(0) } : {}),
+});
 
 /** Unquoted field text in a dialect: without its delimiter, quote and line end (a LF is data in a CR file). */
 function unquotedIn(d: TextDialect): fc.Arbitrary<string> {
-  const chars = ['a', 'b', 'x', 'z', '0', '9', ' ', 'é', '€', '😀', '.', '_', '-', ',', ';', '|', '\t', "'", '"', '`', '#', ...(d.lineEnd === 'cr' ? ['\n'] : [])];
+  const chars = ['a', 'b', 'x', 'z', '0', '9', ' ', 'é', '€', '😀', '.', '_', '-', ',', ';', '|', '\t', "'", '"', '`', '#', '\\', ...(d.lineEnd === 'cr' ? ['\n'] : [])];
   return fc.array(fc.constantFrom(...chars.filter((c) => c !== d.delimiter && c !== d.quote)), { maxLength: 6 }).map((parts) => parts.join(''));
 }
 
 /** Quoted field content in a dialect: its delimiter, quote and every line break included. */
 function quotedIn(d: TextDialect): fc.Arbitrary<string> {
-  return fc.array(fc.constantFrom('a', 'b', 'Z', ' ', 'é', '😀', '1', '\n', '\r\n', '\r', ',', d.delimiter, d.quote, '"'), { maxLength: 8 }).map((parts) => parts.join(''));
+  return fc.array(fc.constantFrom('a', 'b', 'Z', ' ', 'é', '😀', '1', '\n', '\r\n', '\r', ',', '\\', d.delimiter, d.quote, '"'), { maxLength: 8 }).map((parts) => parts.join(''));
 }
 
-/** A value quoted in a dialect: its quotes doubled. */
-export const quoteIn = (value: string, q: string): string => `${q}${value.replaceAll(q, q + q)}${q}`;
+/** A value quoted in a dialect: its quotes doubled, or with an escape its quotes and escapes escaped. */
+export const quoteIn = (value: string, q: string, escape?: string): string =>
+  escape && escape !== q ? `${q}${[...value].map((c) => (c === q || c === escape ? escape + c : c)).join('')}${q}` : `${q}${value.replaceAll(q, q + q)}${q}`;
 
 /** Quoted field content (unescaped): separators, line breaks and quotes included. */
 export const quotedContent = fc
@@ -82,14 +93,14 @@ export interface CsvTextOptions {
 export function csvText(options: CsvTextOptions): fc.Arbitrary<{ text: string; records: string[][] }> {
   const d = options.dialect;
   const unquoted = d ? unquotedIn(d) : unquotedField;
-  const quoted: fc.Arbitrary<WrittenField> = d ? quotedIn(d).map((value) => ({ written: quoteIn(value, d.quote), value })) : quotedContent.map((value) => ({ written: quote(value), value }));
+  const quoted: fc.Arbitrary<WrittenField> = d ? quotedIn(d).map((value) => ({ written: quoteIn(value, d.quote, d.escape), value })) : quotedContent.map((value) => ({ written: quote(value), value }));
   const field: fc.Arbitrary<WrittenField> = options.plain
     ? unquoted.map((value) => ({ written: value, value }))
     : d
       ? fc.oneof(unquoted.map((value) => ({ written: value, value })), quoted, fc.constant({ written: d.quote + d.quote, value: '' }))
       : writtenField;
   const anchored = d
-    ? fc.tuple(fc.constantFrom('k', 'p', 'Q'), quotedIn(d)).map(([head, rest]) => ({ written: quoteIn(head + rest, d.quote), value: head + rest }))
+    ? fc.tuple(fc.constantFrom('k', 'p', 'Q'), quotedIn(d)).map(([head, rest]) => ({ written: quoteIn(head + rest, d.quote, d.escape), value: head + rest }))
     : anchoredField;
   const separator = d?.delimiter ?? ',';
   const lineEnds = d?.lineEnd === 'cr' ? ['\r', '\r\r'] : ['\n', '\r\n', '\n\n', '\r\n\r\n'];
@@ -123,7 +134,7 @@ export function referenceParse(text: string, dialect: TextDialect = RFC_4180_TEX
     bom: true,
     delimiter: dialect.delimiter,
     quote: dialect.quote,
-    escape: dialect.quote,
+    escape: dialect.escape ?? dialect.quote,
     record_delimiter: dialect.lineEnd === 'cr' ? ['\r'] : ['\r\n', '\n'],
   }) as string[][];
 }

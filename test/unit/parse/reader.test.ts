@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HeaderError } from '../../../lib/parse/header.ts';
 import { MAX_RAW_CHARS, type RecordLayout } from '../../../lib/parse/sink.ts';
-import { chunked, dialectBytes, quote, quoteIn, referenceParse, textDialect } from './csvText.ts';
+import { chunked, dialectBytes, escapingDialect, quote, quoteIn, referenceParse } from './csvText.ts';
 import { bytesOf, read, salesLayout } from './readRecords.ts';
 
 const layout = salesLayout;
@@ -83,12 +83,12 @@ describe('createRecordReader (CSV)', () => {
     );
   });
 
-  it('reads generated records of any delimiter, quote and line end into the values computed from what was written', () => {
+  it('reads generated records of any delimiter, quote, escape and line end into the values computed from what was written', () => {
     fc.assert(
-      fc.property(textDialect, fc.array(row, { minLength: 1, maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1 }), (d, rows, sizes) => {
+      fc.property(escapingDialect, fc.array(row, { minLength: 1, maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1 }), (d, rows, sizes) => {
         // Prepare
         const special = new RegExp(`[${d.delimiter === '\t' ? '\\t' : `\\${d.delimiter}`}\\${d.quote}\r\n]`);
-        const writtenIn = (value: string, quoted: boolean) => (quoted || special.test(value) || value === '' ? quoteIn(value, d.quote) : value);
+        const writtenIn = (value: string, quoted: boolean) => (quoted || special.test(value) || value === '' ? quoteIn(value, d.quote, d.escape) : value);
         const lineEnd = d.lineEnd === 'cr' ? '\r' : '\n';
         const text = rows
           .map((r) => [r.time.text, r.region, r.product, r.amount, r.quantity].map((v, i) => writtenIn(v, r.quoting[i])).join(d.delimiter))

@@ -2,10 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CsvProblem, FieldQuoting, createCsvScanner, type CsvDialect } from '../../../lib/parse/csv.ts';
+import { CsvProblem, FieldQuoting, RFC_4180, createCsvScanner, unescaper, type CsvDialect } from '../../../lib/parse/csv.ts';
 import { parseCsvHeader, type HeaderOptions } from '../../../lib/parse/header.ts';
 import { findRecordStart } from '../../../lib/process/boundary.ts';
-import { chunked } from './csvText.ts';
+import { chunked, quoteIn } from './csvText.ts';
 
 /**
  * An external conformance corpus: the csv-spectrum package's files (github.com/maxogden/csv-spectrum),
@@ -25,7 +25,7 @@ const INCONSISTENT = 'location_coordinates';
 /** Reads an object as the splitter (header) and a processor (records) do; rejects as [field, problem]. */
 function readObject(bytes: Uint8Array, chunks: readonly Uint8Array[] | undefined, options?: HeaderOptions, dialect?: CsvDialect) {
   const header = parseCsvHeader(bytes, true, options)!;
-  const quote = String.fromCharCode(dialect?.quote ?? 0x22);
+  const unescape = unescaper(dialect ?? RFC_4180);
   const records: Record<string, string>[] = [];
   const rejects: [number, CsvProblem][] = [];
   const scanner = createCsvScanner({ storedFields: Infinity, maxRecordBytes: 1 << 20, dialect: dialect ?? { delimiter: 44, quote: 34, lineEnd: header.lineEnd } }, (r) => {
@@ -33,7 +33,7 @@ function readObject(bytes: Uint8Array, chunks: readonly Uint8Array[] | undefined
     const record: Record<string, string> = {};
     header.columns.forEach((column, i) => {
       const text = r.bytes.toString('utf8', r.starts[i], r.ends[i]);
-      record[column] = r.quoting[i] === FieldQuoting.quotedEscaped ? text.replaceAll(quote + quote, quote) : text;
+      record[column] = r.quoting[i] === FieldQuoting.quotedEscaped ? unescape(text) : text;
     });
     records.push(record);
   });
@@ -43,9 +43,9 @@ function readObject(bytes: Uint8Array, chunks: readonly Uint8Array[] | undefined
   return { header, records, rejects };
 }
 
-/** The corpus file rewritten in another dialect: every field quoted in `quote`, `delimiter` between, `lineEnd` after. */
-function rewrite(records: readonly Record<string, string>[], delimiter: string, quote: string, lineEnd: string): Buffer {
-  const line = (fields: string[]) => fields.map((f) => `${quote}${f.replaceAll(quote, quote + quote)}${quote}`).join(delimiter) + lineEnd;
+/** The corpus file rewritten in another dialect: every field quoted in `quote` (escaped by `escape`), `delimiter` between, `lineEnd` after. */
+function rewrite(records: readonly Record<string, string>[], delimiter: string, quote: string, lineEnd: string, escape: string): Buffer {
+  const line = (fields: string[]) => fields.map((f) => quoteIn(f, quote, escape)).join(delimiter) + lineEnd;
   return Buffer.from(line(Object.keys(records[0])) + records.map((r) => line(Object.values(r))).join(''), 'utf8');
 }
 
@@ -102,16 +102,17 @@ describe('csv-spectrum conformance corpus', () => {
   });
 
   it.each([
-    ['tabs and CR alone', '\t', '"', '\r'],
-    ['semicolons, single quotes and CRLF', ';', "'", '\r\n'],
-    ['pipes and backquotes', '|', '`', '\n'],
-  ])('reads every corpus file rewritten with %s into the same expected JSON', (_, delimiter, quote, lineEnd) => {
+    ['tabs and CR alone', '\t', '"', '\r', '"'],
+    ['semicolons, single quotes and CRLF', ';', "'", '\r\n', "'"],
+    ['pipes and backquotes', '|', '`', '\n', '`'],
+    ['quotes escaped by a backslash', ',', '"', '\n', '\\'],
+  ])('reads every corpus file rewritten with %s into the same expected JSON', (_, delimiter, quote, lineEnd, escape) => {
     for (const name of names.filter((n) => n !== INCONSISTENT)) {
       // Prepare
       const expected = JSON.parse(readFileSync(join(root, 'json', `${name}.json`), 'utf8')) as Record<string, string>[];
-      const bytes = rewrite(expected, delimiter, quote, lineEnd);
-      const options: HeaderOptions = { delimiter: delimiter.charCodeAt(0), quote: quote.charCodeAt(0), header: true, skipRows: 0 };
-      const dialect: CsvDialect = { delimiter: options.delimiter, quote: options.quote, lineEnd: lineEnd === '\r' ? 13 : 10 };
+      const bytes = rewrite(expected, delimiter, quote, lineEnd, escape);
+      const options: HeaderOptions = { delimiter: delimiter.charCodeAt(0), quote: quote.charCodeAt(0), escape: escape.charCodeAt(0), header: true, skipRows: 0 };
+      const dialect: CsvDialect = { delimiter: options.delimiter, quote: options.quote, escape: options.escape, lineEnd: lineEnd === '\r' ? 13 : 10 };
 
       // Act
       const result = readObject(bytes, [Buffer.alloc(3)], options, dialect);

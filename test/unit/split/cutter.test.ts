@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createRecordReader } from '../../../lib/parse/reader.ts';
 import type { RecordLayout, RejectedRecord } from '../../../lib/parse/sink.ts';
 import { createPartCutter, type PartCutterOptions } from '../../../lib/split/cutter.ts';
-import { chunked, csvText, dialectBytes, referenceParse, textDialect } from '../parse/csvText.ts';
+import { chunked, csvText, dialectBytes, escapingDialect, referenceParse } from '../parse/csvText.ts';
 
 const bytesOf = (text: string) => Buffer.from(text, 'utf8');
 
@@ -96,10 +96,10 @@ describe('createPartCutter (CSV)', () => {
     );
   });
 
-  it('cuts generated CSV of any delimiter, quote and line end into parts of whole records (csv-parse reads them as the whole)', () => {
+  it('cuts generated CSV of any delimiter, quote, escape and line end into parts of whole records (csv-parse reads them as the whole)', () => {
     fc.assert(
       fc.property(
-        textDialect.chain((dialect) => fc.tuple(fc.constant(dialect), csvText({ columns: 3, maxRecords: 30, dialect }))),
+        escapingDialect.chain((dialect) => fc.tuple(fc.constant(dialect), csvText({ columns: 3, maxRecords: 30, dialect }))),
         fc.integer({ min: 1, max: 80 }),
         fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1 }),
         ([dialect, { text }], targetBytes, sizes) => {
