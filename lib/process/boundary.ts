@@ -28,7 +28,11 @@ export interface BoundaryOptions {
    * @default 65536
    */
   readonly windowBytes?: number;
-  /** CSV: the separator, quote and line end bytes (NDJSON lines end with LF). @default RFC_4180 */
+  /**
+   * CSV: the separator, quote and line end bytes (NDJSON lines end with LF). Its escape must be the
+   * quote: an escaped quote does not flip quote parity, which these rules count on (lib/split
+   * streams such objects into exact parts instead). @default RFC_4180
+   */
   readonly dialect?: CsvDialect;
 }
 
