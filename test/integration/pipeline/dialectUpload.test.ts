@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
+import { listDatasets } from '../../../lib/store/datasets.ts';
 import { listRejects } from '../../../lib/store/rejects.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';
 import { listKeys, registerDataset, salesCsv, upload, usePipeline, waitForJob } from './pipeline.ts';
@@ -47,6 +48,8 @@ describe('CSV dialects through the pipeline', () => {
 
     // Assess
     expect(job).toMatchObject({ status: 'completed_with_rejects', lineEnd: 'cr', headerLines: 2, columns: [...CSV_COLUMNS], reason: null });
+    // What `batchflow datasets list --json` prints: the stored definition, its dialect filled in.
+    expect((await listDatasets(p.db)).find((d) => d.name === 'semicolons')).toMatchObject({ delimiter: ';', quote: "'", escape: "'", header: true, skipRows: 1 });
     expect(job.partitionsTotal).toBeGreaterThanOrEqual(10);
     expect(job.partitionsDone).toBe(job.partitionsTotal);
     expect(job.recordsAggregated).toBe(independent.good.length);

@@ -278,6 +278,33 @@ describe('createPartCutter: records over maxRecordBytes', () => {
     );
   });
 
+  it('does the same in a semicolon, single-quote, CR-only dialect (the same texts with those bytes swapped in)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.stringMatching(/^[0-9a-z,"\r\n-]{0,25}$/), longRecord), { maxLength: 10 }),
+        fc.integer({ min: 8, max: 60 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 1, max: 3000 }),
+        (lines, maxRecordBytes, targetBytes, chunkBytes) => {
+          // Prepare: `,` → `;`, `"` → `'`, LF ↔ CR, so the structure is the default one's.
+          const swap: Record<string, string> = { ',': ';', '"': "'", '\n': '\r', '\r': '\n' };
+          const bytes = bytesOf([...lines.join('\n')].map((c) => swap[c] ?? c).join(''));
+          const dialect = { delimiter: 59, quote: 39, lineEnd: 13 } as const;
+          const layout: RecordLayout = { ...TWO_COLUMNS, dialect };
+
+          // Act
+          const parts = cut({ format: 'csv', targetBytes, maxRecordBytes, dialect }, chunked(bytes, [chunkBytes]));
+
+          // Assess
+          const whole = readAll(layout, bytes, maxRecordBytes);
+          expect(parts.flatMap((p) => readAll(layout, p, maxRecordBytes).accepted)).toEqual(whole.accepted);
+          expect(partRejects(layout, parts, maxRecordBytes).map(comparable)).toEqual(whole.rejects.map(comparable));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('does the same for NDJSON lines', () => {
     fc.assert(
       fc.property(
