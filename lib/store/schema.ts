@@ -334,7 +334,7 @@ create index rollup_partials_by_time on ${s}.rollup_partials (dataset, rollup, b
     },
   },
   {
-    version: 11,
+    version: 14,
     description: 'batch_jobs: the line end the splitter detected (LF or CR alone)',
     sql: (schema) => {
       const s = quoteIdent(schema);
