@@ -18,13 +18,13 @@ const objectReaders = /^(Splitter|Processor)\/ServiceRole$/;
 export const acceptedFindings: readonly AcceptedFinding[] = [
   {
     rule: 'AwsSolutions-L1',
-    at: /^(Splitter|Processor|Analytics|Tuner|Watchdog|Compactor|Api|Migrate|SyncSchedules)\/Function$/,
+    at: /^(Splitter|Processor|Analytics|Tuner|Watchdog|Compactor|Retention|Api|Migrate|SyncSchedules)\/Function$/,
     reason:
       'batchflow targets nodejs22.x on purpose: it is the runtime the code is tested on (Node 20 and 22), and a newer one is adopted by changing BatchflowFunction in one place after testing.',
   },
   {
     rule: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-    at: /^(Splitter|Processor|Analytics|Tuner|Watchdog|Compactor|Api|Migrate|SyncSchedules)\/ServiceRole$/,
+    at: /^(Splitter|Processor|Analytics|Tuner|Watchdog|Compactor|Retention|Api|Migrate|SyncSchedules)\/ServiceRole$/,
     reason:
       "AWS's policy for a VPC function's network interfaces: Lambda creates and deletes them as it scales, and the ec2 Describe/Create/Delete actions it needs cannot be scoped to resources known at deploy time. Logs are granted separately, to the function's own log group only.",
   },

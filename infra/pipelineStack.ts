@@ -62,6 +62,7 @@ export class PipelineStack extends Stack {
   public readonly tunerSchedule: CfnSchedule;
   public readonly watchdogSchedule: CfnSchedule;
   public readonly compactorSchedule: CfnSchedule;
+  public readonly retentionSchedule: CfnSchedule;
   /** Applies the schema on deploy; the schedule sync runs after it. */
   public readonly migrateTrigger: Trigger;
   public readonly syncSchedulesTrigger: Trigger;
@@ -113,7 +114,9 @@ export class PipelineStack extends Stack {
     const watchdog = this.createFunction('watchdog');
     // Database access only: it moves partial aggregates into the compacted rollups.
     const compactor = this.createFunction('compactor');
-    this.functions = { splitter, processor, analytics, tuner, watchdog, compactor, migrate, syncSchedules, ...(api ? { api } : {}) };
+    // Database access only: it deletes history past its retention.
+    const retention = this.createFunction('retention');
+    this.functions = { splitter, processor, analytics, tuner, watchdog, compactor, retention, migrate, syncSchedules, ...(api ? { api } : {}) };
     this.grantObjectAccess();
     this.migrateTrigger = new Trigger(this, 'MigrateOnDeploy', {
       handler: migrate.function,
@@ -131,12 +134,13 @@ export class PipelineStack extends Stack {
     this.tunerSchedule = this.scheduleFunction(tuner, 'Tuner', topology.scheduled.tuner.schedule);
     this.watchdogSchedule = this.scheduleFunction(watchdog, 'Watchdog', topology.scheduled.watchdog.schedule);
     this.compactorSchedule = this.scheduleFunction(compactor, 'Compactor', topology.scheduled.compactor.schedule);
+    this.retentionSchedule = this.scheduleFunction(retention, 'Retention', topology.scheduled.retention.schedule);
     this.api = api ? new ReadApi(this, 'ReadApi', { handler: api, logRetention: this.stage.logRetention, removalPolicy: this.stage.removalPolicy }) : undefined;
     this.monitoring = new Monitoring(this, 'Monitoring', {
       dashboardName: `batchflow-${this.stage.name}`,
       queues: this.queues,
       partitionQueue: this.queues.partitions,
-      functions: [splitter, processor, analytics, tuner, watchdog, compactor, ...(api ? [api] : [])],
+      functions: [splitter, processor, analytics, tuner, watchdog, compactor, retention, ...(api ? [api] : [])],
       processor,
       oldestPartitionAgeSeconds: this.stage.alarms.oldestPartitionAgeSeconds,
       ...(deployment.alarmEmail ? { alarmEmail: deployment.alarmEmail } : {}),
@@ -150,7 +154,7 @@ export class PipelineStack extends Stack {
    */
   private sizeProcessors(): number {
     const { splitter } = topology.functions;
-    const { analytics, tuner, watchdog, compactor } = topology.scheduled;
+    const { analytics, tuner, watchdog, compactor, retention } = topology.scheduled;
     return processorConcurrencyCap({
       databaseConnections: this.database.connections,
       poolSize: POOL_SIZE,
@@ -160,6 +164,7 @@ export class PipelineStack extends Stack {
         { name: 'tuner', concurrency: tuner.maxConcurrency },
         { name: 'watchdog', concurrency: watchdog.maxConcurrency },
         { name: 'compactor', concurrency: compactor.maxConcurrency },
+        { name: 'retention', concurrency: retention.maxConcurrency },
       ],
       headroom: CONNECTION_HEADROOM,
       lawMaximum: defaultBounds.maxConcurrency,

@@ -159,6 +159,7 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
     ],
   },
   compactor: { ...database, required: [] },
+  retention: { ...database, required: [] },
   migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
   syncSchedules: { ...database, required: ['SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'] },
   tuner: {
@@ -363,6 +364,7 @@ const loaders = {
   }),
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
   compactor: (e: Parsed): DatabaseConfig => databaseConfig(e),
+  retention: (e: Parsed): DatabaseConfig => databaseConfig(e),
   api: (e: Parsed): ApiConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL }),
   watchdog: (e: Parsed): WatchdogConfig => ({
     ...databaseConfig(e),
@@ -414,6 +416,8 @@ export function loadConfig<N extends AnyFunctionName>(name: N, env: NodeJS.Proce
  * (then it finds the running local stack).
  */
 export interface CliEnvironment {
+  /** BATCHFLOW_TARGET: which target to use when no `--target` is given (see resolveTarget). */
+  readonly target: 'local' | 'database' | undefined;
   readonly databaseUrl: string | undefined;
   readonly databaseSchema: string;
   readonly bucket: string | undefined;
@@ -435,7 +439,12 @@ export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnv
   const all = <K extends string>(...keys: K[]) => (keys.every((k) => set(k)) ? (Object.fromEntries(keys.map((k) => [k, env[k]!])) as Record<K, string>) : undefined);
   const schedules = all('BATCHFLOW_SCHEDULE_GROUP', 'BATCHFLOW_SCHEDULER_ROLE_ARN', 'BATCHFLOW_ANALYTICS_FUNCTION_ARN');
   const tuner = all('BATCHFLOW_PROCESSOR_FUNCTION', 'BATCHFLOW_SPLITTER_FUNCTION', 'BATCHFLOW_PARTITION_QUEUE_ARN');
+  const target = set('BATCHFLOW_TARGET');
+  if (target !== undefined && target !== 'local' && target !== 'database') {
+    throw new ConfigError(`BATCHFLOW_TARGET: "${target}" is not a target (expected local or database)`);
+  }
   return {
+    target,
     databaseUrl: set('DATABASE_URL'),
     databaseSchema: set('DATABASE_SCHEMA') ?? DEFAULTS.databaseSchema,
     bucket: set('BATCHFLOW_BUCKET'),

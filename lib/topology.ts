@@ -114,6 +114,19 @@ export const topology = {
       maxConcurrency: 1,
       schedule: 'rate(5 minutes)',
     },
+    /**
+     * Deletes the history that would otherwise grow without end (lib/retention): per-partition
+     * metrics, rejected records, analytics runs and finished ingestion jobs past their retention.
+     * Aggregates, definitions and the tuner's history are kept.
+     */
+    retention: {
+      id: 'Retention',
+      entry: 'functions/retention.ts',
+      memoryMb: 256,
+      timeoutSeconds: 300,
+      maxConcurrency: 1,
+      schedule: 'rate(1 day)',
+    },
   },
   /** Functions behind the HTTP API (API Gateway on AWS). */
   http: {

@@ -13,6 +13,8 @@ export interface IngestJobSummary {
   readonly reason?: string;
   readonly records: number;
   readonly rejected: number;
+  /** Values counted as missing (onInvalidValue "null") per column, present when any were. */
+  readonly valuesNulled?: Readonly<Record<string, number>>;
   readonly partitions: number;
   /** Partitions that failed (present when any did): `batchflow retry` re-sends them. */
   readonly partitionsFailed?: number;
@@ -38,6 +40,7 @@ export function summarize(job: IngestJob): IngestJobSummary {
     ...(job.reason ? { reason: job.reason } : {}),
     records: job.recordsRead,
     rejected: job.recordsRejected,
+    ...(Object.keys(job.valuesNulled).length > 0 ? { valuesNulled: job.valuesNulled } : {}),
     partitions: job.partitionsTotal ?? 0,
     ...(job.partitionsFailed > 0 ? { partitionsFailed: job.partitionsFailed } : {}),
     durationMs: Math.round(durationMs),

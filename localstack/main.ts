@@ -18,6 +18,7 @@ const stack = await startLocalStack({
   tunerIntervalMs: 60_000,
   watchdogIntervalMs: 60_000,
   compactorIntervalMs: 60_000,
+  retentionIntervalMs: 3_600_000,
   tunerApply: process.env.BATCHFLOW_TUNER_APPLY === 'true',
   // The read-only HTTP API, next to the AWS endpoint's 4566.
   httpApiPort: Number(process.env.BATCHFLOW_API_PORT ?? 4567),

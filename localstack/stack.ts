@@ -14,7 +14,7 @@ import { ensurePostgres } from './services/pglite.ts';
 import { provision, type Provisioned, type ProvisionOptions } from './services/provision.ts';
 import { removeLocalState, writeLocalState } from './localStateWriter.ts';
 import { startLocalHttpApi, type LocalHttpApi } from './events/http/httpApi.ts';
-import { describeCompactorRun, describeTunerRun, describeWatchdogRun, startFunctionTimer } from './events/schedule/functionTimer.ts';
+import { describeCompactorRun, describeRetentionRun, describeTunerRun, describeWatchdogRun, startFunctionTimer } from './events/schedule/functionTimer.ts';
 
 export interface LocalStackOptions {
   /** Prefix of every resource name, `batchflow-<stage>-...`. @default 'local' */
@@ -54,6 +54,8 @@ export interface LocalStackOptions {
   readonly watchdogIntervalMs?: number;
   /** How often the compactor function runs (its schedule on AWS); 0: never. @default 0 */
   readonly compactorIntervalMs?: number;
+  /** How often the retention function runs (daily on AWS); 0: never. @default 0 */
+  readonly retentionIntervalMs?: number;
   /**
    * Serve the read-only HTTP API (the `api` function) on this loopback port; 0 picks a free one.
    * @default no HTTP API (`npm run local` serves it on 4567)
@@ -207,6 +209,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       { name: 'tuner', intervalMs: options.tunerIntervalMs, describe: describeTunerRun(options.tunerApply ?? false) },
       { name: 'watchdog', intervalMs: options.watchdogIntervalMs, describe: describeWatchdogRun },
       { name: 'compactor', intervalMs: options.compactorIntervalMs, describe: describeCompactorRun },
+      { name: 'retention', intervalMs: options.retentionIntervalMs, describe: describeRetentionRun },
     ] as const;
     for (const { name, intervalMs, describe } of timers) {
       if (!intervalMs) continue;

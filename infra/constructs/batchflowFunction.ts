@@ -19,7 +19,7 @@ const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
  * esbuild's ESM output has no `require`; bundled CommonJS dependencies that call it need one.
  * Aliased so it cannot clash with a `createRequire` import in the bundled code.
  */
-const esmRequireBanner =
+export const esmRequireBanner =
   "import { createRequire as batchflowCreateRequire } from 'node:module'; const require = batchflowCreateRequire(import.meta.url);";
 
 export interface BatchflowFunctionProps {

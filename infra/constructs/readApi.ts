@@ -24,14 +24,16 @@ export class ReadApi extends Construct {
   constructor(scope: Construct, id: string, props: ReadApiProps) {
     super(scope, id);
     this.api = new HttpApi(this, 'Api', {
-      description: 'batchflow: read-only view of jobs, rejects, analytics results and tuning history',
+      description: 'batchflow: jobs, partitions, datasets, queries, analytics, metrics and recovery (IAM-authorised)',
       createDefaultStage: false,
       defaultAuthorizer: new HttpIamAuthorizer(),
     });
     this.api.addRoutes({
       path: '/{proxy+}',
-      // GET reads; POST is recovery (stop, restart, retry), under the same IAM authorization.
-      methods: [HttpMethod.GET, HttpMethod.POST],
+      // GET reads; POST, PUT and DELETE change things (recovery, runs, datasets). IAM authorises each
+      // request by its route (execute-api:Invoke on .../<stage>/<METHOD>/<path>), so a policy can
+      // grant the GET routes alone.
+      methods: [HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE],
       integration: new HttpLambdaIntegration('Handler', props.handler.function),
     });
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy });

@@ -7,6 +7,12 @@ import {
   StartMessageMoveTaskCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { BatchflowError } from '../errors.ts';
+
+/** A dead-letter redrive that cannot start (no DLQ) or could not send every message back. */
+export class RedriveError extends BatchflowError {
+  override name = 'RedriveError';
+}
 
 /** What a redrive did. */
 export type RedriveOutcome =
@@ -19,7 +25,7 @@ export type RedriveOutcome =
 export async function deadLetterQueueOf(sqs: SQSClient, queueUrl: string): Promise<{ sourceArn: string; arn: string; url: string }> {
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn', 'RedrivePolicy'] }));
   const policy = Attributes?.RedrivePolicy ? (JSON.parse(Attributes.RedrivePolicy) as { deadLetterTargetArn?: string }) : {};
-  if (!policy.deadLetterTargetArn) throw new Error(`${queueUrl} has no dead-letter queue (no RedrivePolicy)`);
+  if (!policy.deadLetterTargetArn) throw new RedriveError(`${queueUrl} has no dead-letter queue (no RedrivePolicy)`);
   // arn:aws:sqs:<region>:<account>:<name>
   const [, , , , account, name] = policy.deadLetterTargetArn.split(':');
   const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }));
@@ -55,6 +61,6 @@ export async function redriveDeadLetters(sqs: SQSClient, queueUrl: string, optio
       await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: dlq.url, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
     }
     moved += done.length;
-    if (sent.Failed?.length) throw new Error(`redrive: ${sent.Failed.length} message(s) could not be sent back: ${sent.Failed[0]!.Message}`);
+    if (sent.Failed?.length) throw new RedriveError(`redrive: ${sent.Failed.length} message(s) could not be sent back: ${sent.Failed[0]!.Message}`);
   }
 }

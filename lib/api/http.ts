@@ -3,6 +3,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { Route, RouteNotFoundResponseFn } from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { RecoveryContext } from '../recovery/recovery.ts';
+import { restRoutes } from './rest.ts';
 import { ApiError, apiActions, apiRoutes, type ApiResponse } from './routes.ts';
 
 /** The API's routes (routes.ts) as @middy/http-router routes over HTTP API payload 2.0 events. */
@@ -20,7 +21,7 @@ const toResult = (response: ApiResponse) => json(response.status, response.body)
 /** Every route, bound to the database (GET) and the partition queue (POST: recovery). */
 export function httpRoutes(ctx: RecoveryContext): Route<Event, Result>[] {
   // The router adds the parameters it matched to pathParameters.
-  const request = (event: Event) => ({ path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {} });
+  const request = (event: Event) => ({ path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {}, body: jsonBody(event) });
   return [
     ...Object.values(apiRoutes).map((route) => ({
       method: 'GET' as const,
@@ -32,7 +33,23 @@ export function httpRoutes(ctx: RecoveryContext): Route<Event, Result>[] {
       path: route.path,
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
     })),
+    ...Object.values(restRoutes).map((route) => ({
+      method: route.method,
+      path: route.path,
+      handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
+    })),
   ];
+}
+
+/** The request's JSON body (undefined when it has none); malformed JSON is a 400. */
+function jsonBody(event: Event): unknown {
+  if (event.body === undefined || event.body === '') return undefined;
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ApiError(400, 'body is not valid JSON');
+  }
 }
 
 /** Any other method or path: a JSON 404 (the router's default would be a bare error). */

@@ -4,20 +4,19 @@ import { checkAnalyticsJob } from '../definitions/definitions.ts';
 import { runAnalyticsJob } from '../analytics/runAnalyticsJob.ts';
 import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob } from '../store/analytics.ts';
 import { getDataset } from '../store/datasets.ts';
-import type { Db } from '../store/db.ts';
 import { resultJson } from '../views.ts';
 import { readJsonFile } from './jsonFile.ts';
 import { print, table } from './report.ts';
+import type { WithDb } from './withDb.ts';
 import { CliError, type Target } from './target.ts';
 import { createSchedulerClient } from '../adapters/aws.ts';
 import { schedulerJobSchedules } from '../adapters/jobSchedules.ts';
 import type { AnalyticsJobSchedules } from '../analytics/ports.ts';
 
-type WithDb = <T>(fn: (db: Db, target: Target) => Promise<T>) => Promise<T>;
 type IsoDate = (flag: string) => (value: string) => Date;
 
 /** A deployed stack's schedules (EventBridge Scheduler); none locally, where the runtime fires jobs. */
-function schedulesOf(target: Target): AnalyticsJobSchedules | undefined {
+export function schedulesOf(target: Target): AnalyticsJobSchedules | undefined {
   if (!target.schedules) return undefined;
   return schedulerJobSchedules(createSchedulerClient(target.clients), target.schedules);
 }

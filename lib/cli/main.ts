@@ -1,35 +1,21 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULTS } from '../config.ts';
 import { DatasetDefinitionError, parseDatasetDefinition } from '../datasets/definition.ts';
 import { BatchflowError } from '../errors.ts';
 import { queryRollups } from '../query/queryRollups.ts';
-import { connectDb, type Db } from '../store/db.ts';
-import { getDataset, listDatasets, putDataset } from '../store/datasets.ts';
+import { deleteDataset, getDataset, listDatasets, putDataset } from '../store/datasets.ts';
 import { getIngestJob, listIngestJobs } from '../store/ingestJobs.ts';
 import { listPartitions } from '../store/partitions.ts';
 import { listRejects } from '../store/rejects.ts';
 import { migrate } from '../store/migrate.ts';
 import { summarize } from '../views.ts';
-import { addAnalyticsCommands } from './analyticsCommands.ts';
+import { addAnalyticsCommands, schedulesOf } from './analyticsCommands.ts';
 import { describeIngestJob, describeRejects, describeRows, print, table } from './report.ts';
 import { readJsonFile } from './jsonFile.ts';
-import { CliError, resolveTarget, type Target } from './target.ts';
+import { CliError, TARGET_KINDS } from './target.ts';
+import { dbRunner, type GlobalOptions } from './withDb.ts';
 import { addRecoveryCommands } from './recoveryCommands.ts';
 import { addTuneCommand } from './tuneCommand.ts';
 import { uploadFile, waitForIngestJob } from './upload.ts';
-
-/** Runs `fn` against the resolved target's database, closing the pool afterwards. */
-async function withDb<T>(fn: (db: Db, target: Target) => Promise<T>): Promise<T> {
-  const target = resolveTarget();
-  const db = connectDb({ url: target.databaseUrl, schema: target.databaseSchema, max: DEFAULTS.databasePoolSize });
-  try {
-    await migrate(db);
-    return await fn(db, target);
-  } finally {
-    await db.close();
-  }
-}
-
 
 const isoDate = (flag: string) => (value: string) => {
   const d = new Date(value);
@@ -46,6 +32,15 @@ const positiveInt = (value: string) => {
 const program = new Command('batchflow')
   .description('Batch ingestion and analytics: upload files, watch jobs, query rollups.')
   .showHelpAfterError();
+const withDb = dbRunner(() => program.opts<GlobalOptions>());
+
+program
+  .command('migrate')
+  .description("create or update the target's schema (the local stack and the deploy do this themselves)")
+  .action(async () => {
+    const applied = await withDb((db) => migrate(db), { schema: 'any' });
+    console.log(applied.length > 0 ? `applied migration(s) ${applied.join(', ')}` : 'schema is up to date');
+  });
 
 const datasets = program.command('datasets').description('dataset definitions');
 datasets
@@ -60,8 +55,23 @@ datasets
       if (err instanceof DatasetDefinitionError) throw new CliError(`${file}: ${err.message}`);
       throw err;
     }
-    await withDb((db) => putDataset(db, def));
-    console.log(`dataset "${def.name}" saved (rollups: ${def.rollups.map((r) => `[${r.join(',')}]`).join(' ')})`);
+    const outcome = await withDb((db) => putDataset(db, def), { schema: 'migrate' });
+    console.log(`dataset "${def.name}" ${outcome.created ? 'created' : 'saved'} (rollups: ${def.rollups.map((r) => `[${r.join(',')}]`).join(' ')})`);
+    for (const note of outcome.newDataOnly) console.log(`  ${note}: applies to data loaded from now on`);
+  });
+datasets
+  .command('delete <name>')
+  .description('delete a dataset with its aggregates, ingestion jobs, rejects and metrics')
+  .option('--force', 'also while its jobs run, and with the analytics jobs that read it')
+  .action(async (name: string, opts: { force?: boolean }) => {
+    const deleted = await withDb(async (db, target) => {
+      const outcome = await deleteDataset(db, name, { force: !!opts.force });
+      if (outcome.refused) throw new CliError(outcome.message);
+      for (const job of outcome.analyticsJobs) await schedulesOf(target)?.remove(job);
+      return outcome;
+    });
+    const also = deleted.analyticsJobs.length > 0 ? `, analytics job(s) ${deleted.analyticsJobs.join(', ')}` : '';
+    console.log(`dataset "${name}" deleted: ${deleted.ingestJobs} ingestion job(s), ${deleted.aggregateRows} aggregate row(s)${also}`);
   });
 datasets
   .command('list')
@@ -159,7 +169,8 @@ addAnalyticsCommands(program, withDb, isoDate);
 addTuneCommand(program, withDb);
 addRecoveryCommands(program, withDb);
 
-program.addOption(new Option('--verbose', 'print stack traces').hideHelp());
+program.addOption(new Option('--target <target>', 'where commands go (default: a running local stack, else DATABASE_URL; or BATCHFLOW_TARGET)').choices(TARGET_KINDS));
+program.addOption(new Option('--verbose', 'say which target is used; print stack traces'));
 
 try {
   await program.parseAsync(process.argv);

@@ -3,12 +3,10 @@ import { createSqsClient } from '../adapters/aws.ts';
 import { redriveDeadLetters } from '../adapters/deadLetters.ts';
 import { sqsPartitionQueue } from '../adapters/partitionQueue.ts';
 import { RecoveryRefused, restartIngestJob, retryPartitions, stopIngestJob, type Recovered } from '../recovery/recovery.ts';
-import type { Db } from '../store/db.ts';
 import { summarize } from '../views.ts';
 import { describeIngestJob, print } from './report.ts';
+import type { WithDb } from './withDb.ts';
 import { CliError, type Target } from './target.ts';
-
-type WithDb = <T>(fn: (db: Db, target: Target) => Promise<T>) => Promise<T>;
 
 const id = (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError(`"${value}" is not a job id`);

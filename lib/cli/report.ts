@@ -17,12 +17,20 @@ export function describeIngestJob(job: IngestJob): string {
     `job ${job.jobId}  ${job.status}${job.reason ? `: ${job.reason}` : ''}`,
     `  object       s3://${job.bucket}/${job.key} (${job.compression}, ${n(job.objectSize ?? 0)} bytes)`,
     `  records      ${n(job.recordsRead)} read = ${n(job.recordsAggregated)} aggregated + ${n(job.recordsRejected)} rejected`,
+    ...nulledLine(job),
     `  partitions   ${job.partitionsDone}/${job.partitionsTotal ?? '?'} completed${job.partitionsFailed > 0 ? `, ${job.partitionsFailed} failed (batchflow retry ${job.jobId})` : ''}`,
     `  wall time    ${ms(wall)}  (${n(rate)} records/s, ${wall > 0 ? ((mb * 1000) / wall).toFixed(1) : '0'} MB/s)`,
     `  stages       split ${ms(job.splitMs)} | read ${ms(job.readMs)} | parse+aggregate ${ms(job.parseMs)} | merge ${ms(job.mergeMs)}  (summed over partitions)`,
   ];
   if (job.parseMs > 0) lines.push(`  per core     ${n(Math.round((job.recordsRead * 1000) / job.parseMs))} records/s parse+aggregate`);
   return lines.join('\n');
+}
+
+/** The values nulled under onInvalidValue "null", by column, most first; no line when none were. */
+function nulledLine(job: IngestJob): string[] {
+  const entries = Object.entries(job.valuesNulled).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  if (entries.length === 0) return [];
+  return [`  nulled       ${entries.map(([column, count]) => `${column} ${n(count)}`).join(', ')} (invalid values counted as missing)`];
 }
 
 /** Rows as an aligned text table. */

@@ -6,9 +6,9 @@ import type { Db } from '../store/db.ts';
 import { topology } from '../topology.ts';
 import { runTuner, type TunerRun } from '../tune/runTuner.ts';
 import { table } from './report.ts';
+import type { WithDb } from './withDb.ts';
 import { CliError, type Target } from './target.ts';
 
-type WithDb = <T>(fn: (db: Db, target: Target) => Promise<T>) => Promise<T>;
 
 /** One tuner pass from the CLI, against the local stack or a deployed one. */
 async function tune(db: Db, target: Target, apply: boolean): Promise<TunerRun> {

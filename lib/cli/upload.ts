@@ -11,7 +11,7 @@ import { CliError, type Target } from './target.ts';
 
 /** Puts a file under `uploads/<dataset>/`, with a timestamp so each upload is a new object. */
 export async function uploadFile(db: Db, target: Target, file: string, dataset: string, key?: string): Promise<{ bucket: string; key: string }> {
-  if (!target.bucket) throw new CliError('no bucket: set BATCHFLOW_BUCKET (the stack output UploadBucketName)');
+  if (!target.bucket) throw new CliError('no bucket: set BATCHFLOW_BUCKET (the stack output BucketName)');
   if (!(await getDataset(db, dataset))) throw new CliError(`no dataset named "${dataset}": register it first with batchflow datasets put <file.json>`);
   let size: number;
   try {

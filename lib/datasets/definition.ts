@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BatchflowError } from '../errors.ts';
+import { isTimeZone, timePatternProblem } from '../parse/time.ts';
 import { GranularityError, parseGranularity } from '../rollup/granularity.ts';
 
 /**
@@ -9,9 +10,21 @@ import { GranularityError, parseGranularity } from '../rollup/granularity.ts';
 export interface DatasetDefinition {
   /** Names the dataset and its S3 prefix segment (`uploads/<name>/...`). */
   name: string;
-  format: 'csv' | 'ndjson';
+  /** `parquet`: a Parquet file, read by row groups and only the columns named here. */
+  format: 'csv' | 'ndjson' | 'parquet';
   timeColumn: string;
-  timeFormat: 'iso' | 'epoch_s' | 'epoch_ms';
+  /** `iso`, `epoch_s`, `epoch_ms`, `epoch_us`, `epoch_ns`, or a strftime-style pattern such as `%d/%m/%Y %H:%M`. */
+  timeFormat: string;
+  /** IANA zone of times written without an offset (default `UTC`). */
+  timeZone: string;
+  /** Field texts that mean missing (default `[""]`), e.g. `["", "NA", "NULL", "\\N"]`. */
+  nullValues: string[];
+  /** `.` (default) or `,`. */
+  decimalSeparator: '.' | ',';
+  /** null (default: none), `,`, `.`, `' '` or `'`. */
+  thousandsSeparator: ',' | '.' | ' ' | "'" | null;
+  /** A metric or dimension value that is not valid: `reject` the record (default), or count it as missing (`null`). */
+  onInvalidValue: 'reject' | 'null';
   /** Canonical bucket width, e.g. "1-hour" (see parseGranularity). */
   granularity: string;
   dimensions: string[];
@@ -81,6 +94,8 @@ export function rollupKey(dims: readonly string[]): string {
   return dims.join(',');
 }
 
+const TIME_FORMATS = ['iso', 'epoch_s', 'epoch_ms', 'epoch_us', 'epoch_ns'];
+
 // Says "is required" for a missing field instead of zod's "expected string, received undefined".
 const required = {
   error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : undefined),
@@ -100,9 +115,25 @@ const fields = z.strictObject({
       `${JSON.stringify(issue.input)} must be 1 to 63 characters of a-z, 0-9, "_" and "-", ` +
       `starting with a letter or digit`,
   }),
-  format: z.enum(['csv', 'ndjson'], required),
+  format: z.enum(['csv', 'ndjson', 'parquet'], required),
   timeColumn: column,
-  timeFormat: z.enum(['iso', 'epoch_s', 'epoch_ms']).default('iso'),
+  timeFormat: z
+    .string()
+    .default('iso')
+    .superRefine((format, ctx) => {
+      if (TIME_FORMATS.includes(format)) return;
+      const problem = format.includes('%') ? timePatternProblem(format) : `must be one of ${TIME_FORMATS.join(', ')}, or a strftime-style pattern such as "%d/%m/%Y %H:%M"`;
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  // The value options (README "datasets"): how missing, numeric and local-time values are written.
+  timeZone: z
+    .string()
+    .default('UTC')
+    .refine(isTimeZone, { error: (issue) => `${JSON.stringify(issue.input)} is not an IANA time zone name (e.g. "Europe/Berlin")` }),
+  nullValues: z.array(z.string()).default(['']),
+  decimalSeparator: z.enum(['.', ',']).default('.'),
+  thousandsSeparator: z.enum([',', '.', ' ', "'"]).nullable().default(null),
+  onInvalidValue: z.enum(['reject', 'null']).default('reject'),
   granularity: z.string(required).superRefine((text, ctx) => {
     try {
       parseGranularity(text);
@@ -128,6 +159,7 @@ const CSV_FIELDS = ['delimiter', 'quote', 'escape', 'header', 'columns', 'skipRo
 // report holds both the field problems and these.
 const schema = fields.superRefine((d, ctx) => {
   const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if (d.thousandsSeparator === d.decimalSeparator) problem(['thousandsSeparator'], `${JSON.stringify(d.thousandsSeparator)} is also the decimalSeparator`);
   const dimensionAt = new Map<string, number>();
   d.dimensions.forEach((dim, i) => {
     const first = dimensionAt.get(dim);
@@ -165,7 +197,9 @@ const schema = fields.superRefine((d, ctx) => {
     else rollupAt.set(key, i);
   });
   if (d.format !== 'csv') {
-    for (const field of CSV_FIELDS) if (d[field] !== undefined) problem([field], `applies to format "csv" only`);
+    // A default value is no CSV option (a parsed CSV definition switched to another format holds them all).
+    const defaults: Record<string, unknown> = { ...CSV_DEFAULTS, escape: CSV_DEFAULTS.quote };
+    for (const field of CSV_FIELDS) if (d[field] !== undefined && d[field] !== defaults[field]) problem([field], `applies to format "csv" only`);
     return;
   }
   const delimiter = d.delimiter ?? CSV_DEFAULTS.delimiter;
@@ -205,7 +239,8 @@ function formatPath(path: readonly PropertyKey[]): string {
 
 /**
  * Validates a dataset definition (e.g. parsed JSON) and fills its defaults: timeFormat 'iso',
- * rollups each dimension alone plus the total, and for CSV the CSV_DEFAULTS. Throws DatasetDefinitionError listing every problem.
+ * timeZone 'UTC', nullValues [''], decimalSeparator '.', thousandsSeparator null, onInvalidValue
+ * 'reject', rollups each dimension alone plus the total, and for CSV the CSV_DEFAULTS. Throws DatasetDefinitionError listing every problem.
  *
  * @example
  * parseDatasetDefinition({ name: 'orders', format: 'csv', timeColumn: 'ts', granularity: '1-hours',
@@ -223,6 +258,11 @@ export function parseDatasetDefinition(input: unknown): DatasetDefinition {
     format: d.format,
     timeColumn: d.timeColumn,
     timeFormat: d.timeFormat,
+    timeZone: d.timeZone,
+    nullValues: d.nullValues,
+    decimalSeparator: d.decimalSeparator,
+    thousandsSeparator: d.thousandsSeparator,
+    onInvalidValue: d.onInvalidValue,
     granularity: parseGranularity(d.granularity).label,
     dimensions: d.dimensions,
     metrics: d.metrics,

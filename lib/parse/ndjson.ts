@@ -1,16 +1,17 @@
 import { asBuffer } from './csv.ts';
 import type { ReaderOptions, RecordReader } from './readerTypes.ts';
-import type { RecordLayout, RecordSink } from './sink.ts';
+import { DEFAULT_VALUE_OPTIONS, type RecordLayout, type RecordSink } from './sink.ts';
 import {
   END_TIME_MS,
   MAX_RECORD_DIMENSION_BYTES,
   MIN_TIME_MS,
+  createNumberParser,
+  createTimeParser,
   dimensionReason,
   epochToMs,
   isDecimalText,
   metricReason,
-  parseDecimalText,
-  parseTimestampText,
+  parseText,
   rawText,
   recordDimensionsReason,
   showValue,
@@ -19,8 +20,10 @@ import {
 
 /**
  * NDJSON records: one JSON object per line (LF or CRLF), blank lines skipped. Time is a string
- * (iso, or an epoch as text) or a number (epoch per timeFormat); dimensions are strings, numbers or
- * booleans (null or missing: ''); metrics are numbers or numeric strings (null, missing or '': NaN).
+ * (per timeFormat) or a number (epoch per timeFormat); dimensions are strings, numbers or booleans
+ * (null, missing or a null value: ''); metrics are numbers or numeric strings (null, missing or a
+ * null value: NaN). The non-standard tokens NaN, Infinity and -Infinity that Python's json.dumps
+ * writes are read too, as invalid values (onInvalidValue decides).
  */
 
 const LF = 10;
@@ -41,6 +44,12 @@ export const MAX_NESTING_DEPTH = 128;
  */
 export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, options: ReaderOptions): RecordReader {
   const { timeColumn, timeFormat } = layout;
+  const values = layout.values ?? DEFAULT_VALUE_OPTIONS;
+  const parseTime = createTimeParser(timeFormat, values.timeZone);
+  const parseNumber = createNumberParser(values);
+  const nullValues = new Set(values.nullValues);
+  const nullInvalid = values.onInvalidValue === 'null';
+  const epochFormat = timeFormat === 'epoch_s' || timeFormat === 'epoch_ms' || timeFormat === 'epoch_us' || timeFormat === 'epoch_ns' ? timeFormat : undefined;
   const { maxRecordBytes } = options;
   const dimensionNames = layout.dimensions.map((d) => `field ${JSON.stringify(d)}`);
   const metricNames = layout.metrics.map((m) => `field ${JSON.stringify(m)}`);
@@ -59,6 +68,9 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
   let lineOffset = 0;
   /** The time of the line readRecord last read. */
   let timeMs = NaN;
+  // Values nulled (onInvalidValue "null"), per column name; the line's own first, counted once it is accepted.
+  const valuesNulled: Record<string, number> = {};
+  const lineNulled: string[] = [];
 
   function reject(line: number, offset: number, reason: string, raw: string): void {
     rejected++;
@@ -77,15 +89,20 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
       return reject(line, offset, `record nests arrays or objects deeper than ${MAX_NESTING_DEPTH} levels`, rawText(bytes, start, end));
     }
     const text = bytes.toString('utf8', start, end);
+    nonFiniteLine = false;
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (error) {
-      return reject(line, offset, `invalid JSON: ${(error as Error).message}`, rawText(bytes, start, end));
+      // Python's json.dumps writes NaN and ±Infinity: read them (rare, so only after JSON.parse fails).
+      value = parseWithNonFinite(text);
+      if (value === undefined) return reject(line, offset, `invalid JSON: ${(error as Error).message}`, rawText(bytes, start, end));
     }
+    lineNulled.length = 0;
     const reason = readRecord(value);
     if (reason !== undefined) return reject(line, offset, reason, rawText(bytes, start, end));
     accepted++;
+    for (const name of lineNulled) valuesNulled[name] = (valuesNulled[name] ?? 0) + 1;
     sink.accept(timeMs, dims, metrics);
   }
 
@@ -96,24 +113,30 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
     }
     const record = value as Record<string, unknown>;
     const time = field(record, timeColumn);
-    if (time === undefined || time === null || time === '') {
-      return `missing time: ${timeName} is ${time === undefined ? 'missing' : time === null ? 'null' : 'empty'}`;
+    if (time === undefined || time === null || (typeof time === 'string' && nullValues.has(time))) {
+      return `missing time: ${timeName} is ${time === undefined ? 'missing' : time === null ? 'null' : time === '' ? 'empty' : `${show(time)}, a null value`}`;
     }
     timeMs = NaN;
-    if (typeof time === 'string') timeMs = parseTimestampText(time, timeFormat);
-    else if (typeof time === 'number' && timeFormat !== 'iso') timeMs = epochToMs(time, timeFormat);
+    if (typeof time === 'string' && !isNonFinite(time)) timeMs = parseText(time, parseTime);
+    else if (typeof time === 'number' && epochFormat !== undefined) timeMs = epochToMs(time, epochFormat);
     if (timeMs !== timeMs) return `${timeName}: ${show(time)} is not a valid ${timeFormat} timestamp`;
     if (timeMs < minMs || timeMs >= endMs) return timeRangeReason(timeName, show(time), timeMs, { minMs, endMs });
 
     for (let m = 0; m < metrics.length; m++) {
       const v = field(record, layout.metrics[m]);
-      if (v === undefined || v === null || v === '') {
+      if (v === undefined || v === null || (typeof v === 'string' && nullValues.has(v))) {
         metrics[m] = NaN;
         continue;
       }
       // JSON.parse reads 1e400 as Infinity: beyond the bound like any number past ±1e135.
-      const metric = typeof v === 'number' ? v : typeof v === 'string' ? parseDecimalText(v) : NaN;
+      const metric = typeof v === 'number' ? v : typeof v === 'string' && !isNonFinite(v) ? parseText(v, parseNumber) : NaN;
       if (!(metric >= -1e135 && metric <= 1e135)) {
+        if (nullInvalid) {
+          metrics[m] = NaN;
+          lineNulled.push(layout.metrics[m]);
+          continue;
+        }
+        if (isNonFinite(v)) return `${metricNames[m]}: ${show(v)} is not a finite number`;
         return metricReason(metricNames[m], show(v), metric, typeof v === 'string' && isDecimalText(v));
       }
       metrics[m] = metric;
@@ -121,16 +144,23 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
     let dimensionBytes = 0;
     for (let d = 0; d < dims.length; d++) {
       const v = field(record, layout.dimensions[d]);
-      let value: string;
-      if (typeof v === 'string') value = v;
+      let value = '';
+      let problem: string | undefined;
+      if (isNonFinite(v)) problem = `${dimensionNames[d]}: ${show(v)} is not a dimension value (not a finite number)`;
+      else if (typeof v === 'string') value = nullValues.has(v) ? '' : v;
       else if (typeof v === 'number' || typeof v === 'boolean') value = String(v);
       else if (v === undefined || v === null) value = '';
-      else return `${dimensionNames[d]}: ${show(v)} is not a dimension value (expected a string, number or boolean)`;
+      else problem = `${dimensionNames[d]}: ${show(v)} is not a dimension value (expected a string, number or boolean)`;
       // A UTF-16 unit is at most 3 UTF-8 bytes: short values need no byte count, 3 per unit bounds them.
-      const short = value.length * 3 <= 1024; /* MAX_DIMENSION_BYTES */
-      const byteLength = short ? value.length : Buffer.byteLength(value);
-      const problem = dimensionReason(dimensionNames[d], value, byteLength);
-      if (problem !== undefined) return problem;
+      const short = problem === undefined && value.length * 3 <= 1024; /* MAX_DIMENSION_BYTES */
+      const byteLength = problem !== undefined ? 0 : short ? value.length : Buffer.byteLength(value);
+      problem ??= dimensionReason(dimensionNames[d], value, byteLength);
+      if (problem !== undefined) {
+        if (!nullInvalid) return problem;
+        dims[d] = '';
+        lineNulled.push(layout.dimensions[d]);
+        continue;
+      }
       dimensionBytes += short ? 3 * value.length : byteLength;
       if (dimensionBytes > MAX_RECORD_DIMENSION_BYTES) {
         const exact = dims.slice(0, d).reduce((sum, x) => sum + Buffer.byteLength(x), Buffer.byteLength(value));
@@ -202,7 +232,8 @@ export function createNdjsonReader(layout: RecordLayout, sink: RecordSink, optio
     },
     end() {
       if (carryLength > 0 || spilled) finishCarried(consumed);
-      return { records: accepted + rejected, rejected, lines, bytes: consumed };
+      const stats = { records: accepted + rejected, rejected, lines, bytes: consumed };
+      return Object.keys(valuesNulled).length > 0 ? { ...stats, valuesNulled: { ...valuesNulled } } : stats;
     },
   };
 }
@@ -226,6 +257,49 @@ export function nestingExceeds(bytes: Uint8Array, start: number, end: number, ma
   return false;
 }
 
+// A non-finite token stands in the parsed value as a string no JSON text of a line that parsed
+// could hold: the marker is only looked for in lines parseWithNonFinite read.
+const NON_FINITE_MARK = '\u0000batchflow-non-finite:';
+let nonFiniteLine = false;
+
+/**
+ * A line holding NaN, Infinity or -Infinity outside strings, parsed with each token as a marker
+ * string (isNonFinite); undefined when it is still not JSON.
+ */
+function parseWithNonFinite(text: string): unknown {
+  let out = '';
+  let from = 0;
+  let found = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92 /* \ */) i++;
+      continue;
+    }
+    for (const token of ['-Infinity', 'Infinity', 'NaN']) {
+      if (!text.startsWith(token, i)) continue;
+      out += text.slice(from, i) + JSON.stringify(NON_FINITE_MARK + token);
+      i += token.length - 1;
+      from = i + 1;
+      found = true;
+      break;
+    }
+  }
+  if (!found) return undefined;
+  try {
+    const value = JSON.parse(out + text.slice(from));
+    nonFiniteLine = true;
+    return value;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a parsed value is a NaN/Infinity/-Infinity token (see parseWithNonFinite). */
+function isNonFinite(value: unknown): value is string {
+  return nonFiniteLine && typeof value === 'string' && value.startsWith(NON_FINITE_MARK);
+}
+
 /** An own property: `constructor` or `toString` in a record must not come from Object.prototype. */
 function field(record: Record<string, unknown>, name: string): unknown {
   return Object.hasOwn(record, name) ? record[name] : undefined;
@@ -233,6 +307,7 @@ function field(record: Record<string, unknown>, name: string): unknown {
 
 /** A JSON value as a reason quotes it, cut like showValue. */
 function show(value: unknown): string {
+  if (isNonFinite(value)) return value.slice(NON_FINITE_MARK.length);
   if (typeof value === 'string') return showValue(value);
   // JSON.stringify would write a non-finite number (1e400 parses to Infinity) as null.
   const text = value === undefined || typeof value === 'number' ? String(value) : JSON.stringify(value);

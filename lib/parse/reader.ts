@@ -2,17 +2,19 @@ import { CsvProblem, FieldQuoting, RFC_4180, createCsvScanner, unescaper, type C
 import { HeaderError, missingColumns } from './header.ts';
 import { createNdjsonReader } from './ndjson.ts';
 import type { ReaderOptions, RecordReader } from './readerTypes.ts';
-import type { RecordLayout, RecordSink } from './sink.ts';
+import { DEFAULT_VALUE_OPTIONS, type RecordLayout, type RecordSink } from './sink.ts';
 import {
   END_TIME_MS,
   MAX_RECORD_DIMENSION_BYTES,
   MIN_TIME_MS,
   createDimensionDecoder,
+  createNullMatcher,
+  createNumberParser,
+  createTimeParser,
   dimensionReason,
   isDecimalText,
   metricReason,
   parseDecimal,
-  parseTimestamp,
   rawText,
   recordDimensionsReason,
   showValue,
@@ -34,6 +36,8 @@ export type { ReaderOptions, ReaderStats, RecordReader } from './readerTypes.ts'
  * const { records, rejected } = reader.end();
  */
 export function createRecordReader(layout: RecordLayout, sink: RecordSink, options: ReaderOptions): RecordReader {
+  // Parquet is not a byte stream of records: its row groups are read by parquetReader.ts.
+  if (layout.format === 'parquet') throw new TypeError('a Parquet layout is read by readParquetRowGroups, not a byte-stream reader');
   return layout.format === 'csv' ? createCsvReader(layout, sink, options) : createNdjsonReader(layout, sink, options);
 }
 
@@ -45,6 +49,15 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
   const { columns, timeFormat } = layout;
   const dialect = layout.dialect ?? RFC_4180;
   const unescape = unescaper(dialect);
+  const values = layout.values ?? DEFAULT_VALUE_OPTIONS;
+  const parseTime = createTimeParser(timeFormat, values.timeZone);
+  const parseNumber = createNumberParser(values);
+  // The default notation calls parseDecimal directly: the hot path stays as it was.
+  const plainNumbers = parseNumber === parseDecimal;
+  const emptyIsNull = values.nullValues.includes('');
+  const isNullToken = createNullMatcher(values.nullValues);
+  const nullSet = new Set(values.nullValues);
+  const nullInvalid = values.onInvalidValue === 'null';
   const fieldCount = columns.length;
   const timeField = columns.indexOf(layout.timeColumn);
   const dimensionFields = layout.dimensions.map((d) => columns.indexOf(d));
@@ -56,6 +69,17 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
   const { minMs, endMs } = options.timeRange ?? { minMs: MIN_TIME_MS, endMs: END_TIME_MS };
   let accepted = 0;
   let rejected = 0;
+  // Values nulled (onInvalidValue "null") per column: the record's own first, counted once it is accepted.
+  const nulled = new Float64Array(fieldCount);
+  const recordNulled = new Int32Array(fieldCount);
+
+  /** Whether field i is one of the dataset's null values (an empty field is tested by the caller). */
+  function isNull(record: CsvRecord, i: number): boolean {
+    if (isNullToken === undefined) return false;
+    // `""` pairs stand for one quote: compare the decoded text (rare).
+    if (record.quoting[i] === 2 /* FieldQuoting.quotedEscaped */) return nullSet.has(text(record, i));
+    return isNullToken(record.bytes, record.starts[i], record.ends[i]);
+  }
 
   function reject(record: CsvRecord, reason: string): void {
     rejected++;
@@ -108,8 +132,12 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     const ends = record.ends;
     const timeStart = starts[timeField];
     const timeEnd = ends[timeField];
-    if (timeStart === timeEnd) return reject(record, `missing time: ${names[timeField]} is empty`);
-    const timeMs = parseTimestamp(bytes, timeStart, timeEnd, timeFormat);
+    if (timeStart === timeEnd && emptyIsNull) return reject(record, `missing time: ${names[timeField]} is empty`);
+    // Loaded once a record: closure variables cost a context load (and a hole check) at each use.
+    const tokens = isNullToken;
+    const plain = plainNumbers;
+    if (tokens !== undefined && isNull(record, timeField)) return reject(record, `missing time: ${names[timeField]} is ${showValue(text(record, timeField))}, a null value`);
+    const timeMs = parseTime(bytes, timeStart, timeEnd);
     // One test for NaN and the range: NaN fails both comparisons.
     if (!(timeMs >= minMs && timeMs < endMs)) {
       const shown = showValue(text(record, timeField));
@@ -120,17 +148,23 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
           : timeRangeReason(names[timeField], shown, timeMs, { minMs, endMs }),
       );
     }
+    let nulledCount = 0;
     for (let m = 0; m < metricFields.length; m++) {
       const i = metricFields[m];
       const start = starts[i];
       const end = ends[i];
-      if (start === end) {
+      if (start === end ? emptyIsNull : tokens !== undefined && isNull(record, i)) {
         metrics[m] = NaN;
         continue;
       }
-      const value = parseDecimal(bytes, start, end);
+      const value = plain ? parseDecimal(bytes, start, end) : parseNumber(bytes, start, end);
       // NaN (not a number, or beyond a double) fails both comparisons too (values.ts MAX_METRIC_MAGNITUDE).
       if (!(value >= -1e135 && value <= 1e135)) {
+        if (nullInvalid) {
+          metrics[m] = NaN;
+          recordNulled[nulledCount++] = i;
+          continue;
+        }
         const written = text(record, i);
         return reject(record, metricReason(names[i], showValue(written), value, isDecimalText(written)));
       }
@@ -139,11 +173,20 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     let dimensionBytes = 0;
     for (let d = 0; d < dimensionFields.length; d++) {
       const i = dimensionFields[d];
+      if (tokens !== undefined && isNull(record, i)) {
+        dims[d] = '';
+        continue;
+      }
       const escaped = record.quoting[i] === 2; /* FieldQuoting.quotedEscaped */
       const value = escaped ? text(record, i) : decode(bytes, starts[i], ends[i]);
       // `""` stands for one quote: an escaped value's bytes are counted decoded (rare: only those).
       const byteLength = escaped ? Buffer.byteLength(value!) : ends[i] - starts[i];
       if (value === undefined || (escaped && dimensionReason(names[i], value, byteLength) !== undefined)) {
+        if (nullInvalid) {
+          dims[d] = '';
+          recordNulled[nulledCount++] = i;
+          continue;
+        }
         const decoded = text(record, i);
         return reject(record, dimensionReason(names[i], decoded, Buffer.byteLength(decoded)) ?? `${names[i]}: cannot be stored`);
       }
@@ -152,6 +195,7 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
       dims[d] = value;
     }
     accepted++;
+    for (let k = 0; k < nulledCount; k++) nulled[recordNulled[k]]++;
     sink.accept(timeMs, dims, metrics);
   });
 
@@ -161,7 +205,13 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     },
     end() {
       scanner.end();
-      return { records: accepted + rejected, rejected, lines: scanner.lines, bytes: scanner.bytes };
+      const stats = { records: accepted + rejected, rejected, lines: scanner.lines, bytes: scanner.bytes };
+      if (!nulled.some((n) => n > 0)) return stats;
+      const valuesNulled: Record<string, number> = {};
+      nulled.forEach((n, i) => {
+        if (n > 0) valuesNulled[columns[i]] = n;
+      });
+      return { ...stats, valuesNulled };
     },
   };
 }

@@ -19,6 +19,11 @@ export interface ReaderStats {
   readonly rejected: number;
   readonly lines: number;
   readonly bytes: number;
+  /**
+   * Values counted as missing under `onInvalidValue: "null"`, per column (only columns with any),
+   * in accepted records only; absent when there are none.
+   */
+  readonly valuesNulled?: Readonly<Record<string, number>>;
 }
 
 /** Turns a byte range, pushed in chunks, into calls on a RecordSink. */

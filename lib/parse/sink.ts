@@ -5,17 +5,41 @@ import type { CsvDialect } from './csv.ts';
  * bytes into typed records and hands each one to a RecordSink, or rejects it with a reason.
  */
 
+import type { NumberNotation } from './numbers.ts';
+
+/** How a dataset writes its field values (README "datasets": the value options). */
+export interface ValueOptions extends NumberNotation {
+  /** Field texts that mean missing (a metric NaN, a dimension ''); `[""]` by default. */
+  readonly nullValues: readonly string[];
+  /** IANA zone of times written without an offset. */
+  readonly timeZone: string;
+  /** A metric or dimension value that cannot be used: the record is rejected, or the value counts as missing. */
+  readonly onInvalidValue: 'reject' | 'null';
+}
+
+/** The value options of a dataset that sets none. */
+export const DEFAULT_VALUE_OPTIONS: ValueOptions = {
+  nullValues: [''],
+  decimalSeparator: '.',
+  thousandsSeparator: null,
+  timeZone: 'UTC',
+  onInvalidValue: 'reject',
+};
+
 /** How to read one dataset's records: derived from its DatasetDefinition and, for CSV, the header. */
 export interface RecordLayout {
-  readonly format: 'csv' | 'ndjson';
-  /** CSV only: the header's column names, in file order. */
+  readonly format: 'csv' | 'ndjson' | 'parquet';
+  /** CSV: the header's column names, in file order; Parquet: the schema's top-level columns. */
   readonly columns: readonly string[];
   readonly timeColumn: string;
-  readonly timeFormat: 'iso' | 'epoch_s' | 'epoch_ms';
+  /** `iso`, `epoch_s`, `epoch_ms`, `epoch_us`, `epoch_ns` or a strftime-style pattern (time.ts). */
+  readonly timeFormat: string;
   readonly dimensions: readonly string[];
   readonly metrics: readonly string[];
   /** CSV only: the separator, quote and line end bytes. @default RFC_4180 */
   readonly dialect?: CsvDialect;
+  /** Null values, number notation, time zone, bad-value policy; DEFAULT_VALUE_OPTIONS when absent. */
+  readonly values?: ValueOptions;
 }
 
 /** A record that could not be used, with where it was and why. */

@@ -1,206 +1,54 @@
-import { MAX_RAW_CHARS, type RecordLayout } from './sink.ts';
+import { parseDecimal } from './numbers.ts';
+import { MAX_RAW_CHARS } from './sink.ts';
+import { createTimeParser, type TimeFormat, type TimeParser } from './time.ts';
 
 /**
  * Field values parsed straight from bytes: numbers, timestamps and dimension strings. The hot path
  * of the processor runs through here once per field, so nothing below creates a string unless it
- * must: a failure is NaN, not an exception or a message.
+ * must: a failure is NaN, not an exception or a message. Numbers live in numbers.ts, times in
+ * time.ts; both are re-exported here.
  */
 
-export type TimeFormat = RecordLayout['timeFormat'];
+export { createNumberParser, parseDecimal, type NumberNotation, type NumberParser } from './numbers.ts';
+export { createTimeParser, parseIsoUtc, type TimeFormat, type TimeParser } from './time.ts';
 
-// Byte values are written as literals in the functions below: Node 20 loads a module-scope const
-// from its context, with a hole check, on every use, which cost a third of the CSV scanner's time.
-
-// 10^0..10^22 are exact doubles, so m / 10^k and m * 10^k with an exact m are correctly rounded
-// (one IEEE operation on exact operands): the classic Clinger fast path.
-const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
-// Date's own range: ±100,000,000 days around the epoch.
 const MAX_TIME_MS = 8.64e15;
 
-/**
- * The decimal number in bytes [start, end) times 10^shift, exactly as `Number(text + 'e' + shift)`
- * would give it; NaN unless the text is `[+-]digits[.digits][(e|E)[+-]digits]` (or `.digits`) with
- * a finite value. `Number` alone would also take `0x10`, `Infinity` and surrounding spaces.
- *
- * @example
- * parseDecimal(Buffer.from('155.26'), 0, 6); // → 155.26
- * parseDecimal(Buffer.from('1.5'), 0, 3, 3); // → 1500 (seconds → milliseconds, exactly)
- */
-export function parseDecimal(bytes: Uint8Array, start: number, end: number, shift = 0): number {
-  let i = start;
-  let negative = false;
-  if (i < end) {
-    const c = bytes[i];
-    if (c === 45 /* - */ || c === 43 /* + */) {
-      negative = c === 45 /* - */;
-      i++;
-    }
-  }
-  let mantissa = 0;
-  let significant = 0;
-  let digits = 0;
-  let fractionDigits = 0;
-  for (; i < end; i++) {
-    const d = bytes[i] - 48 /* 0 */;
-    if (d < 0 || d > 9) break;
-    digits++;
-    if (significant > 0 || d !== 0) {
-      significant++;
-      mantissa = mantissa * 10 + d;
-    }
-  }
-  if (i < end && bytes[i] === 46 /* . */) {
-    for (i++; i < end; i++) {
-      const d = bytes[i] - 48 /* 0 */;
-      if (d < 0 || d > 9) break;
-      digits++;
-      fractionDigits++;
-      if (significant > 0 || d !== 0) {
-        significant++;
-        mantissa = mantissa * 10 + d;
-      }
-    }
-  }
-  if (digits === 0) return NaN;
-  const mantissaEnd = i;
-  let exponent = 0;
-  if (i < end && (bytes[i] === 101 /* e */ || bytes[i] === 69 /* E */)) {
-    i++;
-    let exponentNegative = false;
-    if (i < end && (bytes[i] === 45 /* - */ || bytes[i] === 43 /* + */)) {
-      exponentNegative = bytes[i] === 45 /* - */;
-      i++;
-    }
-    const exponentStart = i;
-    for (; i < end; i++) {
-      const d = bytes[i] - 48 /* 0 */;
-      if (d < 0 || d > 9) break;
-      // Past 1e9 the value is 0 or Infinity anyway; stopping there keeps the integer exact.
-      if (exponent < 1e9) exponent = exponent * 10 + d;
-    }
-    if (i === exponentStart) return NaN;
-    if (exponentNegative) exponent = -exponent;
-  }
-  if (i !== end) return NaN;
-
-  const scale = exponent + shift - fractionDigits;
-  let value: number;
-  if (significant <= 15 && scale >= -22 && scale <= 22) {
-    const pow10 = POW10;
-    value = scale < 0 ? mantissa / pow10[-scale] : mantissa * pow10[scale];
-    if (negative) value = -value;
-  } else {
-    // More digits than a double holds exactly: let the engine's correctly rounded conversion do it.
-    value = Number(`${latin1(bytes, start, mantissaEnd)}e${exponent + shift}`);
-  }
-  return Number.isFinite(value) ? value : NaN;
-}
+// One parser per format, in UTC: parseTimestamp's callers name the format per call.
+const utcParsers = new Map<TimeFormat, TimeParser>();
 
 /**
- * A timestamp in bytes [start, end) as epoch milliseconds, or NaN when it is not valid in `format`.
- * 'iso': `YYYY-MM-DD`, or that followed by `T` or a space, `HH:MM[:SS[.fraction]]` and an optional
- * `Z`, `±HH:MM` or `±HHMM` (no zone: UTC). `t` and `z` may be lower-case (RFC 3339 §5.6); digits
- * past milliseconds are dropped, as Date.parse does. 'epoch_s' (may be fractional) and 'epoch_ms':
- * a decimal number as parseDecimal reads it.
+ * A timestamp in bytes [start, end) as epoch milliseconds, or NaN when it is not valid in `format`
+ * (see time.ts), a time without an offset read as UTC. A reader parses with createTimeParser,
+ * which also takes the dataset's timeZone.
  *
  * @example
  * parseTimestamp(Buffer.from('2024-01-16T09:59:11.242Z'), 0, 24, 'iso'); // → 1705399151242
  */
 export function parseTimestamp(bytes: Uint8Array, start: number, end: number, format: TimeFormat): number {
-  const ms =
-    format === 'iso'
-      ? parseIso(bytes, start, end)
-      : parseDecimal(bytes, start, end, format === 'epoch_s' ? 3 : 0);
-  return ms >= -8.64e15 && ms <= 8.64e15 /* MAX_TIME_MS */ ? ms : NaN;
-}
-
-function parseIso(b: Uint8Array, start: number, end: number): number {
-  if (end - start < 10 || b[start + 4] !== 45 /* - */ || b[start + 7] !== 45 /* - */) return NaN;
-  const century = digits2(b, start);
-  const yearOfCentury = digits2(b, start + 2);
-  const year = century * 100 + yearOfCentury;
-  const month = digits2(b, start + 5);
-  const day = digits2(b, start + 8);
-  if (century < 0 || yearOfCentury < 0 || month < 1 || month > 12) return NaN;
-  if (day < 1 || day > daysInMonth(year, month)) return NaN;
-  let ms = daysFromCivil(year, month, day) * 86_400_000;
-  let p = start + 10;
-  if (p === end) return ms;
-
-  const separator = b[p];
-  if ((separator !== 84 /* T */ && separator !== 116 /* t */ && separator !== 32 /* space */) || end - p < 6) return NaN;
-  if (b[p + 3] !== 58 /* : */) return NaN;
-  const hour = digits2(b, p + 1);
-  const minute = digits2(b, p + 4);
-  if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
-  ms += hour * 3_600_000 + minute * 60_000;
-  p += 6;
-  if (p < end && b[p] === 58 /* : */) {
-    if (end - p < 3) return NaN;
-    const second = digits2(b, p + 1);
-    if (second < 0 || second > 59) return NaN;
-    ms += second * 1000;
-    p += 3;
-    if (p < end && b[p] === 46 /* . */) {
-      p++;
-      const fractionStart = p;
-      let fraction = 0;
-      for (; p < end; p++) {
-        const d = b[p] - 48 /* 0 */;
-        if (d < 0 || d > 9) break;
-        if (p - fractionStart < 3) fraction = fraction * 10 + d;
-      }
-      const fractionDigits = p - fractionStart;
-      if (fractionDigits === 0) return NaN;
-      ms += fractionDigits >= 3 ? fraction : fractionDigits === 2 ? fraction * 10 : fraction * 100;
-    }
-  }
-  if (p === end) return ms;
-
-  const zone = b[p];
-  if (zone === 90 /* Z */ || zone === 122 /* z */) return p + 1 === end ? ms : NaN;
-  if (zone !== 43 /* + */ && zone !== 45 /* - */) return NaN;
-  let offsetMinutes: number;
-  const offsetHour = end - p >= 3 ? digits2(b, p + 1) : -1;
-  if (end - p === 6 && b[p + 3] === 58 /* : */) offsetMinutes = digits2(b, p + 4);
-  else if (end - p === 5) offsetMinutes = digits2(b, p + 3);
-  else return NaN;
-  if (offsetHour < 0 || offsetHour > 23 || offsetMinutes < 0 || offsetMinutes > 59) return NaN;
-  const offset = (offsetHour * 60 + offsetMinutes) * 60_000;
-  return zone === 43 /* + */ ? ms - offset : ms + offset;
-}
-
-/** Two ASCII digits at i as a number, or -1. The caller has checked that i + 1 < end. */
-function digits2(b: Uint8Array, i: number): number {
-  const high = b[i] - 48 /* 0 */;
-  const low = b[i + 1] - 48 /* 0 */;
-  return high >= 0 && high <= 9 && low >= 0 && low <= 9 ? high * 10 + low : -1;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date: Hinnant's days_from_civil, which (unlike
-// Date.UTC) takes years 0-99 literally and costs a few integer operations.
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const monthFromMarch = month > 2 ? month - 3 : month + 9;
-  const dayOfYear = (((153 * monthFromMarch + 2) / 5) | 0) + day - 1;
-  const dayOfEra = yearOfEra * 365 + ((yearOfEra / 4) | 0) - ((yearOfEra / 100) | 0) + dayOfYear;
-  return era * 146_097 + dayOfEra - 719_468;
+  let parser = utcParsers.get(format);
+  if (parser === undefined) utcParsers.set(format, (parser = createTimeParser(format)));
+  return parser(bytes, start, end);
 }
 
 /**
  * An epoch number (e.g. from JSON) as epoch ms, or NaN outside Date's range. Fractional seconds are
  * scaled in decimal, as parseTimestamp scales their text: 1700000000.123 → 1700000000123 exactly.
+ * Micro- and nanoseconds are floored to the millisecond; a JSON number holds them only to a
+ * double's precision (2^53: nanoseconds of 2024 to about 256 ns), so write them as strings to keep
+ * every digit.
  */
-export function epochToMs(value: number, format: 'epoch_s' | 'epoch_ms'): number {
+export function epochToMs(value: number, format: 'epoch_s' | 'epoch_ms' | 'epoch_us' | 'epoch_ns'): number {
   const ms =
-    format === 'epoch_ms' ? value : Number.isInteger(value) ? value * 1000 : parseDecimalText(String(value), 3);
+    format === 'epoch_ms'
+      ? value
+      : format === 'epoch_us'
+        ? Math.floor(value / 1000)
+        : format === 'epoch_ns'
+          ? Math.floor(value / 1e6)
+          : Number.isInteger(value)
+            ? value * 1000
+            : parseDecimalText(String(value), 3);
   return ms >= -MAX_TIME_MS && ms <= MAX_TIME_MS ? ms : NaN;
 }
 
@@ -214,6 +62,12 @@ export function parseDecimalText(text: string, shift = 0): number {
 export function parseTimestampText(text: string, format: TimeFormat): number {
   const bytes = encode(text);
   return parseTimestamp(bytes, 0, encodedLength, format);
+}
+
+/** A byte parser (NumberParser, TimeParser) applied to a string, e.g. a JSON string value. */
+export function parseText(text: string, parser: (bytes: Uint8Array, start: number, end: number) => number): number {
+  const bytes = encode(text);
+  return parser(bytes, 0, encodedLength);
 }
 
 // UTF-8 needs at most 3 bytes per UTF-16 unit; non-ASCII bytes then fail every grammar above.
@@ -400,6 +254,29 @@ function truncate(text: string, max: number): string {
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+
+/** Whether bytes [start, end) are one of a dataset's null values; undefined when `""` is the only one. */
+export type NullMatcher = (bytes: Uint8Array, start: number, end: number) => boolean;
+
+/**
+ * The matcher of a dataset's non-empty null values (an empty field is tested apart, by its
+ * length: the common case costs nothing). A value matches when all its bytes are a null value's.
+ *
+ * @example
+ * createNullMatcher(['', 'NA'])!(Buffer.from('NA'), 0, 2); // → true
+ */
+export function createNullMatcher(nullValues: readonly string[]): NullMatcher | undefined {
+  const tokens = nullValues.filter((v) => v !== '').map((v) => Buffer.from(v, 'utf8'));
+  if (tokens.length === 0) return undefined;
+  return (bytes, start, end) => {
+    const length = end - start;
+    for (let t = 0; t < tokens.length; t++) {
+      const token = tokens[t];
+      if (token.length !== length) continue;
+      let i = 0;
+      while (i < length && bytes[start + i] === token[i]) i++;
+      if (i === length) return true;
+    }
+    return false;
+  };
 }

@@ -8,4 +8,6 @@ export interface PartitionStats {
   readonly readMs: number;
   readonly parseMs: number;
   readonly mergeMs: number;
+  /** Values counted as missing under `onInvalidValue: "null"`, per column (only columns with any). */
+  readonly valuesNulled?: Readonly<Record<string, number>>;
 }

@@ -2,6 +2,9 @@ import { csvOptionsOf, type DatasetDefinition } from '../datasets/definition.ts'
 import { dialectOf } from '../parse/dialect.ts';
 import { BatchflowError, PartitionNotRecordedError } from '../errors.ts';
 import { createRecordReader } from '../parse/reader.ts';
+import { ParquetFileError, parquetColumns, readParquetFooter } from '../parse/parquetFooter.ts';
+import { readParquetRowGroups, type ParquetPartition } from '../parse/parquetReader.ts';
+import type { ReaderStats } from '../parse/readerTypes.ts';
 import type { RecordLayout, RecordSink, RejectedRecord } from '../parse/sink.ts';
 import { createRollupAggregator } from '../rollup/aggregator.ts';
 import { BUCKET_ORIGIN_MS, parseGranularity } from '../rollup/granularity.ts';
@@ -9,10 +12,10 @@ import { storableText, timeRange } from '../parse/values.ts';
 import { MAX_RAW_CHARS } from '../parse/sink.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { getIngestJob, type IngestJob } from '../store/ingestJobs.ts';
+import { getIngestJob, ingestJobDeleted, type IngestJob } from '../store/ingestJobs.ts';
 import { beginAttempt, completePartition, failPartition, getPartition, releaseAttempt, type Partition, type PartitionResult } from '../store/partitions.ts';
 import { findRecordStart, ownRecordsStart } from './boundary.ts';
-import type { PartitionMessage } from './partitionMessage.ts';
+import { PartitionMessageError, type PartitionMessage } from './partitionMessage.ts';
 import type { PartitionStats } from './partitionStats.ts';
 import { ObjectChangedError, pinOf, type ObjectPin, type ObjectReader } from './ports.ts';
 
@@ -41,7 +44,7 @@ export interface PartitionOutcome {
   readonly idx: number;
   /**
    * `duplicate`: the partition was already merged (a redelivery); nothing was counted again.
-   * `skipped`: its job was stopped; the partition stays pending for `restart`.
+   * `skipped`: its job was stopped (the partition stays pending for `restart`) or deleted.
    * `object-changed`: the version the job pinned (or a staged part) is gone; the partition failed,
    * naming it, since no retry can bring it back.
    */
@@ -63,12 +66,22 @@ export interface PartitionOutcome {
 export async function processPartition(ctx: ProcessContext, message: PartitionMessage): Promise<PartitionOutcome> {
   const { jobId, idx } = message;
   const partition = await getPartition(ctx.db, jobId, idx);
-  if (!partition) throw new PartitionNotRecordedError(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
+  if (!partition) {
+    // A job deleted with its dataset (batchflow datasets delete --force) leaves its in-flight
+    // messages no work; any other unrecorded partition is an error SQS should redeliver.
+    if (await ingestJobDeleted(ctx.db, jobId)) return { jobId, idx, status: 'skipped', reason: `job ${jobId} was deleted` };
+    throw new PartitionNotRecordedError(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
+  }
   if (partition.status === 'completed') return { jobId, idx, status: 'duplicate' };
   const job = await getIngestJob(ctx.db, jobId);
   const dataset = job?.dataset ? await getDataset(ctx.db, job.dataset) : undefined;
   if (!job || !dataset) throw new IngestJobGoneError(`partition ${jobId}/${idx}: job or its dataset is gone`);
 
+  if (message.rowGroups && (message.rowGroups[0] !== partition.rowGroupStart || message.rowGroups[1] !== partition.rowGroupEnd)) {
+    throw new PartitionMessageError(
+      `partition ${jobId}/${idx}: the message's row groups [${message.rowGroups.join(', ')}) are not the recorded [${partition.rowGroupStart}, ${partition.rowGroupEnd})`,
+    );
+  }
   const attempt = await beginAttempt(ctx.db, jobId, idx);
   if (attempt.kind === 'duplicate') return { jobId, idx, status: 'duplicate' };
   if (attempt.kind === 'stopped') return { jobId, idx, status: 'skipped', reason: `job ${jobId} was stopped` };
@@ -120,7 +133,9 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
   const { jobId, idx } = partition;
   const started = performance.now();
   const granularity = parseGranularity(dataset.granularity);
-  const { start, end } = await alignedRange(ctx, job, dataset, partition);
+  const layout = layoutOf(job, dataset);
+  // Outside the merge transaction: the boundary search, or the Parquet footer.
+  const input = layout.format === 'parquet' ? await rowGroupsOf(ctx, job, partition, layout) : await alignedRange(ctx, job, dataset, partition);
   const source = { dataset: dataset.name, jobId, idx, metrics: dataset.metrics };
 
   let produced: PartitionResult | undefined;
@@ -151,27 +166,33 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
         if (rejects.length < ctx.maxStoredRejects) rejects.push({ ...r, reason: storableText(r.reason, MAX_REASON_CHARS), raw: storableText(r.raw, MAX_RAW_CHARS) });
       },
     };
-    const reader = createRecordReader(layoutOf(job, dataset), sink, {
-      baseOffset: start,
-      maxRecordBytes: ctx.maxRecordBytes,
-      timeRange: timeRange(granularity.ms, BUCKET_ORIGIN_MS),
-    });
-
     let parseMs = 0;
     let flushMs = 0;
-    for await (const chunk of await ctx.objects.stream(job.bucket, partition.sourceKey, { start, end }, sourcePin(job, partition))) {
-      const t = performance.now();
-      reader.push(chunk);
-      parseMs += performance.now() - t;
-      if (aggregator.size >= ctx.flushCells) {
-        const f = performance.now();
-        await flush();
-        flushMs += performance.now() - f;
+    const flushWhenFull = async () => {
+      if (aggregator.size < ctx.flushCells) return;
+      const f = performance.now();
+      await flush();
+      flushMs += performance.now() - f;
+    };
+    const range = timeRange(granularity.ms, BUCKET_ORIGIN_MS);
+    let counts: ReaderStats;
+    if ('rowGroups' in input) {
+      const read = await readParquetRowGroups({ ...input, afterRowGroup: flushWhenFull }, layout, sink, { timeRange: range });
+      counts = read;
+      parseMs = read.parseMs;
+    } else {
+      const { start, end } = input;
+      const reader = createRecordReader(layout, sink, { baseOffset: start, maxRecordBytes: ctx.maxRecordBytes, timeRange: range });
+      for await (const chunk of await ctx.objects.stream(job.bucket, partition.sourceKey, { start, end }, sourcePin(job, partition))) {
+        const t = performance.now();
+        reader.push(chunk);
+        parseMs += performance.now() - t;
+        await flushWhenFull();
       }
+      const t = performance.now();
+      counts = reader.end();
+      parseMs += performance.now() - t;
     }
-    const t = performance.now();
-    const counts = reader.end();
-    parseMs += performance.now() - t;
     await flush();
     const readMs = performance.now() - started - parseMs - flushMs;
     return (produced = {
@@ -182,6 +203,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
         recordsRejected: counts.rejected,
         lines: counts.lines,
         bytesRead: counts.bytes,
+        valuesNulled: counts.valuesNulled,
         readMs,
         parseMs,
       },
@@ -198,7 +220,7 @@ async function alignedRange(ctx: ProcessContext, job: IngestJob, dataset: Datase
   const pin = sourcePin(job, p);
   const read = (s: number, e: number) => ctx.objects.readRange(job.bucket, p.sourceKey, s, e, pin);
   const options = {
-    format: job.format ?? 'csv',
+    format: job.format === 'ndjson' ? 'ndjson' : 'csv',
     objectSize: job.objectSize ?? 0,
     dataStart: job.dataStart,
     maxRecordBytes: ctx.maxRecordBytes,
@@ -207,6 +229,22 @@ async function alignedRange(ctx: ProcessContext, job: IngestJob, dataset: Datase
   const [boundary, end] = await Promise.all([findRecordStart(read, p.rangeStart, options), findRecordStart(read, p.rangeEnd, options)]);
   const start = await ownRecordsStart(read, boundary, Math.max(boundary, end), options);
   return { start, end: Math.max(start, end) };
+}
+
+/**
+ * A Parquet partition's row groups, with the object's footer (re-read by every partition: a
+ * range request or two, cheaper than carrying it) and its columns checked as the splitter did.
+ */
+async function rowGroupsOf(ctx: ProcessContext, job: IngestJob, p: Partition, layout: RecordLayout): Promise<Omit<ParquetPartition, 'afterRowGroup'>> {
+  if (p.rowGroupStart === null || p.rowGroupEnd === null) throw new PartitionMessageError(`partition ${p.jobId}/${p.idx} of a Parquet job has no row groups recorded`);
+  const pin = sourcePin(job, p);
+  const read = (start: number, end: number) => ctx.objects.readRange(job.bucket, p.sourceKey, start, end, pin);
+  const objectSize = job.objectSize ?? 0;
+  const metadata = await readParquetFooter(read, objectSize);
+  const { columns, problems } = parquetColumns(metadata, layout);
+  // The splitter checked the same footer: only a dataset redefined since then gets here.
+  if (problems.length > 0) throw new ParquetFileError(`partition ${p.jobId}/${p.idx}: ${problems.join('; ')}`);
+  return { read, objectSize, metadata, columns, rowGroups: { start: p.rowGroupStart, end: p.rowGroupEnd } };
 }
 
 /** The uploaded object's pinned version; staged parts are written once by the splitter and need none. */
@@ -223,5 +261,12 @@ function layoutOf(job: IngestJob, dataset: DatasetDefinition): RecordLayout {
     dimensions: dataset.dimensions,
     metrics: dataset.metrics,
     dialect: dialectOf(csvOptionsOf(dataset), job.lineEnd),
+    values: {
+      nullValues: dataset.nullValues,
+      decimalSeparator: dataset.decimalSeparator,
+      thousandsSeparator: dataset.thousandsSeparator,
+      timeZone: dataset.timeZone,
+      onInvalidValue: dataset.onInvalidValue,
+    },
   };
 }

@@ -1,5 +1,6 @@
+import type { PartitionMessage } from '../process/partitionMessage.ts';
 import type { Db } from '../store/db.ts';
-import { markEnqueued, unsentPartitions } from '../store/partitions.ts';
+import { markEnqueued, unsentPartitions, type Partition } from '../store/partitions.ts';
 import type { PartitionQueue } from './ports.ts';
 
 /**
@@ -18,9 +19,15 @@ export async function sendUnsentPartitions(ctx: { readonly db: Db; readonly queu
   const unsent = await unsentPartitions(ctx.db, jobId);
   let sent = 0;
   for (let i = 0; i < unsent.length; i += SEND_CHUNK) {
-    const accepted = await ctx.queue.send(unsent.slice(i, i + SEND_CHUNK).map((p) => ({ v: 1, jobId, idx: p.idx })));
+    const accepted = await ctx.queue.send(unsent.slice(i, i + SEND_CHUNK).map((p) => messageOf(jobId, p)));
     await markEnqueued(ctx.db, jobId, accepted);
     sent += accepted.length;
   }
   return sent;
+}
+
+/** A partition's message: a Parquet partition's carries its row groups. */
+function messageOf(jobId: number, p: Partition): PartitionMessage {
+  const { rowGroupStart: start, rowGroupEnd: end } = p;
+  return start === null || end === null ? { v: 1, jobId, idx: p.idx } : { v: 1, jobId, idx: p.idx, rowGroups: [start, end] };
 }

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { csvOptionsOf, type DatasetDefinition } from '../datasets/definition.ts';
 import { dialectOf, escapesQuotes, headerOptionsOf } from '../parse/dialect.ts';
 import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
+import { ParquetFileError, chunkRange, parquetColumns, readParquetFooter, topLevelColumns, usedChunks } from '../parse/parquetFooter.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { beginSplitAttempt, failIngestJob, findIngestJobByVersion, openIngestJob, type IngestJob } from '../store/ingestJobs.ts';
@@ -11,7 +12,7 @@ import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
 import { createPartCutter } from './cutter.ts';
 import { encodingProblem } from './encoding.ts';
-import { planByteRanges, type PartitionPlan } from './partitionPlan.ts';
+import { planByteRanges, planRowGroups, type PartitionPlan } from './partitionPlan.ts';
 import { ObjectChangedError, pinOf } from '../process/ports.ts';
 import type { ObjectStore, PartitionQueue } from './ports.ts';
 import { sendUnsentPartitions } from './sendPartitions.ts';
@@ -89,12 +90,17 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
     if (!dataset) throw new ObjectProblem(`unknown dataset prefix: uploads/${datasetName}/ (no dataset named "${datasetName}"; register it with batchflow datasets put)`);
     // A retried split reuses the partition size recorded with the job, so the plan is the same.
     const settings = { ...ctx, partitionBytes: job.partitionBytes };
-    const head = await readOrExplain(() => ctx.objects.readRange(object.bucket, object.key, 0, Math.min(object.size, HEADER_PROBE_BYTES), pinOf(job)), object);
-    const gzip = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-    // With an escape other than the quote, quote parity no longer finds record boundaries
-    // (lib/process/boundary.ts): such an object is streamed and cut by the scanner, as gzip is.
-    const streamed = gzip || (dataset.format === 'csv' && escapesQuotes(csvOptionsOf(dataset)));
-    const split = streamed ? await splitStreamed(settings, job, dataset, budget, gzip) : await splitRanges(settings, job, dataset, checkedText(head));
+    let split: Split;
+    if (dataset.format === 'parquet') {
+      split = await splitParquet(settings, job, dataset);
+    } else {
+      const head = await readOrExplain(() => ctx.objects.readRange(object.bucket, object.key, 0, Math.min(object.size, HEADER_PROBE_BYTES), pinOf(job)), object);
+      const gzip = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+      // With an escape other than the quote, quote parity no longer finds record boundaries
+      // (lib/process/boundary.ts): such an object is streamed and cut by the scanner, as gzip is.
+      const streamed = gzip || (dataset.format === 'csv' && escapesQuotes(csvOptionsOf(dataset)));
+      split = streamed ? await splitStreamed(settings, job, dataset, budget, gzip) : await splitRanges(settings, job, dataset, checkedText(head));
+    }
     await recordSplit(ctx.db, job.jobId, { ...split, splitMs: performance.now() - started });
   } catch (err) {
     if (!(err instanceof ObjectProblem)) throw err;
@@ -145,6 +151,37 @@ async function splitRanges(ctx: SplitContext, job: IngestJob, dataset: DatasetDe
     maxRecordBytes: ctx.maxRecordBytes,
   });
   return { format: dataset.format, compression: 'none', ...layout, partitions };
+}
+
+/**
+ * A Parquet object: its footer, read with range requests, names the row groups; partitions are
+ * whole row groups (planRowGroups), and the job fails when the schema does not fit the dataset.
+ */
+async function splitParquet(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition): Promise<Split> {
+  const read = (start: number, end: number) => readOrExplain(() => ctx.objects.readRange(job.bucket, job.key, start, end, pinOf(job)), job);
+  let metadata;
+  try {
+    metadata = await readParquetFooter(read, job.objectSize ?? 0);
+  } catch (err) {
+    if (err instanceof ParquetFileError) throw new ObjectProblem(err.message);
+    throw err;
+  }
+  const schemaColumns = topLevelColumns(metadata);
+  const { columns, problems } = parquetColumns(metadata, { ...dataset, columns: schemaColumns });
+  if (problems.length > 0) throw new ObjectProblem(`Parquet object does not fit dataset "${dataset.name}": ${problems.join('; ')}`);
+  const used = new Set(columns.keys());
+  const groups = metadata.row_groups.map((_, g) => {
+    const chunks = usedChunks(metadata, g, used);
+    const ranges = chunks.map(chunkRange);
+    return {
+      start: ranges.length > 0 ? Math.min(...ranges.map((r) => r.start)) : 0,
+      end: ranges.length > 0 ? Math.max(...ranges.map((r) => r.end)) : 0,
+      bytes: chunks.reduce((n, c) => n + Number(c.total_uncompressed_size), 0),
+    };
+  });
+  const partitions = planRowGroups({ key: job.key, groups, partitionBytes: ctx.partitionBytes });
+  // Row groups begin after the leading magic "PAR1".
+  return { format: 'parquet', compression: 'none', columns: schemaColumns, headerLines: 0, dataStart: 4, partitions };
 }
 
 /**
@@ -213,7 +250,8 @@ async function splitStreamed(ctx: SplitContext, job: IngestJob, dataset: Dataset
 /** A gzip object's cutter, cutting where the processors' reader ends records (the dialect and the detected line end). */
 function cutterFor(ctx: SplitContext, dataset: DatasetDefinition, layout: Layout) {
   return createPartCutter({
-    format: dataset.format,
+    // Parquet objects are split by splitParquet, never here.
+    format: dataset.format as 'csv' | 'ndjson',
     targetBytes: ctx.partitionBytes,
     maxRecordBytes: ctx.maxRecordBytes,
     dialect: dialectOf(csvOptionsOf(dataset), layout.lineEnd),

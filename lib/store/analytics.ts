@@ -194,3 +194,31 @@ export async function markWindowsStale(tx: Tx, db: Db, dataset: string, from: Da
     update ${db.table('analytics_windows')} w set stale = true
     from touched t where w.job = t.job and w.window_start = t.window_start`;
 }
+
+/** One run of an analytics job, as the API lists them. */
+export interface AnalyticsRunRow {
+  readonly runId: number;
+  readonly job: string;
+  readonly trigger: string;
+  readonly fireTime: Date;
+  readonly windowStart: Date | null;
+  readonly windowEnd: Date | null;
+  readonly startedAt: Date;
+  readonly finishedAt: Date | null;
+  readonly rows: number | null;
+  readonly durationMs: number | null;
+  readonly status: 'running' | 'succeeded' | 'failed';
+  readonly error: string | null;
+}
+
+/** A job's runs, newest first, before run `before`. */
+export async function pageRuns(db: Db, job: string, page: { limit: number; before?: number }): Promise<KeysetPage<AnalyticsRunRow, number>> {
+  const { sql } = db;
+  const rows = await sql<AnalyticsRunRow[]>`
+    select run_id::int as "runId", job, trigger, fire_time as "fireTime", window_start as "windowStart", window_end as "windowEnd",
+           started_at as "startedAt", finished_at as "finishedAt", rows, duration_ms as "durationMs", status, error
+    from ${db.table('analytics_runs')}
+    where job = ${job} ${page.before === undefined ? sql`` : sql`and run_id < ${page.before}`}
+    order by run_id desc limit ${page.limit + 1}`;
+  return pageOf(rows, page.limit, (r) => r.runId);
+}

@@ -30,7 +30,7 @@ export interface IngestJob {
   readonly versionId: string | null;
   readonly eTag: string | null;
   readonly objectSize: number | null;
-  readonly format: 'csv' | 'ndjson' | null;
+  readonly format: 'csv' | 'ndjson' | 'parquet' | null;
   readonly compression: 'none' | 'gzip';
   readonly status: IngestJobStatus;
   readonly reason: string | null;
@@ -47,6 +47,8 @@ export interface IngestJob {
   readonly recordsRead: number;
   readonly recordsAggregated: number;
   readonly recordsRejected: number;
+  /** Values counted as missing (onInvalidValue "null"), per column: `{}` when none. */
+  readonly valuesNulled: Record<string, number>;
   readonly bytesRead: number;
   readonly readMs: number;
   readonly parseMs: number;
@@ -66,7 +68,7 @@ const ingestJobColumns = (db: Db) => db.sql`
   format, compression, status, reason, partition_bytes as "partitionBytes", columns,
   header_lines as "headerLines", data_start as "dataStart", line_end as "lineEnd", partitions_total as "partitionsTotal",
   partitions_done as "partitionsDone", partitions_failed as "partitionsFailed", records_read as "recordsRead",
-  records_aggregated as "recordsAggregated", records_rejected as "recordsRejected",
+  records_aggregated as "recordsAggregated", records_rejected as "recordsRejected", values_nulled as "valuesNulled",
   bytes_read as "bytesRead", read_ms as "readMs", parse_ms as "parseMs", merge_ms as "mergeMs",
   split_ms as "splitMs", created_at as "createdAt", split_finished_at as "splitFinishedAt",
   finished_at as "finishedAt", split_attempts as "splitAttempts", split_started_at as "splitStartedAt"`;
@@ -123,6 +125,18 @@ export async function getIngestJob(db: Db, jobId: number): Promise<IngestJob | u
   return job;
 }
 
+/**
+ * Whether job `jobId` existed and was deleted (with its dataset): job ids come from an identity
+ * sequence and are never reused, so an id the sequence has handed out with no row left is a
+ * deleted job, and one beyond it never existed.
+ */
+export async function ingestJobDeleted(db: Db, jobId: number): Promise<boolean> {
+  const [row] = await db.sql`
+    select not exists (select 1 from ${db.table('batch_jobs')} where job_id = ${jobId})
+      and ${jobId} <= coalesce(pg_sequence_last_value(pg_get_serial_sequence(quote_ident(${db.schema}) || '.batch_jobs', 'job_id')::regclass), 0) as deleted`;
+  return row!.deleted as boolean;
+}
+
 /** The job of one object version, if its notification has been seen. */
 export async function findIngestJobByVersion(db: Db, object: { bucket: string; key: string; objectVersion: string }): Promise<IngestJob | undefined> {
   const [job] = await db.sql<IngestJob[]>`
@@ -144,14 +158,39 @@ export async function listIngestJobs(db: Db, limit = 20): Promise<IngestJob[]> {
   return db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} order by job_id desc limit ${limit}`;
 }
 
-/** A page of jobs, newest first, older than job `before` (the previous page's last). */
-export async function pageIngestJobs(db: Db, page: { limit: number; before?: number }): Promise<KeysetPage<IngestJob, number>> {
+/**
+ * A page of jobs, newest first, older than job `before` (the previous page's last), optionally only
+ * a dataset's, in one status, or created at or after `since`.
+ */
+export async function pageIngestJobs(
+  db: Db,
+  page: { limit: number; before?: number; dataset?: string; status?: IngestJob['status']; since?: Date },
+): Promise<KeysetPage<IngestJob, number>> {
   const { sql } = db;
   const rows = await sql<IngestJob[]>`
     select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
-    ${page.before === undefined ? sql`` : sql`where job_id < ${page.before}`}
+    where true
+      ${page.before === undefined ? sql`` : sql`and job_id < ${page.before}`}
+      ${page.dataset === undefined ? sql`` : sql`and dataset = ${page.dataset}`}
+      ${page.status === undefined ? sql`` : sql`and status = ${page.status}`}
+      ${page.since === undefined ? sql`` : sql`and created_at >= ${page.since}`}
     order by job_id desc limit ${page.limit + 1}`;
   return pageOf(rows, page.limit, (job) => job.jobId);
+}
+
+/**
+ * Deletes a finished job's record with its partitions, rejects and metrics (its aggregates stay:
+ * they are the dataset's). 'running' while it splits or processes, 'not-found' for no such job.
+ */
+export async function deleteIngestJob(db: Db, jobId: number): Promise<'deleted' | 'running' | 'not-found'> {
+  const [row] = await db.sql`
+    with target as (select job_id, status from ${db.table('batch_jobs')} where job_id = ${jobId}),
+    gone as (
+      delete from ${db.table('batch_jobs')} j using target t
+      where j.job_id = t.job_id and t.status not in ('splitting', 'processing') returning j.job_id)
+    select (select status from target) as status, (select count(*) from gone)::int as deleted`;
+  if (row!.status === null) return 'not-found';
+  return row!.deleted > 0 ? 'deleted' : 'running';
 }
 
 /**

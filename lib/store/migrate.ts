@@ -30,3 +30,25 @@ export async function migrate(db: Db): Promise<number[]> {
   }
   return applied;
 }
+
+/** Where a schema stands against this code's migrations. */
+export interface SchemaStatus {
+  /** Versions recorded as applied; empty when the schema (or its migrations table) does not exist. */
+  readonly applied: readonly number[];
+  /** Versions this code has that the schema lacks. */
+  readonly missing: readonly number[];
+}
+
+/**
+ * Reads which migrations a schema holds, changing nothing: for tools that only read (the CLI's
+ * query and status commands), which must not create or alter a deployed schema.
+ */
+export async function schemaStatus(db: Db): Promise<SchemaStatus> {
+  const { sql } = db;
+  const [exists] = await sql<{ table: string | null }[]>`select to_regclass(quote_ident(${db.schema}) || '.schema_migrations')::text as table`;
+  const applied = exists?.table
+    ? (await sql<{ version: number }[]>`select version from ${db.table('schema_migrations')} order by version`).map((r) => r.version)
+    : [];
+  const have = new Set(applied);
+  return { applied, missing: migrations.map((m) => m.version).filter((v) => !have.has(v)) };
+}

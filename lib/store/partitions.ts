@@ -22,6 +22,9 @@ export interface Partition {
   readonly rangeEnd: number;
   /** True for staged parts: the range holds whole records, no boundary search needed. */
   readonly exactRange: boolean;
+  /** Parquet partitions: row groups [start, end) of the object; null for byte ranges. */
+  readonly rowGroupStart: number | null;
+  readonly rowGroupEnd: number | null;
   readonly status: PartitionStatus;
   readonly enqueuedAt: Date | null;
   /** Processor attempts started. */
@@ -43,7 +46,8 @@ const MAX_ERROR_CHARS = 2000;
 
 const partitionColumns = (db: Db) => db.sql`
   job_id as "jobId", idx, source_key as "sourceKey", range_start as "rangeStart",
-  range_end as "rangeEnd", exact_range as "exactRange", status, enqueued_at as "enqueuedAt",
+  range_end as "rangeEnd", exact_range as "exactRange", row_group_start as "rowGroupStart",
+  row_group_end as "rowGroupEnd", status, enqueued_at as "enqueuedAt",
   attempts, error, started_at as "startedAt", failed_at as "failedAt"`;
 
 /**
@@ -54,7 +58,7 @@ export async function recordSplit(
   db: Db,
   jobId: number,
   split: {
-    format: 'csv' | 'ndjson';
+    format: 'csv' | 'ndjson' | 'parquet';
     compression: 'none' | 'gzip';
     columns: readonly string[];
     headerLines: number;
@@ -67,18 +71,20 @@ export async function recordSplit(
 ): Promise<void> {
   await db.sql.begin(async (tx) => {
     if (split.partitions.length > 0) {
-      // One array per column, so 6 parameters however many partitions: a row per partition of
-      // `${tx(rows)}` took 6 each, and Postgres' protocol caps a statement at 65,535 (postgres.js
-      // refuses more), so objects over 10,922 partitions could not be split.
+      // One array per column, so 8 parameters however many partitions: a row per partition of
+      // `${tx(rows)}` took 8 each, and Postgres' protocol caps a statement at 65,535 (postgres.js
+      // refuses more), so objects over 8,191 partitions could not be split.
       // https://www.postgresql.org/docs/current/protocol-message-formats.html (Bind: Int16 count)
       const ps = split.partitions;
       await tx`
-        insert into ${db.table('batch_partitions')} (job_id, idx, source_key, range_start, range_end, exact_range)
+        insert into ${db.table('batch_partitions')} (job_id, idx, source_key, range_start, range_end, exact_range, row_group_start, row_group_end)
         select ${jobId}, * from unnest(
           ${ps.map((p) => p.idx)}::int[], ${ps.map((p) => p.sourceKey)}::text[], ${ps.map((p) => p.rangeStart)}::bigint[],
           ${ps.map((p) => p.rangeEnd)}::bigint[],
-          -- As text: postgres.js types a JS array of booleans as a scalar boolean.
-          ${ps.map((p) => String(p.exactRange))}::text[]::boolean[])
+          -- As text: postgres.js types a JS array of booleans as a scalar boolean, and nulls need a type.
+          ${ps.map((p) => String(p.exactRange))}::text[]::boolean[],
+          ${ps.map((p) => (p.rowGroups ? String(p.rowGroups.start) : null))}::text[]::int[],
+          ${ps.map((p) => (p.rowGroups ? String(p.rowGroups.end) : null))}::text[]::int[])
         on conflict (job_id, idx) do nothing`;
     }
     await tx`
@@ -201,7 +207,8 @@ export async function completePartition(
           status = 'completed', completed_at = clock_timestamp(), failed_at = null, records_read = ${s.recordsRead},
           records_aggregated = ${s.recordsAggregated}, records_rejected = ${s.recordsRejected},
           lines = ${s.lines}, bytes_read = ${s.bytesRead}, read_ms = ${s.readMs}, parse_ms = ${s.parseMs},
-          merge_ms = ${mergeMs}, data_min = ${result.dataRange?.from ?? null}, data_max = ${result.dataRange?.to ?? null}
+          merge_ms = ${mergeMs}, data_min = ${result.dataRange?.from ?? null}, data_max = ${result.dataRange?.to ?? null},
+          values_nulled = ${tx.json((s.valuesNulled ?? {}) as never)}
         where job_id = ${source.jobId} and idx = ${source.idx}`;
       await tx`
         update ${db.table('batch_jobs')} set
@@ -213,6 +220,7 @@ export async function completePartition(
           records_rejected = records_rejected + ${s.recordsRejected},
           bytes_read = bytes_read + ${s.bytesRead},
           read_ms = read_ms + ${s.readMs}, parse_ms = parse_ms + ${s.parseMs}, merge_ms = merge_ms + ${mergeMs}
+          ${s.valuesNulled === undefined ? tx`` : tx`, values_nulled = ${addNulled(tx, s.valuesNulled)}`}
         where job_id = ${source.jobId}`;
       const jobFinished = await finishIngestJobIfDone(tx, db, source.jobId);
       return { merged: true, mergeMs, lockWaitMs, rowsMerged, jobFinished };
@@ -221,6 +229,16 @@ export async function completePartition(
     if (err instanceof AlreadyMerged) return { merged: false, mergeMs: 0, lockWaitMs: err.lockWaitMs, rowsMerged: 0, jobFinished: false };
     throw err;
   }
+}
+
+/** The job's values_nulled plus a partition's, column by column. */
+function addNulled(tx: Tx, nulled: Readonly<Record<string, number>>) {
+  return tx`(
+    select coalesce(jsonb_object_agg(k, n), '{}'::jsonb) from (
+      select k, sum(v::bigint) as n
+      from (select * from jsonb_each_text(values_nulled) union all select * from jsonb_each_text(${tx.json(nulled as never)}::jsonb)) as both_(k, v)
+      group by k
+    ) as summed)`;
 }
 
 /** The assignments that reopen a job which had ended on failed partitions (one of them now merges or retries). */

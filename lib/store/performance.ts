@@ -131,3 +131,92 @@ export async function lastTuningChanges(db: Db): Promise<Record<string, number>>
     select parameter, max(applied_at) as at from ${db.table('tuning_history')} group by parameter`;
   return Object.fromEntries(rows.map((r) => [r.parameter, r.at.getTime()]));
 }
+
+/** One stored measurement, as the API lists them. */
+export interface PerformanceMetricRow {
+  readonly id: number;
+  readonly component: string;
+  readonly metric: string;
+  readonly value: number;
+  readonly recordedAt: Date;
+  readonly jobId: number | null;
+  readonly partitionIdx: number | null;
+}
+
+/** Measurements, newest first, before id `before`, filtered by job, component, metric and time. */
+export async function pagePerformanceMetrics(
+  db: Db,
+  page: { limit: number; before?: number; jobId?: number; component?: string; metric?: string; from?: Date; to?: Date },
+): Promise<KeysetPage<PerformanceMetricRow, number>> {
+  const { sql } = db;
+  const rows = await sql<PerformanceMetricRow[]>`
+    select id::int as id, component, metric_name as metric, metric_value as value, recorded_at as "recordedAt",
+           job_id::int as "jobId", partition_idx as "partitionIdx"
+    from ${db.table('performance_metrics')}
+    where true
+      ${page.before === undefined ? sql`` : sql`and id < ${page.before}`}
+      ${page.jobId === undefined ? sql`` : sql`and job_id = ${page.jobId}`}
+      ${page.component === undefined ? sql`` : sql`and component = ${page.component}`}
+      ${page.metric === undefined ? sql`` : sql`and metric_name = ${page.metric}`}
+      ${page.from === undefined ? sql`` : sql`and recorded_at >= ${page.from}`}
+      ${page.to === undefined ? sql`` : sql`and recorded_at < ${page.to}`}
+    order by id desc limit ${page.limit + 1}`;
+  return pageOf(rows, page.limit, (r) => r.id);
+}
+
+/** How a set of ingestion jobs performed: what the API's performance summary answers. */
+export interface PerformanceSummary {
+  readonly jobs: number;
+  readonly records: number;
+  readonly rejected: number;
+  readonly bytes: number;
+  /** From the first job's creation to the last one's end (or now, while one runs). */
+  readonly wallMs: number;
+  readonly recordsPerSecond: number;
+  readonly rejectRate: number;
+  readonly partitions: { readonly done: number; readonly failed: number; readonly errorRate: number };
+  /** Partition latency, start of the attempt that completed it to its completion, in ms. */
+  readonly partitionLatencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
+  /** Time spent per stage, summed over partitions (processors run in parallel, so it exceeds wall time). */
+  readonly stageMs: { readonly split: number; readonly read: number; readonly parse: number; readonly merge: number };
+}
+
+/** The summary of one job, or of every job created in [from, to). */
+export async function summarizeIngestion(db: Db, scope: { jobId: number } | { from: Date; to: Date }): Promise<PerformanceSummary> {
+  const { sql } = db;
+  const jobs = 'jobId' in scope ? sql`job_id = ${scope.jobId}` : sql`created_at >= ${scope.from} and created_at < ${scope.to}`;
+  const [row] = await sql`
+    with j as (select * from ${db.table('batch_jobs')} where ${jobs}),
+    p as (select pt.* from ${db.table('batch_partitions')} pt join j using (job_id))
+    select
+      (select count(*)::int from j) as jobs,
+      (select coalesce(sum(records_read), 0)::float8 from j) as records,
+      (select coalesce(sum(records_rejected), 0)::float8 from j) as rejected,
+      (select coalesce(sum(bytes_read), 0)::float8 from j) as bytes,
+      (select extract(epoch from (coalesce(max(finished_at), clock_timestamp()) - min(created_at))) * 1000 from j) as wall_ms,
+      (select count(*) filter (where status = 'completed')::int from p) as done,
+      (select count(*) filter (where status = 'failed')::int from p) as failed,
+      (select percentile_cont(array[0.5, 0.95, 0.99]) within group (order by extract(epoch from (completed_at - started_at)) * 1000)
+         from p where status = 'completed' and started_at is not null) as latency,
+      (select coalesce(sum(split_ms), 0) from j) as split_ms,
+      (select coalesce(sum(read_ms), 0) from j) as read_ms,
+      (select coalesce(sum(parse_ms), 0) from j) as parse_ms,
+      (select coalesce(sum(merge_ms), 0) from j) as merge_ms`;
+  const r = row!;
+  const wallMs = Number(r.wall_ms ?? 0);
+  const records = Number(r.records);
+  const latency = (r.latency as number[] | null) ?? [null, null, null];
+  const round = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
+  return {
+    jobs: r.jobs,
+    records,
+    rejected: Number(r.rejected),
+    bytes: Number(r.bytes),
+    wallMs: Math.round(wallMs),
+    recordsPerSecond: wallMs > 0 ? Math.round((records * 1000) / wallMs) : 0,
+    rejectRate: records > 0 ? Number(r.rejected) / records : 0,
+    partitions: { done: r.done, failed: r.failed, errorRate: r.done + r.failed > 0 ? r.failed / (r.done + r.failed) : 0 },
+    partitionLatencyMs: { p50: round(latency[0] ?? null), p95: round(latency[1] ?? null), p99: round(latency[2] ?? null) },
+    stageMs: { split: Number(r.split_ms), read: Number(r.read_ms), parse: Number(r.parse_ms), merge: Number(r.merge_ms) },
+  };
+}

@@ -2,6 +2,7 @@ import type { WindowCell } from '../analytics/rollupPlan.ts';
 import type { CellStatistics } from '../rollup/aggregator.ts';
 import type postgres from 'postgres';
 import type { Db } from './db.ts';
+import { datasetDeletionLock } from './datasets.ts';
 
 /**
  * The ON CONFLICT clause adding an incoming cell (`excluded`) to the stored one (`r`): counts and
@@ -181,8 +182,8 @@ export async function pendingCompactionShards(db: Db, originIso: string, dataset
  * Compacts one shard in one transaction: deletes its partial rows, merges them per cell (as queries
  * do) and adds each cell to its compacted row in `rollups`. A crash anywhere rolls all of it back,
  * leaving the partial rows where they were; rows appended after the statement began are left for
- * the next pass. null when another compactor holds the shard (a transaction-scoped advisory lock,
- * taken without waiting).
+ * the next pass. null when another compactor holds the shard, or the dataset is being deleted
+ * (transaction-scoped advisory locks, taken without waiting).
  */
 export async function compactShard(db: Db, shard: CompactionShard): Promise<{ rows: number; cells: number } | null> {
   return db.sql.begin(async (tx) => {
@@ -191,6 +192,8 @@ export async function compactShard(db: Db, shard: CompactionShard): Promise<{ ro
     const [lock] = await tx<{ locked: boolean }[]>`
       select pg_try_advisory_xact_lock(hashtext(${`${db.schema}/compact/${shard.dataset}/${shard.rollup}`}), ${key}::int) as locked`;
     if (!lock.locked) return null;
+    const [open] = await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock_shared(${datasetDeletionLock(db, shard.dataset)}) as locked`;
+    if (!open.locked) return null;
     const from = tx`${shard.originIso}::timestamptz + make_interval(days => ${COMPACTION_RANGE_DAYS * shard.range}::int)`;
     const to = tx`${shard.originIso}::timestamptz + make_interval(days => ${COMPACTION_RANGE_DAYS * (shard.range + 1)}::int)`;
     const pieces = tx`

@@ -334,6 +334,32 @@ create index rollup_partials_by_time on ${s}.rollup_partials (dataset, rollup, b
     },
   },
   {
+    version: 11,
+    description: 'batch_partitions, batch_jobs: values counted as missing under onInvalidValue "null", per column',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- A dataset with onInvalidValue "null" keeps a record whose metric or dimension value is not valid,
+-- counting the value as missing; these count such values per column name ({"arr_delay": 9430}),
+-- in records that were aggregated. A job's is the sum of its completed partitions'.
+alter table ${s}.batch_partitions add column values_nulled jsonb not null default '{}';
+alter table ${s}.batch_jobs add column values_nulled jsonb not null default '{}';
+`;
+    },
+  },
+  {
+    version: 13,
+    description: 'batch_partitions: the row groups of a Parquet partition',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- A Parquet partition is whole row groups [row_group_start, row_group_end) of its object; its
+-- range_start and range_end are the bytes their column chunks span. Null for byte-range partitions.
+alter table ${s}.batch_partitions add column row_group_start int, add column row_group_end int;
+`;
+    },
+  },
+  {
     version: 14,
     description: 'batch_jobs: the line end the splitter detected (LF or CR alone)',
     sql: (schema) => {

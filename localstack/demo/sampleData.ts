@@ -36,10 +36,7 @@ export async function writeSalesCsv(
   const products = options.products ?? 20;
   const spanMs = (options.days ?? 7) * 86_400_000;
   const t0 = Date.UTC(2024, 0, 1);
-  const out = createWriteStream(path);
-  let chunk = 'ts,region,product,amount,quantity\n';
-  let bytes = 0;
-  for (let i = 0; i < options.records; i++) {
+  return writeCsv(path, 'ts,region,product,amount,quantity', options.records, (i) => {
     const offset = options.order === 'random' ? random() * spanMs : Math.min(spanMs - 1, (i * spanMs) / options.records + random() * 5000);
     const ts = new Date(t0 + Math.floor(offset)).toISOString();
     const region = REGIONS[Math.floor(random() * REGIONS.length)];
@@ -47,7 +44,21 @@ export async function writeSalesCsv(
     // exp of a sum of uniforms ≈ log-normal, median ~ e^4 ≈ 55.
     const amount = random() < 0.01 ? '' : Math.exp(2 + 4 * ((random() + random() + random()) / 3)).toFixed(2);
     const quantity = 1 + Math.floor(random() * 20);
-    chunk += `${ts},${region},${product},${amount},${quantity}\n`;
+    return `${ts},${region},${product},${amount},${quantity}`;
+  });
+}
+
+/**
+ * Writes a header and `records` lines, line `i` from `line(i)` (called in order), to `path` in 1 MiB
+ * chunks, waiting for the stream to drain; resolves with the bytes written. Generated bench files
+ * are hundreds of MB: built as one string they would not fit the heap.
+ */
+export async function writeCsv(path: string, header: string, records: number, line: (i: number) => string): Promise<number> {
+  const out = createWriteStream(path);
+  let chunk = `${header}\n`;
+  let bytes = 0;
+  for (let i = 0; i < records; i++) {
+    chunk += `${line(i)}\n`;
     if (chunk.length > 1 << 20) {
       bytes += chunk.length;
       if (!out.write(chunk)) await once(out, 'drain');

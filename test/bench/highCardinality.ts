@@ -1,6 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { prng } from '../../localstack/demo/sampleData.ts';
+import { prng, writeCsv } from '../../localstack/demo/sampleData.ts';
 
 /**
  * A high-cardinality file shaped like real sensor exports (e.g. a year of hourly weather
@@ -50,10 +48,7 @@ export async function writeHighCardinalityCsv(path: string, options: { records: 
     }
     return lo;
   };
-  const out = createWriteStream(path);
-  let chunk = 'observed_at,station,kind,source,temperature,humidity,wind,pressure\n';
-  let bytes = 0;
-  for (let i = 0; i < options.records; i++) {
+  return writeCsv(path, 'observed_at,station,kind,source,temperature,humidity,wind,pressure', options.records, () => {
     const ts = new Date(t0 + Math.floor(random() * YEAR_MS)).toISOString();
     const s = station();
     const kind = KINDS[(s + Math.floor(random() * 1.4)) % KINDS.length];
@@ -62,15 +57,6 @@ export async function writeHighCardinalityCsv(path: string, options: { records: 
     const humidity = Math.min(100, Math.max(0, Math.round(65 + 12 * normal())));
     const wind = random() < 0.02 ? '' : Math.exp(1 + 0.6 * normal()).toFixed(2);
     const pressure = (1013 + 6 * normal()).toFixed(1);
-    chunk += `${ts},ST${String(s).padStart(4, '0')},${kind},${source},${temperature},${humidity},${wind},${pressure}\n`;
-    if (chunk.length > 1 << 20) {
-      bytes += chunk.length;
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  bytes += chunk.length;
-  out.end(chunk);
-  await once(out, 'finish');
-  return bytes;
+    return `${ts},ST${String(s).padStart(4, '0')},${kind},${source},${temperature},${humidity},${wind},${pressure}`;
+  });
 }

@@ -15,15 +15,19 @@
  * - the processor's peak RSS (VmHWM of a fresh process, V8 heap capped) at 1M and 5M sales records
  *   and at the high-cardinality file (the pure parse + aggregate path, partition by partition);
  * - after ingesting the high-cardinality file: rollup storage bytes per cell, a 1-week query and a
- *   weekly analytics run, uncompacted and after compactPartials.
+ *   weekly analytics run, uncompacted and after compactPartials;
+ * - the time-ordered sales records as Parquet (zstd, written by DuckDB) vs the same CSV: parse +
+ *   aggregate on one core and end to end.
  *
  * BENCH_RUNS (default 3 end to end, 5 for parse + aggregate and the queries; BENCH_E2E_RUNS and
  * BENCH_CPU_RUNS set one of them), BENCH_RECORDS (sales records, default 5,000,000),
  * BENCH_HC_RECORDS (default 1,000,000), BENCH_SKIP (comma-separated: duckdb, e2e, rss, storage)
- * and BENCH_FILES (sales, observations) shrink a run while iterating; BENCH_PARTITION_VISIBILITY_S shortens the partition queue's
+ * and BENCH_FILES (sales, observations, parquet) shrink a run while iterating (BENCH_FILES=parquet
+ * runs the Parquet-vs-CSV comparison alone; BENCH_SKIP=cpu skips its per-core half); BENCH_PARTITION_VISIBILITY_S shortens the partition queue's
  * visibility timeout (printed when set). A run whose job does not end `completed` with every
  * record read is reported and left out of the medians. The last two lines are
- * `ratio vs DuckDB per core: <x>` and `ratio vs Postgres-native end to end: <x>`, the lowest over the files.
+ * `ratio vs DuckDB per core: <x>` and `ratio vs Postgres-native end to end: <x>`, the lowest over the
+ * files; `ratio Parquet vs CSV end to end: <x>` before them (records/s, Parquet ÷ CSV).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -400,13 +404,83 @@ async function afterIngestion(f: BenchFile, groups: number | undefined, db: Db, 
   }
 }
 
+// ---------------------------------------------------------------- Parquet vs CSV
+/** The time-ordered sales records as Parquet (zstd, DuckDB's default row groups of 122,880 rows), written once by DuckDB. */
+async function salesParquet(csv: string): Promise<string> {
+  const file = csv.replace(/\.csv$/, '.zstd.parquet');
+  if (!existsSync(file)) {
+    await conn.run(`
+      COPY (SELECT ts::TIMESTAMPTZ AS ts, region, product, nullif(amount, '')::DOUBLE AS amount, quantity::INTEGER AS quantity
+            FROM read_csv(${literal(csv)}, header = true, all_varchar = true))
+      TO ${literal(file)} (FORMAT parquet, COMPRESSION zstd)`);
+  }
+  return file;
+}
+
+/**
+ * The same sales records as CSV and as Parquet: parse + aggregate on one core (fresh processes,
+ * alternating) and end to end on the local stack (alternating runs). Returns Parquet's end-to-end
+ * records/s ÷ CSV's, or undefined when a side had no completed run.
+ */
+async function parquetVsCsv(): Promise<number | undefined> {
+  const csv = await salesFile(RECORDS, 'time');
+  const parquet = await salesParquet(csv);
+  const [{ groups }] = (await conn.runAndReadAll(`SELECT count(DISTINCT row_group_id)::INT AS groups FROM parquet_metadata(${literal(parquet)})`)).getRowObjectsJS() as { groups: number }[];
+  const sides = [
+    { label: 'CSV    ', f: { label: 'sales CSV', file: csv, dataset: sales, records: RECORDS }, args: [csv, 'sales'] },
+    { label: 'Parquet', f: { label: 'sales Parquet', file: parquet, dataset: { ...sales, format: 'parquet' as const }, records: RECORDS }, args: [parquet, 'sales', 'parquet'] },
+  ];
+  const mb = (file: string) => `${(statSync(file).size / 1e6).toFixed(0)} MB`;
+  console.log(`
+sales as Parquet vs the same records as CSV: ${fmt(RECORDS)} records; CSV ${mb(csv)}, Parquet ${mb(parquet)} (zstd, ${groups} row groups)`);
+  if (!SKIP.has('cpu')) {
+    const ms = sides.map(() => [] as number[]);
+    for (let run = 0; run < CPU_RUNS; run++) {
+      sides.forEach((side, i) => {
+        const r = child<{ records: number; ms: number }>('throughput.ts', side.args);
+        if (r.records !== RECORDS) throw new Error(`${side.f.label}: expected ${RECORDS} records, got ${r.records}`);
+        ms[i].push(r.ms);
+      });
+    }
+    console.log('  parse+aggregate, batchflow, 1 core');
+    sides.forEach((side, i) => console.log(`    ${side.label}: median ${secs(median(ms[i]))}  ${fmt((RECORDS * 1000) / median(ms[i]))} records/s  (${runsMs(ms[i])})`));
+    console.log(`    ratio Parquet / CSV: ${(median(ms[0]) / median(ms[1])).toFixed(2)}`);
+  }
+  if (SKIP.has('e2e')) return undefined;
+  const ms = sides.map(() => [] as number[]);
+  for (let run = 0; run < E2E_RUNS; run++) {
+    for (const [i, side] of sides.entries()) {
+      try {
+        ms[i].push(await batchflowEndToEnd(side.f));
+      } catch (err) {
+        if (!(err instanceof JobNotCompleted)) throw err;
+        console.log(`    left out: ${side.label.trim()} run ${run + 1}: ${err.message}`);
+      }
+    }
+  }
+  console.log('  end to end, batchflow upload → job completed, local stack');
+  sides.forEach((side, i) => {
+    if (ms[i].length) console.log(`    ${side.label}: median ${secs(median(ms[i]))}  ${fmt((RECORDS * 1000) / median(ms[i]))} records/s  (${runsMs(ms[i])})`);
+  });
+  if (!ms[0].length || !ms[1].length) return undefined;
+  const ratio = median(ms[0]) / median(ms[1]);
+  console.log(`    ratio Parquet / CSV: ${ratio.toFixed(2)}`);
+  return ratio;
+}
+
 // ---------------------------------------------------------------- the run
 const sales = benchDataset('sales');
 const observations = benchDataset('observations');
+// Only the selected files are generated (BENCH_FILES=parquet generates none of these).
+const wanted = (name: string) => !ONLY || ONLY.has(name);
 const files: BenchFile[] = [
-  { label: `sales, time-ordered (as exports and logs are)`, file: await salesFile(RECORDS, 'time'), dataset: sales, records: RECORDS },
-  { label: `sales, timestamps shuffled over 30 days`, file: await salesFile(RECORDS, 'random'), dataset: sales, records: RECORDS },
-  { label: `high-cardinality observations, a year unordered`, file: await observationsFile(HC_RECORDS), dataset: observations, records: HC_RECORDS },
+  ...(wanted('sales')
+    ? [
+        { label: `sales, time-ordered (as exports and logs are)`, file: await salesFile(RECORDS, 'time'), dataset: sales, records: RECORDS },
+        { label: `sales, timestamps shuffled over 30 days`, file: await salesFile(RECORDS, 'random'), dataset: sales, records: RECORDS },
+      ]
+    : []),
+  ...(wanted('observations') ? [{ label: `high-cardinality observations, a year unordered`, file: await observationsFile(HC_RECORDS), dataset: observations, records: HC_RECORDS }] : []),
 ];
 const hostCores = (await import('node:os')).availableParallelism();
 console.log(`machine: ${hostCores} cores; Postgres ${databaseUrl.replace(/\/\/[^@]*@/, '//')}; runs: ${CPU_RUNS} parse+aggregate and queries, ${E2E_RUNS} end to end (medians)`);
@@ -443,7 +517,9 @@ for (const f of files) {
     peakRss(f);
   }
 }
+const parquetRatio = wanted('parquet') ? await parquetVsCsv() : undefined;
 console.log('');
+if (parquetRatio !== undefined) console.log(`ratio Parquet vs CSV end to end: ${parquetRatio.toFixed(2)}`);
 if (duckRatios.length) console.log(`ratio vs DuckDB per core: ${Math.min(...duckRatios).toFixed(2)}`);
 if (notCompleted.length) console.log(`end to end: no batchflow run completed for ${notCompleted.join('; ')} (left out of the ratio below)`);
 if (pgRatios.length) console.log(`ratio vs Postgres-native end to end: ${Math.min(...pgRatios).toFixed(2)}`);

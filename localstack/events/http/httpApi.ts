@@ -47,7 +47,9 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
       res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Forbidden: a cross-origin request may not change anything' }));
       return;
     }
-    const outcome = await pool.invoke(toEvent(req));
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const outcome = await pool.invoke(toEvent(req, Buffer.concat(chunks).toString('utf8')));
     if (!outcome.ok) {
       // What API Gateway answers when the integration fails.
       options.log(`api: ${outcome.error}`);
@@ -88,8 +90,8 @@ export function isLoopbackOrigin(origin: string): boolean {
   }
 }
 
-/** An HTTP API payload 2.0 event for a body-less request (the API's routes take no body). */
-export function toEvent(req: Pick<IncomingMessage, 'url' | 'method' | 'headers'>): APIGatewayProxyEventV2 {
+/** An HTTP API payload 2.0 event for a request, with its body as text (API Gateway's, for JSON). */
+export function toEvent(req: Pick<IncomingMessage, 'url' | 'method' | 'headers'>, body = ''): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const query: Record<string, string> = {};
   // API Gateway joins repeated parameters with commas.
@@ -105,6 +107,7 @@ export function toEvent(req: Pick<IncomingMessage, 'url' | 'method' | 'headers'>
     headers,
     ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
     pathParameters: { proxy: url.pathname.slice(1) },
+    ...(body !== '' ? { body } : {}),
     isBase64Encoded: false,
     requestContext: {
       accountId: '123456789012',

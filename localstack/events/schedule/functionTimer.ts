@@ -75,3 +75,11 @@ export function describeCompactorRun(result: unknown): string[] {
   if (r.shards === 0) return [];
   return [`compactor merged ${r.partialRows} partial rows into ${r.cells} cells (${r.shards} shards${r.remaining > 0 ? `, ${r.remaining} left for the next run` : ''})`];
 }
+
+/** The retention pass's log line, when it deleted anything. */
+export function describeRetentionRun(result: unknown): string[] {
+  const r = result as { deleted: Record<string, number>; complete: boolean };
+  const parts = Object.entries(r.deleted).filter(([, n]) => n > 0).map(([kind, n]) => `${n} ${kind}`);
+  if (parts.length === 0) return [];
+  return [`retention deleted ${parts.join(', ')}${r.complete ? '' : ' (more left for the next run)'}`];
+}

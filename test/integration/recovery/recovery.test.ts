@@ -58,6 +58,7 @@ function cli(p: Pipeline, ...args: string[]): { status: number | null; stdout: s
     encoding: 'utf8',
     env: {
       ...process.env,
+      BATCHFLOW_TARGET: 'database',
       DATABASE_URL: p.stack.state.databaseUrl,
       DATABASE_SCHEMA: p.schema,
       AWS_ENDPOINT_URL: p.stack.state.endpoint,

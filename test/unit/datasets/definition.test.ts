@@ -28,7 +28,7 @@ function problemsOf(input: unknown): readonly string[] {
 }
 
 describe('parseDatasetDefinition', () => {
-  it('fills the defaults: ISO times, each dimension alone plus the total as rollups, and RFC 4180 CSV', () => {
+  it('fills the defaults: ISO times in UTC, values as today, each dimension alone plus the total as rollups, and RFC 4180 CSV', () => {
     // Prepare
     const input = { ...valid };
 
@@ -40,6 +40,11 @@ describe('parseDatasetDefinition', () => {
       ...valid,
       format: 'csv',
       timeFormat: 'iso',
+      timeZone: 'UTC',
+      nullValues: [''],
+      decimalSeparator: '.',
+      thousandsSeparator: null,
+      onInvalidValue: 'reject',
       rollups: [['region'], ['sku'], ['channel'], []],
       delimiter: ',',
       quote: '"',
@@ -69,6 +74,40 @@ describe('parseDatasetDefinition', () => {
     expect(definition.rollups).toEqual([['region', 'channel'], [], ['region', 'sku', 'channel']]);
   });
 
+  it('keeps the value options given: R-style nulls, decimal commas, a local time pattern, the null policy', () => {
+    // Prepare
+    const input = {
+      ...valid,
+      timeFormat: '%d/%m/%Y %H:%M',
+      timeZone: 'Europe/Paris',
+      nullValues: ['', 'NA', 'NULL', '\\N'],
+      decimalSeparator: ',',
+      thousandsSeparator: '.',
+      onInvalidValue: 'null',
+    };
+
+    // Act
+    const definition = parseDatasetDefinition(input);
+
+    // Assess
+    expect(definition).toMatchObject({
+      timeFormat: '%d/%m/%Y %H:%M',
+      timeZone: 'Europe/Paris',
+      nullValues: ['', 'NA', 'NULL', '\\N'],
+      decimalSeparator: ',',
+      thousandsSeparator: '.',
+      onInvalidValue: 'null',
+    });
+  });
+
+  it.each(['epoch_us', 'epoch_ns', '%Y%m%dT%H%M%SZ', '%Y-%m-%d %H:%M:%S.%f%z'])('accepts the time format %j', (timeFormat) => {
+    // Act
+    const definition = parseDatasetDefinition({ ...valid, timeFormat });
+
+    // Assess
+    expect(definition.timeFormat).toBe(timeFormat);
+  });
+
   it('accepts a dataset without dimensions, whose only default rollup is the total', () => {
     // Prepare
     const input = { ...valid, dimensions: [] };
@@ -80,13 +119,21 @@ describe('parseDatasetDefinition', () => {
     expect(definition.rollups).toEqual([[]]);
   });
 
+  it('accepts a Parquet dataset, its time format defaulted as for CSV', () => {
+    // Act
+    const definition = parseDatasetDefinition({ ...valid, format: 'parquet', timeFormat: undefined });
+
+    // Assess
+    expect(definition).toMatchObject({ format: 'parquet', timeFormat: 'iso' });
+  });
+
   it.each<[string, Record<string, unknown>, string]>([
     ['a name with capitals', { name: 'Orders' }, 'name: "Orders" must be 1 to 63 characters'],
     ['a name starting with "-"', { name: '-orders' }, 'name: "-orders" must be'],
     ['a name with a slash', { name: 'a/b' }, 'name: "a/b" must be'],
     ['a name of 64 characters', { name: 'a'.repeat(64) }, `name: "${'a'.repeat(64)}" must be`],
     ['a missing name', { name: undefined }, 'name: is required'],
-    ['an unknown format', { format: 'parquet' }, 'format: '],
+    ['an unknown format', { format: 'avro' }, 'format: '],
     ['an empty time column', { timeColumn: '' }, 'timeColumn: must not be empty'],
     ['an unknown time format', { timeFormat: 'rfc2822' }, 'timeFormat: '],
     ['an invalid granularity', { granularity: '1-month' }, 'granularity: "1-month" is not a granularity'],
@@ -107,6 +154,14 @@ describe('parseDatasetDefinition', () => {
     ['two totals', { rollups: [[], []] }, 'rollups[1]: has the same dimensions as rollups[0]'],
     ['an unknown field', { rollup: [['region']] }, 'rollup: is not a field'],
     ['dimensions that are not strings', { dimensions: [1] }, 'dimensions[0]: '],
+    ['a time pattern with an unknown directive', { timeFormat: '%d/%m/%Y %Q' }, 'timeFormat: %Q in "%d/%m/%Y %Q" is not a supported directive'],
+    ['a time pattern without a whole date', { timeFormat: '%H:%M' }, 'timeFormat: "%H:%M" does not read a whole date'],
+    ['an unknown time zone', { timeZone: 'Europe/Atlantis' }, 'timeZone: "Europe/Atlantis" is not an IANA time zone name'],
+    ['a null value that is not a string', { nullValues: ['', 0] }, 'nullValues[1]: '],
+    ['a decimal separator other than . or ,', { decimalSeparator: ';' }, 'decimalSeparator: '],
+    ['a thousands separator that is not one of , . space \'', { thousandsSeparator: '_' }, 'thousandsSeparator: '],
+    ['the same decimal and thousands separator', { decimalSeparator: ',', thousandsSeparator: ',' }, 'thousandsSeparator: "," is also the decimalSeparator'],
+    ['an unknown bad-value policy', { onInvalidValue: 'skip' }, 'onInvalidValue: '],
   ])('rejects %s, naming the field', (_rule, change, problem) => {
     // Prepare
     const input = { ...valid, ...change };
@@ -199,9 +254,9 @@ describe('rollupKey', () => {
       expect(parseDatasetDefinition(JSON.parse(JSON.stringify(definition)))).toEqual(definition);
     });
 
-    it('adds nothing to an NDJSON dataset, and rejects CSV options there, naming each', () => {
+    it('adds nothing to an NDJSON dataset, and rejects CSV options there, naming each (their defaults are dropped)', () => {
       // Act
-      const definition = parseDatasetDefinition({ ...valid, format: 'ndjson' });
+      const definition = parseDatasetDefinition({ ...valid, format: 'ndjson', delimiter: ',', header: true });
       const problems = problemsOf({ ...valid, format: 'ndjson', delimiter: ';', skipRows: 1 });
 
       // Assess

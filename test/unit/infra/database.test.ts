@@ -193,8 +193,8 @@ describe('BatchflowDatabase: a brought database', () => {
     const tooSmall = () => synthesize({ databaseSecretArn: secretArn, databaseMaxConnections: 20 });
 
     // Assess
-    // 40 connections: splitter 2×2 + analytics 2×2 + tuner 1×2 + watchdog 1×2 + compactor 1×2 + 10 headroom leave 16, 8 processors of 2.
-    expect(small.processorConcurrencyCap).toBe(8);
+    // 40 connections: splitter 2×2 + analytics 2×2 + tuner 1×2 + watchdog 1×2 + compactor 1×2 + retention 1×2 + 10 headroom leave 14, 7 processors of 2.
+    expect(small.processorConcurrencyCap).toBe(7);
     expect(roomy.processorConcurrencyCap).toBe(50);
     expect(tooSmall).toThrow(/allows 20 connections.*at least 2 are needed/);
   });

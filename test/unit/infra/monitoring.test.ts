@@ -7,7 +7,7 @@ import { logicalId, synthesize } from './support.ts';
 
 const queueNames = Object.keys(topology.queues) as QueueName[];
 /** The functions that run in response to work, and whose failures and throttles need a person. */
-const watched = ['splitter', 'processor', 'analytics', 'tuner', 'watchdog', 'compactor', 'api'] as const;
+const watched = ['splitter', 'processor', 'analytics', 'tuner', 'watchdog', 'compactor', 'retention', 'api'] as const;
 
 describe('Monitoring', () => {
   it('alarms as soon as any message reaches a dead-letter queue', () => {
@@ -113,7 +113,7 @@ describe('Monitoring', () => {
 });
 
 describe('ReadApi', () => {
-  it('serves GET (reads) and POST (recovery) only, each signed with IAM, logging every access', () => {
+  it('serves GET (reads), POST, PUT and DELETE (changes) only, each signed with IAM, logging every access', () => {
     // Prepare
     const { stack, template } = synthesize();
 
@@ -124,6 +124,8 @@ describe('ReadApi', () => {
     expect(routes).toEqual([
       expect.objectContaining({ RouteKey: 'GET /{proxy+}', AuthorizationType: 'AWS_IAM' }),
       expect.objectContaining({ RouteKey: 'POST /{proxy+}', AuthorizationType: 'AWS_IAM' }),
+      expect.objectContaining({ RouteKey: 'PUT /{proxy+}', AuthorizationType: 'AWS_IAM' }),
+      expect.objectContaining({ RouteKey: 'DELETE /{proxy+}', AuthorizationType: 'AWS_IAM' }),
     ]);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',

@@ -209,7 +209,7 @@ describe('PipelineStack', () => {
     // The service names the functions' loggers use, spelled out.
     const services: Record<string, string> = {
       splitter: 'batchflow-splitter', processor: 'batchflow-processor', analytics: 'batchflow-analytics', tuner: 'batchflow-tuner',
-      watchdog: 'batchflow-watchdog', compactor: 'batchflow-compactor', api: 'batchflow-api', migrate: 'batchflow-migrate', syncSchedules: 'batchflow-sync-schedules',
+      watchdog: 'batchflow-watchdog', compactor: 'batchflow-compactor', retention: 'batchflow-retention', api: 'batchflow-api', migrate: 'batchflow-migrate', syncSchedules: 'batchflow-sync-schedules',
     };
     const functions = allFunctionNames.map((name) => ({ name, logGroupId: logicalId(stack, stack.functions[name]!.logGroup) }));
 
@@ -321,12 +321,12 @@ describe('PipelineStack', () => {
     );
   });
 
-  it('gives the analytics, watchdog, compactor and migrate functions their own logs and the database secret, nothing more', () => {
+  it('gives the analytics, watchdog, compactor, retention and migrate functions their own logs and the database secret, nothing more', () => {
     // Prepare
     const { stack, template } = synthesize({ databaseSecretArn: secretArn });
 
     // Act
-    const grants = (['analytics', 'watchdog', 'compactor', 'migrate'] as const).map((name) => ({ name, grants: withoutLogs(allowed(template, roleId(stack, name))) }));
+    const grants = (['analytics', 'watchdog', 'compactor', 'retention', 'migrate'] as const).map((name) => ({ name, grants: withoutLogs(allowed(template, roleId(stack, name))) }));
 
     // Assess
     for (const { grants: g } of grants) expect(g).toEqual(new Set(readsSecret));
@@ -346,7 +346,7 @@ describe('PipelineStack', () => {
     );
   });
 
-  it.each(['watchdog', 'compactor'] as const)('runs the %s on its schedule', (name) => {
+  it.each(['watchdog', 'compactor', 'retention'] as const)('runs the %s on its schedule', (name) => {
     // Prepare
     const { stack, template } = synthesize({});
 

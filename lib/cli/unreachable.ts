@@ -1,0 +1,47 @@
+import { isConnectionError } from '../adapters/database.ts';
+import { CliError, redactedUrl, type Target } from './target.ts';
+
+// Errors of a host that cannot be found or a server that turns the login away: not transient, so
+// not isConnectionError's, but the same for a user: the CLI never got to run the command.
+const LOOKUP_ERRNOS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const LOGIN_STATES: Record<string, string> = {
+  '28P01': 'the password was refused',
+  '28000': 'the role may not log in',
+  '3D000': 'the database does not exist',
+};
+
+/**
+ * The one line to print when a command could not reach its target, or undefined when `err` is
+ * something else. Says what was tried (host and port, never a password) and how to fix it, instead
+ * of a driver's stack trace: a Postgres that refuses or times out (a local stack that was stopped,
+ * PGlite busy with another client, a deployed database in private subnets), a login refused, or an
+ * AWS endpoint that does not answer.
+ */
+export function unreachable(err: unknown, target: Target): CliError | undefined {
+  const e = err as { code?: unknown; message?: unknown; $metadata?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const isAws = e !== null && typeof e === 'object' && '$metadata' in e;
+  const fix =
+    target.kind === 'local'
+      ? 'is `npm run local` still running? (restart it, or choose another target with --target)'
+      : 'check DATABASE_URL; a deployed stack keeps its database in private subnets, reachable only from inside its VPC';
+  if (isAws && (code === 'ECONNREFUSED' || (code !== undefined && LOOKUP_ERRNOS.has(code)) || code === 'ETIMEDOUT')) {
+    const endpoint = target.endpoint ?? `AWS (${target.region})`;
+    return new CliError(`cannot reach the AWS endpoint ${endpoint}: ${code}; ${target.kind === 'local' ? fix : 'check AWS_ENDPOINT_URL and your network'}`);
+  }
+  if (isAws) return undefined;
+  const login = code !== undefined ? LOGIN_STATES[code] : undefined;
+  if (!login && !isConnectionError(err) && !(code !== undefined && LOOKUP_ERRNOS.has(code))) return undefined;
+  const why = login ?? (code === 'CONNECT_TIMEOUT' ? 'no connection within the timeout (the server is busy or unreachable)' : code);
+  return new CliError(`cannot reach Postgres at ${postgresAddress(target.databaseUrl)} (target ${target.kind === 'local' ? 'local stack' : 'database'}): ${why}; ${fix}`);
+}
+
+/** host:port/database of a connection URL, for messages. */
+function postgresAddress(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return redactedUrl(url);
+  }
+}
