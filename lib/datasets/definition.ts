@@ -42,6 +42,52 @@ export interface DatasetDefinition {
    * @default null
    */
   maxRejectedPercent: number | null;
+  /** CSV only (filled with their defaults for CSV, absent for NDJSON): see CsvOptions. */
+  delimiter?: string;
+  quote?: string;
+  escape?: string;
+  header?: boolean;
+  columns?: string[];
+  skipRows?: number;
+}
+
+/**
+ * How a CSV dataset's files are written. The line end (LF, CRLF or CR alone) is not an option: the
+ * splitter detects it from the first line.
+ */
+export interface CsvOptions {
+  /** The field separator, one byte (an ASCII character): `,`, `\t`, `;`, `|`, ... @default "," */
+  readonly delimiter: string;
+  /** The quote, one byte. @default '"' */
+  readonly quote: string;
+  /**
+   * What escapes a quote inside a quoted field: the quote itself (written twice, RFC 4180), or
+   * another byte such as a backslash (`\"` for `"`, `\\` for `\`). @default the quote
+   */
+  readonly escape: string;
+  /** Whether the first line (after skipRows) names the fields. @default true */
+  readonly header: boolean;
+  /**
+   * The field names, in file order: required without a header; with one, they replace its names
+   * (which may then be empty or repeated, e.g. pandas' unnamed index column).
+   */
+  readonly columns?: readonly string[];
+  /** Lines before the header (or the first record without one), e.g. an export's title. @default 0 */
+  readonly skipRows: number;
+}
+
+export const CSV_DEFAULTS: Omit<CsvOptions, 'columns' | 'escape'> = { delimiter: ',', quote: '"', header: true, skipRows: 0 };
+
+/** A CSV dataset's options with their defaults (NDJSON datasets have none: the defaults). */
+export function csvOptionsOf(def: DatasetDefinition): CsvOptions {
+  return {
+    delimiter: def.delimiter ?? CSV_DEFAULTS.delimiter,
+    quote: def.quote ?? CSV_DEFAULTS.quote,
+    escape: def.escape ?? def.quote ?? CSV_DEFAULTS.quote,
+    header: def.header ?? CSV_DEFAULTS.header,
+    skipRows: def.skipRows ?? CSV_DEFAULTS.skipRows,
+    ...(def.columns ? { columns: def.columns } : {}),
+  };
 }
 
 /** The encodings a dataset can declare; UTF-16 is told by its byte order mark alone. */
@@ -70,6 +116,12 @@ const required = {
   error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : undefined),
 };
 const column = z.string(required).min(1, 'must not be empty');
+/** One byte of UTF-8 (an ASCII character) that is not a line end: a delimiter or a quote. */
+const structureByte = z.string().refine((text) => text.length === 1 && text.charCodeAt(0) > 0 && text.charCodeAt(0) < 0x80 && text !== '\n' && text !== '\r', {
+  error: (issue) => `${JSON.stringify(issue.input)} must be one ASCII character other than NUL, CR and LF (e.g. ",", "\\t", ";", "|")`,
+});
+/** Lines the splitter reads past: the header must still end within MAX_RECORD_BYTES of the object's start. */
+const MAX_SKIP_ROWS = 10_000;
 
 const fields = z.strictObject({
   // Lower-case and short: the name is an S3 prefix segment and appears in SQL rows and logs.
@@ -115,7 +167,15 @@ const fields = z.strictObject({
     .max(100, 'must be between 0 and 100')
     .nullable()
     .default(null),
+  delimiter: structureByte.optional(),
+  quote: structureByte.optional(),
+  escape: structureByte.optional(),
+  header: z.boolean().optional(),
+  columns: z.array(column).min(1, 'must name at least one field').optional(),
+  skipRows: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(MAX_SKIP_ROWS, `must be at most ${MAX_SKIP_ROWS}`).optional(),
 });
+
+const CSV_FIELDS = ['delimiter', 'quote', 'escape', 'header', 'columns', 'skipRows'] as const;
 
 // The rules between fields; zod runs them whenever every field has the right type, so one
 // report holds both the field problems and these.
@@ -158,6 +218,26 @@ const schema = fields.superRefine((d, ctx) => {
     if (first !== undefined) problem(['rollups', i], `has the same dimensions as rollups[${first}]`);
     else rollupAt.set(key, i);
   });
+  if (d.format !== 'csv') {
+    // A default value is no CSV option (a parsed CSV definition switched to another format holds them all).
+    const defaults: Record<string, unknown> = { ...CSV_DEFAULTS, escape: CSV_DEFAULTS.quote };
+    for (const field of CSV_FIELDS) if (d[field] !== undefined && d[field] !== defaults[field]) problem([field], `applies to format "csv" only`);
+    return;
+  }
+  const delimiter = d.delimiter ?? CSV_DEFAULTS.delimiter;
+  if (delimiter === (d.quote ?? CSV_DEFAULTS.quote)) problem([d.quote === undefined ? 'delimiter' : 'quote'], `${JSON.stringify(delimiter)} is both the delimiter and the quote`);
+  if (d.escape === delimiter) problem(['escape'], `${JSON.stringify(delimiter)} is both the delimiter and the escape`);
+  if (d.header === false && d.columns === undefined) problem(['columns'], 'is required when header is false (they name the fields)');
+  if (d.columns) {
+    const columnAt = new Map<string, number>();
+    d.columns.forEach((name, i) => {
+      const first = columnAt.get(name);
+      if (first !== undefined) problem(['columns', i], `"${name}" repeats columns[${first}]`);
+      else columnAt.set(name, i);
+    });
+    const needed: [string, string][] = [[d.timeColumn, 'the time column'], ...d.dimensions.map((n): [string, string] => [n, 'a dimension']), ...d.metrics.map((n): [string, string] => [n, 'a metric'])];
+    for (const [name, role] of needed) if (!columnAt.has(name)) problem(['columns'], `lacks "${name}" (${role})`);
+  }
 });
 
 function inDimensionOrder(rollup: readonly string[], dimensionAt: ReadonlyMap<string, number>): string[] {
@@ -182,8 +262,8 @@ function formatPath(path: readonly PropertyKey[]): string {
 /**
  * Validates a dataset definition (e.g. parsed JSON) and fills its defaults: timeFormat 'iso',
  * timeZone 'UTC', nullValues [''], decimalSeparator '.', thousandsSeparator null, onInvalidValue
- * 'reject', encoding 'utf-8', maxRejectedPercent null, rollups each dimension alone plus the total.
- * Throws DatasetDefinitionError listing every problem.
+ * 'reject', encoding 'utf-8', maxRejectedPercent null, rollups each dimension alone plus the total,
+ * and for CSV the CSV_DEFAULTS. Throws DatasetDefinitionError listing every problem.
  *
  * @example
  * parseDatasetDefinition({ name: 'orders', format: 'csv', timeColumn: 'ts', granularity: '1-hours',
@@ -212,5 +292,12 @@ export function parseDatasetDefinition(input: unknown): DatasetDefinition {
     rollups: rollups.map((rollup) => inDimensionOrder(rollup, dimensionAt)),
     encoding: d.encoding,
     maxRejectedPercent: d.maxRejectedPercent,
+    ...(d.format === 'csv'
+      ? { ...CSV_DEFAULTS, escape: d.quote ?? CSV_DEFAULTS.quote, ...withoutUndefined({ delimiter: d.delimiter, quote: d.quote, escape: d.escape, header: d.header, columns: d.columns, skipRows: d.skipRows }) }
+      : {}),
   };
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

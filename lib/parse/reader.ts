@@ -1,4 +1,4 @@
-import { CsvProblem, FieldQuoting, createCsvScanner, type CsvRecord } from './csv.ts';
+import { CsvProblem, FieldQuoting, RFC_4180, createCsvScanner, unescaper, type CsvRecord } from './csv.ts';
 import { HeaderError, missingColumns } from './header.ts';
 import { createNdjsonReader } from './ndjson.ts';
 import type { ReaderOptions, RecordReader } from './readerTypes.ts';
@@ -47,6 +47,8 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     throw new HeaderError(`the header lacks column(s) ${missing.map((c) => JSON.stringify(c)).join(', ')}`);
   }
   const { columns, timeFormat } = layout;
+  const dialect = layout.dialect ?? RFC_4180;
+  const unescape = unescaper(dialect);
   const values = layout.values ?? DEFAULT_VALUE_OPTIONS;
   const parseTime = createTimeParser(timeFormat, values.timeZone);
   const parseNumber = createNumberParser(values);
@@ -89,10 +91,10 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     });
   }
 
-  /** Field i's value: its text with `""` read as `"`. */
+  /** Field i's value: its text with its escapes read (a doubled quote as one). */
   function text(record: CsvRecord, i: number): string {
     const value = record.bytes.toString('utf8', record.starts[i], record.ends[i]);
-    return record.quoting[i] === FieldQuoting.quotedEscaped ? value.replaceAll('""', '"') : value;
+    return record.quoting[i] === FieldQuoting.quotedEscaped ? unescape(value) : value;
   }
 
   /** A field as written, quotes included (problem fields keep their positions from the opening quote). */
@@ -120,7 +122,7 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
       : `${names[i]}: ${written(record, i)} has text after its closing quote`;
   }
 
-  const scanner = createCsvScanner({ storedFields: fieldCount, maxRecordBytes: options.maxRecordBytes }, (record) => {
+  const scanner = createCsvScanner({ storedFields: fieldCount, maxRecordBytes: options.maxRecordBytes, dialect }, (record) => {
     if (record.problem !== 0 /* CsvProblem.none */) return reject(record, problemReason(record));
     if (record.fieldCount !== fieldCount) {
       return reject(record, `expected ${fieldCount} fields, found ${record.fieldCount}`);

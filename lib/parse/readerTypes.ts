@@ -13,7 +13,7 @@ export interface ReaderOptions {
   readonly timeRange?: { readonly minMs: number; readonly endMs: number };
 }
 
-/** What a reader consumed: records = accepted + rejected; lines = LF bytes (physical lines). */
+/** What a reader consumed: records = accepted + rejected; lines = line end bytes (physical lines: LF, or CR in a CR-only file). */
 export interface ReaderStats {
   readonly records: number;
   readonly rejected: number;

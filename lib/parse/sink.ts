@@ -1,3 +1,5 @@
+import type { CsvDialect } from './csv.ts';
+
 /**
  * The contract between the parsers (lib/parse) and the aggregator (lib/rollup): a parser turns
  * bytes into typed records and hands each one to a RecordSink, or rejects it with a reason.
@@ -34,6 +36,8 @@ export interface RecordLayout {
   readonly timeFormat: string;
   readonly dimensions: readonly string[];
   readonly metrics: readonly string[];
+  /** CSV only: the separator, quote and line end bytes. @default RFC_4180 */
+  readonly dialect?: CsvDialect;
   /** Null values, number notation, time zone, bad-value policy; DEFAULT_VALUE_OPTIONS when absent. */
   readonly values?: ValueOptions;
 }

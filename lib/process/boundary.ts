@@ -1,13 +1,16 @@
 /**
  * Record boundaries inside an object, found by reading a little of it (S3 Range GETs) instead of
  * all of it. B(at) = the first record start ≥ at, where p is a record start iff p = dataStart or
- * byte p−1 is an LF outside quotes. B is a deterministic function of the object's bytes from at−1
+ * byte p−1 is a line end outside quotes. Below, `,`, `"` and LF stand for the dialect's delimiter,
+ * quote and line end (CR in a file of CR-only line ends). B is a deterministic function of the object's bytes from at−1
  * on, so the two processors that compute the boundary between their ranges agree, and partitions
  * [B(s_i), B(e_i)) with e_i = s_(i+1) tile [dataStart, objectSize): every byte in exactly one.
  *
  * Guarantee: at ≤ B(at) ≤ at + 2·maxRecordBytes (or objectSize). So a planner whose cut points are
  * at least 2·maxRecordBytes apart gets strictly increasing boundaries whatever the bytes hold.
  */
+
+import { RFC_4180, type CsvDialect } from '../parse/csv.ts';
 
 /** Reads bytes [start, endExclusive) of the object, e.g. with an S3 Range GET. */
 export type RangeRead = (start: number, endExclusive: number) => Promise<Uint8Array>;
@@ -25,12 +28,16 @@ export interface BoundaryOptions {
    * @default 65536
    */
   readonly windowBytes?: number;
+  /**
+   * CSV: the separator, quote and line end bytes (NDJSON lines end with LF). Its escape must be the
+   * quote: an escaped quote does not flip quote parity, which these rules count on (lib/split
+   * streams such objects into exact parts instead). @default RFC_4180
+   */
+  readonly dialect?: CsvDialect;
 }
 
 const LF = 10;
 const CR = 13;
-const QUOTE = 34;
-const COMMA = 44;
 /** A run's neighbour that is the start or the end of the object: a member of S. */
 const EDGE = -1;
 /** The byte before the scanned bytes: unknown, so a run touching it proves nothing. */
@@ -77,7 +84,7 @@ export async function findRecordStart(read: RangeRead, at: number, options: Boun
   const decisionEnd = Math.min(objectSize, from + maxRecordBytes);
   const windows = readWindows(read, from, decisionEnd, limit, options.windowBytes ?? 65_536);
   return options.format === 'ndjson'
-    ? nextLineStart(windows, limit)
+    ? nextLineStart(windows, limit, LF)
     : nextCsvRecordStart(windows, from, limit, options);
 }
 
@@ -101,9 +108,9 @@ async function* readWindows(read: RangeRead, from: number, pause: number, limit:
 
 type Windows = AsyncGenerator<{ position: number; bytes: Uint8Array }>;
 
-async function nextLineStart(windows: Windows, limit: number): Promise<number> {
+async function nextLineStart(windows: Windows, limit: number, lineEnd: number): Promise<number> {
   for await (const { position, bytes } of windows) {
-    const lf = bytes.indexOf(LF);
+    const lf = bytes.indexOf(lineEnd);
     if (lf >= 0) return position + lf + 1;
   }
   // No line end within 2·maxRecordBytes: the object's end, or a malformed, too long line, where
@@ -113,6 +120,7 @@ async function nextLineStart(windows: Windows, limit: number): Promise<number> {
 
 async function nextCsvRecordStart(windows: Windows, from: number, limit: number, options: BoundaryOptions): Promise<number> {
   const { objectSize, dataStart, maxRecordBytes } = options;
+  const { delimiter, quote, lineEnd } = options.dialect ?? RFC_4180;
   // Hypothesis h (0: outside quotes before byte at−1, 1: inside) is outside at a byte iff the
   // number of quotes before it, from at−1, has parity h. Its record ends are the LFs outside.
   const alive = [true, true];
@@ -127,7 +135,8 @@ async function nextCsvRecordStart(windows: Windows, from: number, limit: number,
   let before = from === dataStart ? EDGE : UNKNOWN;
   let previous = before;
 
-  const isSeparator = (byte: number) => byte === COMMA || byte === LF || byte === CR || byte === EDGE;
+  // A CR may close a quoted field in an LF file (CRLF); in a CR file it is the line end itself.
+  const isSeparator = (byte: number) => byte === delimiter || byte === lineEnd || byte === CR || byte === EDGE;
 
   /** Rules out the hypotheses failing a test, unless that would rule out both (malformed data). */
   function ruleOut(fails: (h: number) => boolean): void {
@@ -158,7 +167,7 @@ async function nextCsvRecordStart(windows: Windows, from: number, limit: number,
     for (let i = 0; i < bytes.length; i++) {
       const byte = bytes[i];
       position = start + i;
-      if (byte === QUOTE) {
+      if (byte === quote) {
         if (run === 0) {
           runParity = parity;
           before = previous;
@@ -170,7 +179,7 @@ async function nextCsvRecordStart(windows: Windows, from: number, limit: number,
           endRun(byte);
           run = 0;
         }
-        if (byte === LF) {
+        if (byte === lineEnd) {
           if (firstLf < 0) firstLf = position;
           if (firstEnd[parity] < 0) firstEnd[parity] = position;
           lastEnd[parity] = position;
@@ -213,12 +222,13 @@ async function nextCsvRecordStart(windows: Windows, from: number, limit: number,
  */
 export async function ownRecordsStart(read: RangeRead, start: number, end: number, options: BoundaryOptions): Promise<number> {
   if (start <= options.dataStart || start >= end || start >= options.objectSize) return start;
+  const lineEnd = options.format === 'csv' ? (options.dialect ?? RFC_4180).lineEnd : LF;
   const [before] = await read(start - 1, start);
-  if (before === LF) return start;
+  if (before === lineEnd) return start;
   const windowBytes = options.windowBytes ?? 65_536;
   for (let from = start; from < end; from += windowBytes) {
     const bytes = await read(from, Math.min(end, from + windowBytes));
-    const lf = bytes.indexOf(LF);
+    const lf = bytes.indexOf(lineEnd);
     if (lf >= 0) return from + lf + 1;
   }
   return end;

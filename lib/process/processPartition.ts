@@ -1,4 +1,5 @@
-import type { DatasetDefinition } from '../datasets/definition.ts';
+import { csvOptionsOf, type DatasetDefinition } from '../datasets/definition.ts';
+import { dialectOf } from '../parse/dialect.ts';
 import { BatchflowError, PartitionNotRecordedError } from '../errors.ts';
 import { createRecordReader } from '../parse/reader.ts';
 import { ParquetFileError, parquetColumns, readParquetFooter } from '../parse/parquetFooter.ts';
@@ -138,7 +139,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
   const granularity = parseGranularity(dataset.granularity);
   const layout = layoutOf(job, dataset);
   // Outside the merge transaction: the boundary search, or the Parquet footer.
-  const input = layout.format === 'parquet' ? await rowGroupsOf(ctx, job, partition, layout) : await alignedRange(ctx, job, partition);
+  const input = layout.format === 'parquet' ? await rowGroupsOf(ctx, job, partition, layout) : await alignedRange(ctx, job, dataset, partition);
   const source = { dataset: dataset.name, jobId, idx, metrics: dataset.metrics };
 
   let produced: PartitionResult | undefined;
@@ -230,7 +231,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
 }
 
 /** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */
-async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): Promise<{ start: number; end: number }> {
+async function alignedRange(ctx: ProcessContext, job: IngestJob, dataset: DatasetDefinition, p: Partition): Promise<{ start: number; end: number }> {
   if (p.exactRange) return { start: p.rangeStart, end: p.rangeEnd };
   const pin = sourcePin(job, p);
   const read = (s: number, e: number) => ctx.objects.readRange(job.bucket, p.sourceKey, s, e, pin);
@@ -239,6 +240,7 @@ async function alignedRange(ctx: ProcessContext, job: IngestJob, p: Partition): 
     objectSize: job.objectSize ?? 0,
     dataStart: job.dataStart,
     maxRecordBytes: ctx.maxRecordBytes,
+    dialect: dialectOf(csvOptionsOf(dataset), job.lineEnd),
   } as const;
   const search = unitBytes(job.encoding) === 2 ? utf16Search(read, options, job.encoding === 'utf-16be') : bytesSearch(read, options);
   const [boundary, end] = await Promise.all([search.recordStart(p.rangeStart), search.recordStart(p.rangeEnd)]);
@@ -286,8 +288,8 @@ function sourcePin(job: IngestJob, p: Partition): ObjectPin | undefined {
   return p.exactRange ? undefined : pinOf(job);
 }
 
-/** How a job's records are read: the dataset's fields, with the header's columns the split recorded. */
-export function layoutOf(job: Pick<IngestJob, 'columns'>, dataset: DatasetDefinition): RecordLayout {
+/** How a job's records are read: the dataset's fields, with the header's columns and the line end the split recorded. */
+export function layoutOf(job: Pick<IngestJob, 'columns' | 'lineEnd'>, dataset: DatasetDefinition): RecordLayout {
   return {
     format: dataset.format,
     columns: job.columns ?? [],
@@ -295,6 +297,7 @@ export function layoutOf(job: Pick<IngestJob, 'columns'>, dataset: DatasetDefini
     timeFormat: dataset.timeFormat,
     dimensions: dataset.dimensions,
     metrics: dataset.metrics,
+    dialect: dialectOf(csvOptionsOf(dataset), job.lineEnd),
     values: {
       nullValues: dataset.nullValues,
       decimalSeparator: dataset.decimalSeparator,

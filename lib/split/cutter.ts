@@ -1,4 +1,4 @@
-import { asBuffer, createCsvScanner, CsvProblem } from '../parse/csv.ts';
+import { RFC_4180, asBuffer, createCsvScanner, CsvProblem, type CsvDialect } from '../parse/csv.ts';
 import { MAX_RAW_CHARS } from '../parse/sink.ts';
 
 /**
@@ -15,6 +15,8 @@ export interface PartCutterOptions {
    * and a longer record is not held: see createPartCutter.
    */
   readonly maxRecordBytes: number;
+  /** CSV: the separator, quote and line end bytes, as the processors read them. @default RFC_4180 */
+  readonly dialect?: CsvDialect;
 }
 
 export interface PartCutter {
@@ -29,9 +31,6 @@ export interface PartCutter {
 }
 
 const LF = 10;
-const QUOTE = Buffer.from('"');
-const NEWLINE = Buffer.from('\n');
-const COMMA_QUOTE = Buffer.from(',"');
 const NOTHING = Buffer.alloc(0);
 
 /** Bytes [from, to) of the stream left out of the part, `insert` in their place. */
@@ -42,8 +41,8 @@ interface Drop {
 }
 
 /**
- * A cutter for data that starts at a record (after the header). Parts are cut only after an LF
- * that ends a record — for CSV, as the processor's reader sees it (same scanner, same
+ * A cutter for data that starts at a record (after the header). Parts are cut only after a line
+ * end (LF, or the dialect's) that ends a record — for CSV, as the processor's reader sees it (same scanner, same
  * maxRecordBytes): outside quotes, and after a malformed record exactly where the reader resumes,
  * an open quote included — so each part parses to the same records as the whole.
  *
@@ -63,6 +62,12 @@ interface Drop {
 export function createPartCutter(options: PartCutterOptions): PartCutter {
   const targetBytes = Math.max(1, options.targetBytes);
   const { maxRecordBytes } = options;
+  const dialect = options.dialect ?? RFC_4180;
+  // NDJSON lines end with LF; a CSV stub's insertions are written in the dialect's bytes.
+  const lineEnd = options.format === 'csv' ? dialect.lineEnd : LF;
+  const NEWLINE = Buffer.from([lineEnd]);
+  const QUOTE = Buffer.from([dialect.quote]);
+  const DELIMITER_QUOTE = Buffer.from([dialect.delimiter, dialect.quote]);
   const keepBytes = Math.max(maxRecordBytes + 1, 4 * MAX_RAW_CHARS);
   /** Bytes not yet in a part, and where the part in progress starts in the stream. */
   let pending: Buffer[] = [];
@@ -81,7 +86,7 @@ export function createPartCutter(options: PartCutterOptions): PartCutter {
 
   const scanner =
     options.format === 'csv'
-      ? createCsvScanner({ storedFields: 0, maxRecordBytes }, (record) => {
+      ? createCsvScanner({ storedFields: 0, maxRecordBytes, dialect }, (record) => {
           const end = record.offset + record.size;
           if (record.offset === longStart) {
             longEnd = end;
@@ -125,9 +130,9 @@ export function createPartCutter(options: PartCutterOptions): PartCutter {
    */
   function csvStubInsert(problem: CsvProblem, lineEnd: Buffer): Buffer {
     const prefix = Buffer.concat(pending, pendingLength).subarray(pendingLength - keepBytes);
-    for (const insert of [NOTHING, QUOTE, COMMA_QUOTE]) {
+    for (const insert of [NOTHING, QUOTE, DELIMITER_QUOTE]) {
       const problems: CsvProblem[] = [];
-      const probe = createCsvScanner({ storedFields: 0, maxRecordBytes }, (r) => problems.push(r.problem));
+      const probe = createCsvScanner({ storedFields: 0, maxRecordBytes, dialect }, (r) => problems.push(r.problem));
       probe.push(Buffer.concat([prefix, insert, lineEnd]));
       probe.end();
       if (problems.length === 1 && problems[0] === problem) return insert;
@@ -146,7 +151,7 @@ export function createPartCutter(options: PartCutterOptions): PartCutter {
       // Stream ranges of this chunk to drop, in order: the rest of a long record, the start of another.
       const drops: Drop[] = [];
       if (longStart >= 0) {
-        const lf = scanner ? -1 : data.indexOf(LF);
+        const lf = scanner ? -1 : data.indexOf(lineEnd);
         const end = scanner ? longEnd : lf >= 0 ? base + lf + 1 : -1;
         if (end >= 0) {
           // Its LF (the record's last byte) is kept.

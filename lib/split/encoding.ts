@@ -15,11 +15,5 @@ export function encodingProblem(head: Uint8Array): string | undefined {
   if (nul >= 0) {
     return `object has a NUL byte in its first line (byte ${nul}): not UTF-8 text (UTF-16 without a byte order mark, or a binary file)`;
   }
-  // A CR followed by more of the line: records end with CR alone (classic Mac OS, Excel's "CSV
-  // (Macintosh)"), so the whole object would read as one line: fail naming it instead.
-  const cr = firstLine.indexOf(0x0d);
-  if (cr >= 0 && cr + 1 < firstLine.length && firstLine[cr + 1] !== 0x0d) {
-    return `object's first line holds a CR not followed by LF (byte ${cr}): line ends must be LF or CRLF, not CR alone (classic Mac OS); re-export the file`;
-  }
   return undefined;
 }

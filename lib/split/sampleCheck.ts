@@ -36,15 +36,16 @@ export interface SampleCheck {
 
 /**
  * A sample of `columns`-laid-out records of `dataset`, whose data starts after `headerLines`
- * physical lines of the object (so reject lines are the object's).
+ * physical lines of the object (so reject lines are the object's), its lines ending as detected.
  */
-export function createSampleCheck(dataset: DatasetDefinition, columns: readonly string[], headerLines: number, maxRecordBytes: number): SampleCheck {
+export function createSampleCheck(dataset: DatasetDefinition, found: { columns: readonly string[]; headerLines: number; lineEnd: 'lf' | 'cr' }, maxRecordBytes: number): SampleCheck {
+  const { columns, headerLines } = found;
   let records = 0;
   let rejected = 0;
   let first: SampleCounts['first'];
   let ended = false;
   const reader: RecordReader = createRecordReader(
-    layoutOf({ columns: [...columns] }, dataset),
+    layoutOf({ columns: [...columns], lineEnd: found.lineEnd }, dataset),
     {
       accept() {
         if (records < SAMPLE_RECORDS) records++;
@@ -105,7 +106,7 @@ export async function sampleParquet(part: Omit<ParquetPartition, 'rowGroups' | '
   let first: SampleCounts['first'];
   await readParquetRowGroups(
     { ...part, rowGroups: { start: 0, end: Math.min(1, part.metadata.row_groups.length) } },
-    layoutOf({ columns: [...columns] }, dataset),
+    layoutOf({ columns: [...columns], lineEnd: 'lf' }, dataset),
     {
       accept() {
         if (records < SAMPLE_RECORDS) records++;

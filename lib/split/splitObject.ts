@@ -1,6 +1,7 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
-import type { DatasetDefinition } from '../datasets/definition.ts';
+import { csvOptionsOf, type DatasetDefinition } from '../datasets/definition.ts';
+import { dialectOf, escapesQuotes, headerOptionsOf } from '../parse/dialect.ts';
 import { HeaderError, missingColumns, parseCsvHeader } from '../parse/header.ts';
 import { ParquetFileError, chunkRange, parquetColumns, readParquetFooter, topLevelColumns, usedChunks } from '../parse/parquetFooter.ts';
 import { getDataset } from '../store/datasets.ts';
@@ -97,7 +98,10 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
     } else {
       const head = await readOrExplain(() => ctx.objects.readRange(object.bucket, object.key, 0, Math.min(object.size, HEADER_PROBE_BYTES), pinOf(job)), object);
       const gzip = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-      split = gzip ? await splitGzip(settings, job, dataset, budget) : await splitRanges(settings, job, dataset, head);
+      // With an escape other than the quote, quote parity no longer finds record boundaries
+      // (lib/process/boundary.ts): such an object is streamed and cut by the scanner, as gzip is.
+      const streamed = gzip || (dataset.format === 'csv' && escapesQuotes(csvOptionsOf(dataset)));
+      split = streamed ? await splitStreamed(settings, job, dataset, budget, gzip) : await splitRanges(settings, job, dataset, head);
     }
     await recordSplit(ctx.db, job.jobId, { ...split, maxRejectedPercent: dataset.maxRejectedPercent, splitMs: performance.now() - started });
   } catch (err) {
@@ -155,7 +159,7 @@ async function splitRanges(ctx: SplitContext, job: IngestJob, dataset: DatasetDe
       bytes = await read(Math.min(size, bytes.length + unit * SAMPLE_BYTES));
       text = textOf(bytes, encoding, bomLength, bytes.length >= size);
     }
-    const sample = createSampleCheck(dataset, layout.columns, layout.headerLines, ctx.maxRecordBytes);
+    const sample = createSampleCheck(dataset, layout, ctx.maxRecordBytes);
     sample.push(text.subarray(layout.dataStart));
     const problem = sampleProblem(sample.counts(bytes.length >= size), dataset.maxRejectedPercent, dataset.format);
     if (problem) throw new ObjectProblem(problem);
@@ -185,8 +189,8 @@ function textOf(bytes: Uint8Array, encoding: TextEncoding, bomLength: number, at
   return checkedText(atEnd ? Buffer.concat([text, transcoder.end()]) : text);
 }
 
-/** The decompressed bytes of a gzip object as they stream, failing the job past the size or time limits. */
-async function* inflatedWithin(ctx: SplitContext, inflated: AsyncIterable<Buffer> & { destroy(): void }, budget: SplitBudget | undefined): AsyncGenerator<Buffer> {
+/** A streamed object's bytes (a gzip object's decompressed) as they come, failing the job past the size or time limits. */
+async function* inflatedWithin(ctx: SplitContext, inflated: AsyncIterable<Buffer> & { destroy(): void }, budget: SplitBudget | undefined, gzip: boolean): AsyncGenerator<Buffer> {
   const started = Date.now();
   let decompressed = 0;
   for await (const chunk of inflated) {
@@ -194,13 +198,15 @@ async function* inflatedWithin(ctx: SplitContext, inflated: AsyncIterable<Buffer
     if (decompressed > ctx.maxDecompressedBytes) {
       inflated.destroy();
       throw new ObjectProblem(
-        `gzip object decompressed past ${ctx.maxDecompressedBytes} bytes (MAX_DECOMPRESSED_BYTES): split it into smaller files, or upload it uncompressed (ranges of a plain file are read in parallel)`,
+        gzip
+          ? `gzip object decompressed past ${ctx.maxDecompressedBytes} bytes (MAX_DECOMPRESSED_BYTES): split it into smaller files, or upload it uncompressed (ranges of a plain file are read in parallel)`
+          : `object is longer than ${ctx.maxDecompressedBytes} bytes (MAX_DECOMPRESSED_BYTES), the most an object split by streaming may be (its dataset's escape is not the quote): split it into smaller files, or write quotes doubled (ranges of such a file are read in parallel)`,
       );
     }
     if (budget && budget.remainingMs() < FAIL_MARGIN_MS) {
       inflated.destroy();
       throw new ObjectProblem(
-        `gzip object could not be split within the splitter's timeout: ${decompressed} bytes decompressed and staged in ${Math.round((Date.now() - started) / 1000)} s; split it into smaller files, or upload it uncompressed`,
+        `${gzip ? 'gzip object' : "object (split by streaming: its dataset's escape is not the quote)"} could not be split within the splitter's timeout: ${decompressed} bytes ${gzip ? 'decompressed' : 'read'} and staged in ${Math.round((Date.now() - started) / 1000)} s; split it into smaller files, or ${gzip ? 'upload it uncompressed' : 'write quotes doubled'}`,
       );
     }
     yield chunk;
@@ -279,14 +285,14 @@ async function splitParquet(ctx: SplitContext, job: IngestJob, dataset: DatasetD
 /**
  * A gzip object cannot be range-read: stream it once, decompress, cut it into parts of whole
  * records and stage them under `staging/<job>/`. Parts are only announced after the whole object
- * decoded, so a corrupt file fails the job without merging anything. An object in another encoding
- * is transcoded as it streams: its staged parts are UTF-8.
+ * decoded, so a corrupt file fails the job without merging anything. A plain object whose quotes
+ * may be escaped (`gzip` false) is cut the same way, without decompressing. An object in another
+ * encoding is transcoded as it streams: its staged parts are UTF-8.
  */
-async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition, budget: SplitBudget | undefined): Promise<Split> {
+async function splitStreamed(ctx: SplitContext, job: IngestJob, dataset: DatasetDefinition, budget: SplitBudget | undefined, gzip: boolean): Promise<Split> {
   const body = await readOrExplain(() => ctx.objects.stream(job.bucket, job.key, undefined, pinOf(job)), job);
-  const inflated = Readable.from(body).pipe(createGunzip());
-  // Parquet objects are split by splitParquet, never here.
-  const cutter = createPartCutter({ format: dataset.format as 'csv' | 'ndjson', targetBytes: ctx.partitionBytes, maxRecordBytes: ctx.maxRecordBytes });
+  const inflated = gzip ? Readable.from(body).pipe(createGunzip()) : Readable.from(body);
+  let cutter: ReturnType<typeof createPartCutter> | undefined;
   const partitions: PartitionPlan[] = [];
   const stage = async (part: Uint8Array) => {
     const key = `${topology.bucket.stagingPrefix}${job.jobId}/part-${String(partitions.length).padStart(5, '0')}`;
@@ -308,12 +314,14 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
       throw new ObjectProblem(problem);
     }
   };
+  // Once the header is read: the sample (when the dataset has a threshold) and the cutter.
   const laidOut = (found: Layout) => {
-    if (dataset.maxRejectedPercent !== null) sample = createSampleCheck(dataset, found.columns, found.headerLines, ctx.maxRecordBytes);
+    if (dataset.maxRejectedPercent !== null) sample = createSampleCheck(dataset, found, ctx.maxRecordBytes);
+    cutter = cutterFor(ctx, dataset, found);
     return found;
   };
   try {
-    for await (const chunk of asUtf8(inflatedWithin(ctx, inflated, budget), dataset.encoding, (e) => (encoding = e))) {
+    for await (const chunk of asUtf8(inflatedWithin(ctx, inflated, budget, gzip), dataset.encoding, (e) => (encoding = e))) {
       let data = chunk;
       if (!layout) {
         headBytes = Buffer.concat([headBytes, data]);
@@ -324,23 +332,34 @@ async function splitGzip(ctx: SplitContext, job: IngestJob, dataset: DatasetDefi
       }
       await sampled(data, false);
       // The cutter holds at most a part, a record and a chunk: a longer record is shortened to a reject.
-      for (const part of cutter.push(data)) await stage(part);
+      for (const part of cutter!.push(data)) await stage(part);
     }
   } catch (err) {
     if (err instanceof ObjectProblem) throw err;
     if ((err as { code?: string }).code?.startsWith('Z_')) throw new ObjectProblem(`object is not valid gzip: ${(err as Error).message}`);
     throw err;
   }
-  if (!layout) {
+  if (!layout || !cutter) {
     layout = laidOut(tryLayout(dataset, headBytes, true, ctx.maxRecordBytes)!);
     const data = headBytes.subarray(layout.dataStart);
     await sampled(data, false);
-    for (const part of cutter.push(data)) await stage(part);
+    for (const part of cutter!.push(data)) await stage(part);
   }
   await sampled(Buffer.alloc(0), true);
-  for (const part of cutter.end()) await stage(part);
+  for (const part of cutter!.end()) await stage(part);
   // Staged parts hold data only: their ranges start at 0.
-  return { format: dataset.format, compression: 'gzip', ...layout, dataStart: 0, partitions, encoding };
+  return { format: dataset.format, compression: gzip ? 'gzip' : 'none', ...layout, dataStart: 0, partitions, encoding };
+}
+
+/** A streamed object's cutter, cutting where the processors' reader ends records (the dialect and the detected line end). */
+function cutterFor(ctx: SplitContext, dataset: DatasetDefinition, layout: Layout) {
+  return createPartCutter({
+    // Parquet objects are split by splitParquet, never here.
+    format: dataset.format as 'csv' | 'ndjson',
+    targetBytes: ctx.partitionBytes,
+    maxRecordBytes: ctx.maxRecordBytes,
+    dialect: dialectOf(csvOptionsOf(dataset), layout.lineEnd),
+  });
 }
 
 /** The object's first bytes, when they may be UTF-8 text; otherwise the job fails naming the encoding. */
@@ -354,6 +373,7 @@ interface Layout {
   columns: string[];
   headerLines: number;
   dataStart: number;
+  lineEnd: 'lf' | 'cr';
 }
 
 /**
@@ -366,18 +386,19 @@ function tryLayout(dataset: DatasetDefinition, bytes: Uint8Array, atEnd: boolean
     if (bytes.length === 0 && atEnd) throw new ObjectProblem('object is empty (no NDJSON line)');
     if (bytes.length < 3 && !atEnd) return undefined;
     const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
-    return { columns: [], headerLines: 0, dataStart: bom ? 3 : 0 };
+    return { columns: [], headerLines: 0, dataStart: bom ? 3 : 0, lineEnd: 'lf' };
   }
   let header;
   try {
-    header = parseCsvHeader(bytes, atEnd);
+    header = parseCsvHeader(bytes, atEnd, headerOptionsOf(csvOptionsOf(dataset)));
   } catch (err) {
     if (err instanceof HeaderError) throw new ObjectProblem(`bad CSV header: ${err.message}`);
     throw err;
   }
   if (!header) {
-    if (atEnd) throw new ObjectProblem('object has no CSV header (it is empty)');
-    if (bytes.length >= maxRecordBytes) throw new ObjectProblem(`no end of the CSV header within the first ${maxRecordBytes} bytes`);
+    const what = dataset.header === false ? 'first line' : 'CSV header';
+    if (atEnd) throw new ObjectProblem(`object has no ${what} (it is empty)`);
+    if (bytes.length >= maxRecordBytes) throw new ObjectProblem(`no end of the ${what} within the first ${maxRecordBytes} bytes`);
     return undefined;
   }
   const missing = missingColumns({ ...dataset, columns: header.columns });
@@ -386,7 +407,7 @@ function tryLayout(dataset: DatasetDefinition, bytes: Uint8Array, atEnd: boolean
       `header is missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} defined by dataset "${dataset.name}" (header: ${header.columns.join(',')})`,
     );
   }
-  return { columns: [...header.columns], headerLines: header.headerLines, dataStart: header.dataStart };
+  return { columns: [...header.columns], headerLines: header.headerLines, dataStart: header.dataStart, lineEnd: header.lineEnd === 13 ? 'cr' : 'lf' };
 }
 
 /** Turns "the object is not there / not readable" into an ObjectProblem; rethrows the rest. */

@@ -39,6 +39,8 @@ export interface IngestJob {
   readonly columns: string[] | null;
   readonly headerLines: number;
   readonly dataStart: number;
+  /** CSV: the line end the splitter detected ('lf' also reads CRLF). */
+  readonly lineEnd: 'lf' | 'cr';
   readonly partitionsTotal: number | null;
   readonly partitionsDone: number;
   /** Partitions whose last allowed attempt failed, or that nothing will try again (the watchdog). */
@@ -71,7 +73,7 @@ const ingestJobColumns = (db: Db) => db.sql`
   job_id as "jobId", dataset, bucket, key, object_version as "objectVersion", version_id as "versionId", etag as "eTag",
   object_size as "objectSize",
   format, compression, status, reason, partition_bytes as "partitionBytes", columns,
-  header_lines as "headerLines", data_start as "dataStart", partitions_total as "partitionsTotal",
+  header_lines as "headerLines", data_start as "dataStart", line_end as "lineEnd", partitions_total as "partitionsTotal",
   partitions_done as "partitionsDone", partitions_failed as "partitionsFailed", records_read as "recordsRead",
   records_aggregated as "recordsAggregated", records_rejected as "recordsRejected", values_nulled as "valuesNulled",
   bytes_read as "bytesRead", read_ms as "readMs", parse_ms as "parseMs", merge_ms as "mergeMs",

@@ -64,6 +64,8 @@ export async function recordSplit(
     columns: readonly string[];
     headerLines: number;
     dataStart: number;
+    /** @default 'lf' */
+    lineEnd?: 'lf' | 'cr';
     splitMs: number;
     partitions: readonly PartitionPlan[];
     /** @default 'utf-8' */
@@ -93,7 +95,7 @@ export async function recordSplit(
     await tx`
       update ${db.table('batch_jobs')} set
         format = ${split.format}, compression = ${split.compression}, columns = ${split.columns as string[]},
-        header_lines = ${split.headerLines}, data_start = ${split.dataStart},
+        header_lines = ${split.headerLines}, data_start = ${split.dataStart}, line_end = ${split.lineEnd ?? 'lf'},
         partitions_total = ${split.partitions.length}, split_ms = ${split.splitMs},
         encoding = ${split.encoding ?? 'utf-8'}, max_rejected_percent = ${split.maxRejectedPercent ?? null},
         split_finished_at = clock_timestamp(), status = case when status = 'splitting' then 'processing' else status end

@@ -376,5 +376,17 @@ alter table ${s}.batch_partitions add column row_group_start int, add column row
 `;
     },
   },
+  {
+    version: 14,
+    description: 'batch_jobs: the line end the splitter detected (LF or CR alone)',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- Processors find record boundaries and read records by it: an object whose lines end with CR
+-- alone reads as one long line otherwise. Jobs split before this migration read LF (and CRLF).
+alter table ${s}.batch_jobs add column line_end text not null default 'lf' check (line_end in ('lf', 'cr'));
+`;
+    },
+  },
 ];
 

@@ -1,4 +1,4 @@
-import { parse } from 'csv-parse/sync';
+import { parse, type Options } from 'csv-parse/sync';
 import type { DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { queryRollups, type RollupRow } from '../../../lib/query/queryRollups.ts';
 import type { Db } from '../../../lib/store/db.ts';
@@ -30,9 +30,16 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /**
  * Reads a CSV upload with csv-parse and applies the dataset's rules independently: a row is good
  * when it has the header's field count, a non-empty ISO time and numeric (or empty) metrics.
+ * `dialect` gives csv-parse the file's delimiter, quote, record delimiter and lines to skip, and
+ * the column names of a file without a header.
  */
-export function readCsvIndependently(bytes: Buffer, def: DatasetDefinition): { good: FlatRecord[]; rejected: number } {
-  const [header, ...rows] = parse(bytes, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
+export function readCsvIndependently(
+  bytes: Buffer,
+  def: DatasetDefinition,
+  dialect: { parse?: Pick<Options, 'delimiter' | 'quote' | 'escape' | 'record_delimiter' | 'from_line'>; columns?: string[] } = {},
+): { good: FlatRecord[]; rejected: number } {
+  const parsed = parse(bytes, { bom: true, relax_column_count: true, skip_empty_lines: true, ...dialect.parse }) as string[][];
+  const [header, ...rows] = dialect.columns ? [dialect.columns, ...parsed] : parsed;
   const at = (name: string) => header.indexOf(name);
   const good: FlatRecord[] = [];
   let rejected = 0;

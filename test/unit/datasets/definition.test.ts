@@ -28,7 +28,7 @@ function problemsOf(input: unknown): readonly string[] {
 }
 
 describe('parseDatasetDefinition', () => {
-  it('fills the defaults: ISO times in UTC, values as today, and each dimension alone plus the total as rollups', () => {
+  it('fills the defaults: ISO times in UTC, values as today, each dimension alone plus the total as rollups, and RFC 4180 CSV', () => {
     // Prepare
     const input = { ...valid };
 
@@ -48,6 +48,11 @@ describe('parseDatasetDefinition', () => {
       rollups: [['region'], ['sku'], ['channel'], []],
       encoding: 'utf-8',
       maxRejectedPercent: null,
+      delimiter: ',',
+      quote: '"',
+      escape: '"',
+      header: true,
+      skipRows: 0,
     });
   });
 
@@ -257,5 +262,51 @@ describe('rollupKey', () => {
 
     // Assess
     expect(identity).toBe(key);
+  });
+
+  describe('CSV dialect', () => {
+    it('keeps the given delimiter, quote, header, columns and skipRows, and reads them back the same', () => {
+      // Prepare
+      const input = { ...valid, delimiter: '\t', quote: "'", escape: '\\', header: false, columns: ['ts', 'region', 'sku', 'channel', 'amount', 'quantity', 'note'], skipRows: 2 };
+
+      // Act
+      const definition = parseDatasetDefinition(input);
+
+      // Assess
+      expect(definition).toMatchObject({ delimiter: '\t', quote: "'", escape: '\\', header: false, columns: input.columns, skipRows: 2 });
+      // What is stored (JSON) parses to the same definition.
+      expect(parseDatasetDefinition(JSON.parse(JSON.stringify(definition)))).toEqual(definition);
+    });
+
+    it('adds nothing to an NDJSON dataset, and rejects CSV options there, naming each (their defaults are dropped)', () => {
+      // Act
+      const definition = parseDatasetDefinition({ ...valid, format: 'ndjson', delimiter: ',', header: true });
+      const problems = problemsOf({ ...valid, format: 'ndjson', delimiter: ';', skipRows: 1 });
+
+      // Assess
+      expect(Object.keys(definition)).not.toContain('delimiter');
+      expect(problems).toEqual(['delimiter: applies to format "csv" only', 'skipRows: applies to format "csv" only']);
+    });
+
+    it.each([
+      ['two characters', { delimiter: ';;' }, 'delimiter: ";;" must be one ASCII character'],
+      ['a non-ASCII character (two bytes of UTF-8)', { delimiter: '§' }, 'delimiter: "§" must be one ASCII character'],
+      ['a line end', { quote: '\n' }, 'quote: "\\n" must be one ASCII character'],
+      ['the same byte as the quote', { delimiter: '"' }, 'delimiter: "\\"" is both the delimiter and the quote'],
+      ['an escape that is the delimiter', { delimiter: ';', escape: ';' }, 'escape: ";" is both the delimiter and the escape'],
+      ['a negative skipRows', { skipRows: -1 }, 'skipRows: must be 0 or more'],
+      ['a fractional skipRows', { skipRows: 1.5 }, 'skipRows: must be a whole number'],
+      ['no columns without a header', { header: false }, 'columns: is required when header is false'],
+      ['a repeated column', { columns: ['ts', 'region', 'sku', 'channel', 'amount', 'quantity', 'sku'] }, 'columns[6]: "sku" repeats columns[2]'],
+      ['columns without a metric', { columns: ['ts', 'region', 'sku', 'channel', 'amount'] }, 'columns: lacks "quantity" (a metric)'],
+      ['columns without the time column', { columns: ['time', 'region', 'sku', 'channel', 'amount', 'quantity'] }, 'columns: lacks "ts" (the time column)'],
+      ['an empty column name', { columns: ['', 'ts', 'region', 'sku', 'channel', 'amount', 'quantity'] }, 'columns[0]: must not be empty'],
+    ])('rejects %s, naming the field', (_, extra, message) => {
+      // Act
+      const problems = problemsOf({ ...valid, ...extra });
+
+      // Assess
+      expect(problems.some((p) => p.startsWith(message))).toBe(true);
+    });
   });
 });

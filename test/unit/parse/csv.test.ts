@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CsvProblem, FieldQuoting, createCsvScanner, type CsvRecord } from '../../../lib/parse/csv.ts';
-import { chunked, csvText, referenceParse } from './csvText.ts';
+import { CsvProblem, FieldQuoting, RFC_4180, createCsvScanner, type CsvDialect, type CsvRecord } from '../../../lib/parse/csv.ts';
+import { chunked, csvText, dialectBytes, escapingDialect, referenceParse } from './csvText.ts';
 
 interface Scanned {
   fields: string[];
@@ -14,15 +14,16 @@ interface Scanned {
   rawBytes: number;
 }
 
-/** Scans chunks and decodes every record's fields (`""` read as `"`). */
-function scan(chunks: readonly Uint8Array[], maxRecordBytes = 1 << 20): { records: Scanned[]; lines: number; bytes: number } {
+/** Scans chunks and decodes every record's fields (a doubled quote read as one; with a backslash escape, the escaped character). */
+function scan(chunks: readonly Uint8Array[], maxRecordBytes = 1 << 20, dialect: CsvDialect = RFC_4180): { records: Scanned[]; lines: number; bytes: number } {
   const records: Scanned[] = [];
-  const scanner = createCsvScanner({ storedFields: Infinity, maxRecordBytes }, (r: CsvRecord) => {
+  const q = String.fromCharCode(dialect.quote);
+  const scanner = createCsvScanner({ storedFields: Infinity, maxRecordBytes, dialect }, (r: CsvRecord) => {
     const fields: string[] = [];
     if (r.problem !== CsvProblem.tooLong) {
       for (let i = 0; i < r.fieldCount; i++) {
         const text = r.bytes.toString('utf8', r.starts[i], r.ends[i]);
-        fields.push(r.quoting[i] === FieldQuoting.quotedEscaped ? text.replaceAll('""', '"') : text);
+        fields.push(r.quoting[i] !== FieldQuoting.quotedEscaped ? text : dialect.escape === 92 ? text.replace(/\\([\s\S])/gu, '$1') : text.replaceAll(q + q, q));
       }
     }
     records.push({
@@ -93,6 +94,93 @@ describe('createCsvScanner', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('reads generated valid CSV of any delimiter, quote, escape and line end (LF, CRLF, CR alone) as csv-parse does, in any chunking', () => {
+    fc.assert(
+      fc.property(
+        escapingDialect.chain((dialect) => fc.tuple(fc.constant(dialect), csvText({ columns: 3, dialect }))),
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }),
+        ([dialect, { text, records }], sizes) => {
+          // Prepare
+          const bytes = bytesOf(text);
+          const expected = referenceParse(text, dialect);
+
+          // Act
+          const whole = scan([bytes], 1 << 20, dialectBytes(dialect));
+          const byteByByte = scan(chunked(bytes, [1]), 1 << 20, dialectBytes(dialect));
+          const random = scan(chunked(bytes, sizes), 1 << 20, dialectBytes(dialect));
+
+          // Assess: csv-parse agrees with the values the generator wrote, and so do we.
+          expect(expected).toEqual(records);
+          expect(fieldsOf(whole)).toEqual(expected);
+          expect(fieldsOf(byteByByte)).toEqual(expected);
+          expect(fieldsOf(random)).toEqual(expected);
+          expect(whole.records.every((r) => r.problem === CsvProblem.none)).toBe(true);
+          // Lines are the dialect's line end bytes, quoted ones included.
+          expect(whole.lines).toBe(text.split(dialect.lineEnd === 'cr' ? '\r' : '\n').length - 1);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it.each([
+    ['a tab', 'a\t"b\tc"\td\n', { delimiter: 9, quote: 34, lineEnd: 10 }, [['a', 'b\tc', 'd']]],
+    ['a semicolon, a comma being data', '1,5;"x;y";2\r\n', { delimiter: 59, quote: 34, lineEnd: 10 }, [['1,5', 'x;y', '2']]],
+    ["a single quote", "'it''s',\"q\"\n", { delimiter: 44, quote: 39, lineEnd: 10 }, [["it's", '"q"']]],
+    ['CR alone, a LF being data', 'a,b\rc\nd,"e\rf"\r\rg,h', { delimiter: 44, quote: 34, lineEnd: 13 }, [['a', 'b'], ['c\nd', 'e\rf'], ['g', 'h']]],
+    ['CR alone, a quoted field closed at the line end', '"a",b\r"c"\r', { delimiter: 44, quote: 34, lineEnd: 13 }, [['a', 'b'], ['c']]],
+  ])('reads a dialect with %s as written', (_, text, dialect, expected) => {
+    // Prepare
+    const bytes = bytesOf(text);
+
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      // Act
+      const result = scan([bytes.subarray(0, cut), bytes.subarray(cut)], 1 << 20, dialect as CsvDialect);
+
+      // Assess
+      expect(fieldsOf(result)).toEqual(expected);
+      expect(result.records.every((r) => r.problem === CsvProblem.none)).toBe(true);
+    }
+  });
+
+  it.each([
+    ['an escaped quote and an escaped escape', '"a\\"b","c\\\\",d\n', [['a"b', 'c\\', 'd']]],
+    ['an escape before other bytes (dropped, the byte kept, a line end included)', '"\\x\\\n",y\n', [['x\n', 'y']]],
+    ['an escape outside quotes (data)', 'a\\b,c\\\n', [['a\\b', 'c\\']]],
+  ])('reads a backslash escape: %s, as csv-parse does', (_, text, expected) => {
+    // Prepare
+    const bytes = bytesOf(text);
+    const reference = referenceParse(text, { delimiter: ',', quote: '"', lineEnd: 'lf', escape: '\\' });
+
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      // Act
+      const result = scan([bytes.subarray(0, cut), bytes.subarray(cut)], 1 << 20, { ...RFC_4180, escape: 92 });
+
+      // Assess
+      expect(reference).toEqual(expected);
+      expect(fieldsOf(result)).toEqual(expected);
+    }
+  });
+
+  it('with a backslash escape, reads a doubled quote as a closing quote followed by text', () => {
+    // Act
+    const { records } = scan([bytesOf('"a""b",c\n')], 1 << 20, { ...RFC_4180, escape: 92 });
+
+    // Assess
+    expect(records.map((r) => [r.problem, r.problemField])).toEqual([[CsvProblem.textAfterQuote, 0]]);
+  });
+
+  it('reports a stray quote and text after a closing quote in the dialect\'s own quote', () => {
+    // Act
+    const { records } = scan([bytesOf("a;b'c\r'x'y;z\r")], 1 << 20, { delimiter: 59, quote: 39, lineEnd: 13 });
+
+    // Assess
+    expect(records.map((r) => [r.problem, r.problemField])).toEqual([
+      [CsvProblem.strayQuote, 1],
+      [CsvProblem.textAfterQuote, 0],
+    ]);
   });
 
   it.each(EDGE_CASES)('reads %j as csv-parse does, split at every byte', (text) => {

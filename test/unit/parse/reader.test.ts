@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HeaderError } from '../../../lib/parse/header.ts';
 import { MAX_RAW_CHARS, type RecordLayout } from '../../../lib/parse/sink.ts';
-import { chunked, quote, referenceParse } from './csvText.ts';
+import { chunked, dialectBytes, escapingDialect, quote, quoteIn, referenceParse } from './csvText.ts';
 import { bytesOf, read, salesLayout } from './readRecords.ts';
 
 const layout = salesLayout;
@@ -81,6 +81,42 @@ describe('createRecordReader (CSV)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('reads generated records of any delimiter, quote, escape and line end into the values computed from what was written', () => {
+    fc.assert(
+      fc.property(escapingDialect, fc.array(row, { minLength: 1, maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1 }), (d, rows, sizes) => {
+        // Prepare
+        const special = new RegExp(`[${d.delimiter === '\t' ? '\\t' : `\\${d.delimiter}`}\\${d.quote}\r\n]`);
+        const writtenIn = (value: string, quoted: boolean) => (quoted || special.test(value) || value === '' ? quoteIn(value, d.quote, d.escape) : value);
+        const lineEnd = d.lineEnd === 'cr' ? '\r' : '\n';
+        const text = rows
+          .map((r) => [r.time.text, r.region, r.product, r.amount, r.quantity].map((v, i) => writtenIn(v, r.quoting[i])).join(d.delimiter))
+          .join(lineEnd);
+        const metric = (t: string) => (t === '' ? NaN : Number(t));
+        const expected = rows.map((r) => ({ timeMs: r.time.ms, dims: [r.region, r.product], metrics: [metric(r.amount), metric(r.quantity)] }));
+
+        // Act
+        const result = read({ ...layout, dialect: dialectBytes(d) }, chunked(bytesOf(text), sizes));
+
+        // Assess
+        expect(result.rejected).toEqual([]);
+        expect(result.accepted).toEqual(expected);
+        expect(result.stats.lines).toBe(text.split(lineEnd).length - 1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('names the field and quotes the value of a reject in the dialect\'s own quote', () => {
+    // Prepare
+    const text = "2024-01-16T09:59:11.242Z;north;'p''8';'12x';3\r";
+
+    // Act
+    const { rejected } = read({ ...layout, dialect: { delimiter: 59, quote: 39, lineEnd: 13 } }, [bytesOf(text)]);
+
+    // Assess
+    expect(rejected.map((r) => [r.line, r.reason])).toEqual([[1, 'field "amount": "12x" is not a number']]);
   });
 
   it('maps columns by name, whatever their order, and ignores the others', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findRecordStart, ownRecordsStart, type BoundaryOptions } from '../../../lib/process/boundary.ts';
-import { csvText, referenceParse } from '../parse/csvText.ts';
+import { csvText, dialectBytes, quoteIn, referenceParse, textDialect, type TextDialect } from '../parse/csvText.ts';
 
 const bytesOf = (text: string) => Buffer.from(text, 'utf8');
 
@@ -21,12 +21,12 @@ function reader(bytes: Uint8Array) {
  * valid CSV, "outside quotes" is an even number of quotes so far): dataStart and every position
  * after an LF outside quotes.
  */
-function csvRecordStarts(bytes: Uint8Array, dataStart: number): number[] {
+function csvRecordStarts(bytes: Uint8Array, dataStart: number, quote = 0x22, lineEnd = 0x0a): number[] {
   const starts = [dataStart];
   let quotes = 0;
   for (let i = dataStart; i < bytes.length; i++) {
-    if (bytes[i] === 0x22) quotes++;
-    else if (bytes[i] === 0x0a && quotes % 2 === 0) starts.push(i + 1);
+    if (bytes[i] === quote) quotes++;
+    else if (bytes[i] === lineEnd && quotes % 2 === 0) starts.push(i + 1);
   }
   return starts;
 }
@@ -52,16 +52,18 @@ const HEADER = 'ts,"na""me",amount\r\n';
  * A CSV object of `header` then `text`: its bytes, where its data starts, its record starts (by
  * quote parity), and boundary options whose maxRecordBytes is its longest record plus `slack`.
  */
-function csvObject(header: string, text: string, extra: { slack?: number; windowBytes?: number } = {}) {
+function csvObject(header: string, text: string, extra: { slack?: number; windowBytes?: number; dialect?: TextDialect } = {}) {
   const bytes = bytesOf(header + text);
   const dataStart = bytesOf(header).length;
-  const starts = csvRecordStarts(bytes, dataStart);
+  const dialect = extra.dialect ? dialectBytes(extra.dialect) : undefined;
+  const starts = csvRecordStarts(bytes, dataStart, dialect?.quote, dialect?.lineEnd);
   const options: BoundaryOptions = {
     format: 'csv',
     objectSize: bytes.length,
     dataStart,
     maxRecordBytes: longestRecord(starts, bytes.length) + (extra.slack ?? 0),
     ...(extra.windowBytes === undefined ? {} : { windowBytes: extra.windowBytes }),
+    ...(dialect ? { dialect } : {}),
   };
   return { bytes, dataStart, starts, options };
 }
@@ -91,6 +93,110 @@ describe('findRecordStart (CSV)', () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  /** A header in a dialect: a quoted name holding the quote, then its line end. */
+  const headerIn = (d: TextDialect) => ['ts', quoteIn(`na${d.quote}me`, d.quote), 'amount'].join(d.delimiter) + (d.lineEnd === 'cr' ? '\r' : '\r\n');
+
+  it('finds the first record start at or after every offset of generated files in any delimiter, quote and line end', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        textDialect.chain((dialect) => fc.tuple(fc.constant(dialect), csvText({ columns: 3, anchored: true, dialect }))),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 1, max: 64 }),
+        async ([dialect, { text }], slack, windowBytes) => {
+          // Prepare
+          const { bytes, dataStart, starts, options } = csvObject(headerIn(dialect), text, { slack, windowBytes, dialect });
+          const { read, calls } = reader(bytes);
+
+          for (let at = 0; at <= bytes.length + 1; at++) {
+            // Act
+            calls.length = 0;
+            const start = await findRecordStart(read, at, options);
+
+            // Assess
+            expect(start).toBe(firstAtOrAfter(starts, at, dataStart, bytes.length));
+            expect(calls.every(([from]) => from >= at - 1)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it('cuts generated files of any dialect at random offsets into partitions that parse to the whole file\'s records (csv-parse)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        textDialect.chain((dialect) => fc.tuple(fc.constant(dialect), csvText({ columns: 4, anchored: true, maxRecords: 40, dialect }))),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }),
+        async ([dialect, { text }], fractions) => {
+          // Prepare
+          const { bytes, dataStart, options } = csvObject(headerIn(dialect), text, { dialect });
+          const cuts = [...new Set(fractions.map((f) => Math.floor(f * bytes.length)))].sort((a, b) => a - b);
+          const points = [dataStart, ...cuts, bytes.length];
+          const { read } = reader(bytes);
+
+          // Act
+          const boundaries = await Promise.all(points.map((at) => findRecordStart(read, at, options)));
+          const starts = await Promise.all(boundaries.slice(0, -1).map((b, i) => ownRecordsStart(read, b, boundaries[i + 1], options)));
+          const partitions = starts.map((from, i) => bytes.subarray(from, boundaries[i + 1]).toString());
+
+          // Assess
+          expect(starts).toEqual(boundaries.slice(0, -1));
+          expect(boundaries.at(-1)).toBe(bytes.length);
+          expect(partitions.join('')).toBe(text);
+          expect(partitions.flatMap((p) => referenceParse(p, dialect))).toEqual(referenceParse(text, dialect));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('finds every record start of generated quote-free files of any dialect, reading maxRecordBytes at most', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        textDialect.chain((dialect) => fc.tuple(fc.constant(dialect), csvText({ columns: 3, plain: true, dialect }))),
+        fc.integer({ min: 1, max: 16 }),
+        async ([dialect, { text }], windowBytes) => {
+          // Prepare
+          const { bytes, starts, options } = csvObject('', text, { windowBytes, dialect });
+          const { read, calls } = reader(bytes);
+
+          for (let at = 0; at <= bytes.length; at++) {
+            // Act
+            calls.length = 0;
+            const start = await findRecordStart(read, at, options);
+
+            // Assess
+            expect(start).toBe(firstAtOrAfter(starts, at, 0, bytes.length));
+            const bytesRead = calls.reduce((sum, [from, to]) => sum + to - from, 0);
+            expect(bytesRead).toBeLessThanOrEqual(options.maxRecordBytes);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('stays within [at, at + 2·maxRecordBytes] on arbitrary bytes of a CR-only, semicolon, single-quote dialect', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.stringMatching(/^[a';\r\n]{1,120}$/), fc.integer({ min: 1, max: 20 }), async (text, maxRecordBytes) => {
+        // Prepare
+        const bytes = bytesOf(text);
+        const { read } = reader(bytes);
+        const options: BoundaryOptions = { format: 'csv', objectSize: bytes.length, dataStart: 0, maxRecordBytes, dialect: { delimiter: 59, quote: 39, lineEnd: 13 } };
+
+        for (let at = 0; at <= bytes.length; at++) {
+          // Act
+          const start = await findRecordStart(read, at, options);
+
+          // Assess
+          expect(start).toBeGreaterThanOrEqual(at);
+          expect(start).toBeLessThanOrEqual(Math.min(bytes.length, at + 2 * maxRecordBytes));
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 
@@ -136,7 +242,7 @@ describe('findRecordStart (CSV)', () => {
           expect(boundaries[0]).toBe(dataStart);
           expect(boundaries.at(-1)).toBe(bytes.length);
           expect(partitions.join('')).toBe(text);
-          expect(partitions.flatMap(referenceParse)).toEqual(referenceParse(text));
+          expect(partitions.flatMap((p) => referenceParse(p))).toEqual(referenceParse(text));
           // One read per boundary: the default window holds these files whole.
           expect(calls.length).toBeLessThanOrEqual(points.length);
         },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createRecordReader } from '../../../lib/parse/reader.ts';
 import type { RecordLayout, RejectedRecord } from '../../../lib/parse/sink.ts';
 import { createPartCutter, type PartCutterOptions } from '../../../lib/split/cutter.ts';
-import { chunked, csvText, referenceParse } from '../parse/csvText.ts';
+import { chunked, csvText, dialectBytes, escapingDialect, referenceParse } from '../parse/csvText.ts';
 
 const bytesOf = (text: string) => Buffer.from(text, 'utf8');
 
@@ -93,6 +93,57 @@ describe('createPartCutter (CSV)', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it('cuts generated CSV of any delimiter, quote, escape and line end into parts of whole records (csv-parse reads them as the whole)', () => {
+    fc.assert(
+      fc.property(
+        escapingDialect.chain((dialect) => fc.tuple(fc.constant(dialect), csvText({ columns: 3, maxRecords: 30, dialect }))),
+        fc.integer({ min: 1, max: 80 }),
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1 }),
+        ([dialect, { text }], targetBytes, sizes) => {
+          // Prepare
+          const bytes = bytesOf(text);
+          const lineEnd = dialectBytes(dialect).lineEnd;
+
+          // Act
+          const parts = cut({ format: 'csv', targetBytes, dialect: dialectBytes(dialect) }, chunked(bytes, sizes));
+
+          // Assess
+          expect(Buffer.concat(parts).equals(bytes)).toBe(true);
+          expect(parts.slice(0, -1).every((p) => p.length >= targetBytes && p.at(-1) === lineEnd)).toBe(true);
+          expect(parts.flatMap((p) => referenceParse(p.toString(), dialect))).toEqual(referenceParse(text, dialect));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('cuts malformed CSV of a CR-only, semicolon, single-quote dialect where its reader resumes, so parts read as the whole does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.stringMatching(/^[0-9a-z;',\n-]{0,25}$/), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 9 }),
+        (lines, targetBytes, size) => {
+          // Prepare
+          const dialect = { delimiter: 59, quote: 39, lineEnd: 13 } as const;
+          const layout: RecordLayout = { ...TWO_COLUMNS, dialect };
+          const bytes = bytesOf(lines.join('\r'));
+
+          // Act
+          const parts = cut({ format: 'csv', targetBytes, dialect }, chunked(bytes, [size]));
+
+          // Assess
+          const whole = readAll(layout, bytes);
+          const pieces = parts.map((p) => readAll(layout, p));
+          expect(Buffer.concat(parts).equals(bytes)).toBe(true);
+          expect(pieces.flatMap((p) => p.accepted)).toEqual(whole.accepted);
+          expect(pieces.flatMap((p) => p.rejected)).toEqual(whole.rejected);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
@@ -221,6 +272,33 @@ describe('createPartCutter: records over maxRecordBytes', () => {
           expect(parts.flatMap((p) => readAll(TWO_COLUMNS, p, maxRecordBytes).accepted)).toEqual(whole.accepted);
           expect(partRejects(TWO_COLUMNS, parts, maxRecordBytes).map(comparable)).toEqual(whole.rejects.map(comparable));
           expect(parts.reduce((n, p) => n + p.length, 0)).toBeLessThanOrEqual(bytes.length + lines.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('does the same in a semicolon, single-quote, CR-only dialect (the same texts with those bytes swapped in)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.stringMatching(/^[0-9a-z,"\r\n-]{0,25}$/), longRecord), { maxLength: 10 }),
+        fc.integer({ min: 8, max: 60 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 1, max: 3000 }),
+        (lines, maxRecordBytes, targetBytes, chunkBytes) => {
+          // Prepare: `,` → `;`, `"` → `'`, LF ↔ CR, so the structure is the default one's.
+          const swap: Record<string, string> = { ',': ';', '"': "'", '\n': '\r', '\r': '\n' };
+          const bytes = bytesOf([...lines.join('\n')].map((c) => swap[c] ?? c).join(''));
+          const dialect = { delimiter: 59, quote: 39, lineEnd: 13 } as const;
+          const layout: RecordLayout = { ...TWO_COLUMNS, dialect };
+
+          // Act
+          const parts = cut({ format: 'csv', targetBytes, maxRecordBytes, dialect }, chunked(bytes, [chunkBytes]));
+
+          // Assess
+          const whole = readAll(layout, bytes, maxRecordBytes);
+          expect(parts.flatMap((p) => readAll(layout, p, maxRecordBytes).accepted)).toEqual(whole.accepted);
+          expect(partRejects(layout, parts, maxRecordBytes).map(comparable)).toEqual(whole.rejects.map(comparable));
         },
       ),
       { numRuns: 200 },

@@ -21,7 +21,7 @@ const rows = (n: number, badEvery: number, separator = ',') => Array.from({ leng
 describe('createSampleCheck', () => {
   it('counts the first 1,000 records of the data and their rejects, the first named with its line in the object', () => {
     // Prepare: 1,500 records, every 10th bad (i = 0, 10, …), after a 1-line header.
-    const sample = createSampleCheck(sales, COLUMNS, 1, 2048);
+    const sample = createSampleCheck(sales, { columns: COLUMNS, headerLines: 1, lineEnd: 'lf' }, 2048);
 
     // Act
     sample.push(Buffer.from(rows(1500, 10)));
@@ -35,8 +35,8 @@ describe('createSampleCheck', () => {
   it('counts a record cut by the end of the sample only when the object ends there', () => {
     // Prepare: 10 good records, the last without its line end, cut in the middle or whole.
     const text = rows(10, 0).trimEnd();
-    const cut = createSampleCheck(sales, COLUMNS, 1, 2048);
-    const whole = createSampleCheck(sales, COLUMNS, 1, 2048);
+    const cut = createSampleCheck(sales, { columns: COLUMNS, headerLines: 1, lineEnd: 'lf' }, 2048);
+    const whole = createSampleCheck(sales, { columns: COLUMNS, headerLines: 1, lineEnd: 'lf' }, 2048);
 
     // Act
     cut.push(Buffer.from(text.slice(0, -3)));
@@ -49,7 +49,7 @@ describe('createSampleCheck', () => {
 
   it('rejects every record of a file with another delimiter than the dataset reads', () => {
     // Prepare
-    const sample = createSampleCheck(sales, COLUMNS, 1, 2048);
+    const sample = createSampleCheck(sales, { columns: COLUMNS, headerLines: 1, lineEnd: 'lf' }, 2048);
 
     // Act
     sample.push(Buffer.from(rows(300, 0, ';')));
