@@ -1,6 +1,7 @@
 import type { DatasetDefinition } from '../datasets/definition.ts';
 import { readParquetRowGroups, type ParquetPartition } from '../parse/parquetReader.ts';
 import { createRecordReader, type RecordReader } from '../parse/reader.ts';
+import type { RecordSink } from '../parse/sink.ts';
 import { timeRange } from '../parse/values.ts';
 import { layoutOf } from '../process/processPartition.ts';
 import { BUCKET_ORIGIN_MS, parseGranularity } from '../rollup/granularity.ts';
@@ -39,37 +40,24 @@ export interface SampleCheck {
  * physical lines of the object (so reject lines are the object's), its lines ending as detected.
  */
 export function createSampleCheck(dataset: DatasetDefinition, found: { columns: readonly string[]; headerLines: number; lineEnd: 'lf' | 'cr' }, maxRecordBytes: number): SampleCheck {
-  const { columns, headerLines } = found;
-  let records = 0;
-  let rejected = 0;
-  let first: SampleCounts['first'];
+  const counter = sampleCounter(found.headerLines);
   let ended = false;
-  const reader: RecordReader = createRecordReader(
-    layoutOf({ columns: [...columns], lineEnd: found.lineEnd }, dataset),
-    {
-      accept() {
-        if (records < SAMPLE_RECORDS) records++;
-      },
-      reject(r) {
-        if (records >= SAMPLE_RECORDS) return;
-        records++;
-        rejected++;
-        first ??= { line: headerLines + r.line, reason: r.reason };
-      },
-    },
-    { baseOffset: 0, maxRecordBytes, timeRange: timeRange(parseGranularity(dataset.granularity).ms, BUCKET_ORIGIN_MS) },
-  );
+  const reader: RecordReader = createRecordReader(layoutOf({ columns: [...found.columns], lineEnd: found.lineEnd }, dataset), counter.sink, {
+    baseOffset: 0,
+    maxRecordBytes,
+    timeRange: timeRange(parseGranularity(dataset.granularity).ms, BUCKET_ORIGIN_MS),
+  });
   return {
     push(utf8) {
-      if (records < SAMPLE_RECORDS) reader.push(utf8);
+      if (!counter.full) reader.push(utf8);
     },
     get full() {
-      return records >= SAMPLE_RECORDS;
+      return counter.full;
     },
     counts(atEnd) {
-      if (atEnd && !ended && records < SAMPLE_RECORDS) reader.end();
+      if (atEnd && !ended && !counter.full) reader.end();
       ended ||= atEnd;
-      return { records, rejected, ...(first ? { first } : {}) };
+      return counter.counts();
     },
   };
 }
@@ -101,13 +89,23 @@ export const PARQUET_SAMPLE_BYTES = 16 << 20;
  * them (readParquetRowGroups, the dataset's layout), counted. Lines are the rows' 1-based numbers.
  */
 export async function sampleParquet(part: Omit<ParquetPartition, 'rowGroups' | 'afterRowGroup'>, dataset: DatasetDefinition, columns: readonly string[]): Promise<SampleCounts> {
-  let records = 0;
-  let rejected = 0;
-  let first: SampleCounts['first'];
+  const counter = sampleCounter(0);
   await readParquetRowGroups(
     { ...part, rowGroups: { start: 0, end: Math.min(1, part.metadata.row_groups.length) } },
     layoutOf({ columns: [...columns], lineEnd: 'lf' }, dataset),
-    {
+    counter.sink,
+    { timeRange: timeRange(parseGranularity(dataset.granularity).ms, BUCKET_ORIGIN_MS) },
+  );
+  return counter.counts();
+}
+
+/** A sink counting the first SAMPLE_RECORDS records and their rejects; lines offset by `headerLines`. */
+function sampleCounter(headerLines: number): { sink: RecordSink; readonly full: boolean; counts(): SampleCounts } {
+  let records = 0;
+  let rejected = 0;
+  let first: SampleCounts['first'];
+  return {
+    sink: {
       accept() {
         if (records < SAMPLE_RECORDS) records++;
       },
@@ -115,10 +113,12 @@ export async function sampleParquet(part: Omit<ParquetPartition, 'rowGroups' | '
         if (records >= SAMPLE_RECORDS) return;
         records++;
         rejected++;
-        first ??= { line: r.line, reason: r.reason };
+        first ??= { line: headerLines + r.line, reason: r.reason };
       },
     },
-    { timeRange: timeRange(parseGranularity(dataset.granularity).ms, BUCKET_ORIGIN_MS) },
-  );
-  return { records, rejected, ...(first ? { first } : {}) };
+    get full() {
+      return records >= SAMPLE_RECORDS;
+    },
+    counts: () => ({ records, rejected, ...(first ? { first } : {}) }),
+  };
 }
