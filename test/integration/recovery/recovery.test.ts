@@ -17,10 +17,11 @@ import { createHeld, prepareCsv, processContext, splitHeld, upload, usePipeline,
  */
 
 const p = usePipeline('recovery', {
-  // Two receives before the DLQ, seconds apart: the last-attempt path runs in seconds.
-  queueOverrides: { partitions: { visibilityTimeoutSeconds: 3, maxReceiveCount: 2 }, ingest: { visibilityTimeoutSeconds: 3, maxReceiveCount: 2 } },
+  // Two receives before the DLQ, seconds apart: the last-attempt path runs in seconds. 6 s, not
+  // less: on a loaded machine an attempt outlasted a 3 s timeout and SQS delivered it again.
+  queueOverrides: { partitions: { visibilityTimeoutSeconds: 6, maxReceiveCount: 2 }, ingest: { visibilityTimeoutSeconds: 6, maxReceiveCount: 2 } },
   // The watchdog's limits, shortened as the queues are (the topology's are half an hour).
-  environment: { PARTITION_STALE_SECONDS: '20', PARTITION_LAST_ATTEMPT_STALE_SECONDS: '4', SPLIT_STALE_SECONDS: '20', SPLIT_LAST_ATTEMPT_STALE_SECONDS: '4' },
+  environment: { PARTITION_STALE_SECONDS: '24', PARTITION_LAST_ATTEMPT_STALE_SECONDS: '8', SPLIT_STALE_SECONDS: '24', SPLIT_LAST_ATTEMPT_STALE_SECONDS: '8' },
   watchdogIntervalMs: 1_000,
   httpApiPort: 0,
 });
