@@ -79,6 +79,10 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
     // The tuner's size when it set one; the job records it, so a retried split plans the same.
     partitionBytes: (await getTunedSetting(ctx.db, 'partitionBytes')) ?? ctx.partitionBytes,
   });
+  if (!created && job.status === 'created') {
+    // Opened through the API to be started later: only its start (POST .../start) splits it.
+    return { jobId: job.jobId, status: 'ignored', partitions: 0, reason: `job ${job.jobId} is created: POST /api/batch-jobs/${job.jobId}/start starts it` };
+  }
   if (!created && job.status !== 'splitting') {
     // Already split: re-send anything a crash left unsent (a no-op for the usual duplicate event).
     const sent = await sendUnsentPartitions(ctx, job.jobId);
@@ -88,7 +92,9 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
   await beginSplitAttempt(ctx.db, job.jobId);
   const started = performance.now();
   try {
-    const dataset = await getDataset(ctx.db, datasetName);
+    const stored = await getDataset(ctx.db, datasetName);
+    // The job's own threshold (PUT /api/batch-jobs/{id}) overrides the dataset's, for its sample and its end.
+    const dataset = stored && job.configuration.maxRejectedPercent !== undefined ? { ...stored, maxRejectedPercent: job.configuration.maxRejectedPercent } : stored;
     if (!dataset) throw new ObjectProblem(`unknown dataset prefix: uploads/${datasetName}/ (no dataset named "${datasetName}"; register it with batchflow datasets put)`);
     // A retried split reuses the partition size recorded with the job, so the plan is the same.
     const settings = { ...ctx, partitionBytes: job.partitionBytes };

@@ -9,6 +9,8 @@ import { pageOf, type KeysetPage } from './paging.ts';
 const MAX_REASON_CHARS = 4000;
 
 export type IngestJobStatus =
+  /** Opened through the API with `start: false`: nothing read yet, waiting for POST .../start. */
+  | 'created'
   | 'splitting'
   | 'processing'
   | 'completed'
@@ -67,6 +69,17 @@ export interface IngestJob {
   readonly maxRejectedPercent: number | null;
   /** Ended `failed` because its rejects passed maxRejectedPercent: nothing of it is in the rollups. */
   readonly failedOnRejects: boolean;
+  /** A user's label and notes (PUT /api/batch-jobs/{id}); null until given. */
+  readonly name: string | null;
+  readonly description: string | null;
+  /** Settings overriding the dataset's for this job; `{}` when none. Fixed once the job starts. */
+  readonly configuration: JobConfiguration;
+}
+
+/** Per-job settings that override the dataset's (and the tuner's partition size) for one job. */
+export interface JobConfiguration {
+  readonly maxRejectedPercent?: number;
+  readonly partitionBytes?: number;
 }
 
 const ingestJobColumns = (db: Db) => db.sql`
@@ -79,7 +92,8 @@ const ingestJobColumns = (db: Db) => db.sql`
   bytes_read as "bytesRead", read_ms as "readMs", parse_ms as "parseMs", merge_ms as "mergeMs",
   split_ms as "splitMs", created_at as "createdAt", split_finished_at as "splitFinishedAt",
   finished_at as "finishedAt", split_attempts as "splitAttempts", split_started_at as "splitStartedAt",
-  encoding, max_rejected_percent as "maxRejectedPercent", failed_on_rejects as "failedOnRejects"`;
+  encoding, max_rejected_percent as "maxRejectedPercent", failed_on_rejects as "failedOnRejects",
+  name, description, configuration`;
 
 /**
  * The job of an object version: created now, or the one a previous delivery of the same event
@@ -96,13 +110,15 @@ export async function openIngestJob(
     eTag?: string | undefined;
     objectSize: number;
     partitionBytes: number;
+    /** 'created': opened by the API to be started later (startCreatedJob). @default 'splitting' */
+    status?: 'created' | 'splitting';
   },
 ): Promise<{ job: IngestJob; created: boolean }> {
   const { sql } = db;
   const [inserted] = await sql<IngestJob[]>`
     insert into ${db.table('batch_jobs')} (dataset, bucket, key, object_version, version_id, etag, object_size, status, partition_bytes)
     values (${object.dataset}, ${object.bucket}, ${object.key}, ${object.objectVersion}, ${object.versionId ?? null}, ${object.eTag ?? null},
-            ${object.objectSize}, 'splitting', ${object.partitionBytes})
+            ${object.objectSize}, ${object.status ?? 'splitting'}, ${object.partitionBytes})
     on conflict (bucket, key, object_version) do nothing
     returning ${ingestJobColumns(db)}`;
   if (inserted) return { job: inserted, created: true };
@@ -259,4 +275,59 @@ export async function beginSplitAttempt(db: Db, jobId: number): Promise<number> 
     update ${db.table('batch_jobs')} set split_attempts = split_attempts + 1, split_started_at = clock_timestamp()
     where job_id = ${jobId} and status = 'splitting' returning split_attempts as "splitAttempts"`;
   return row?.splitAttempts ?? 0;
+}
+
+/**
+ * Starts a `created` job: it becomes `splitting`, its configured partition size becomes the one it
+ * records (the splitter plans with that), and the watchdog's clock starts now rather than at its
+ * creation. undefined when no such job; `conflict` with the job when it is not `created`.
+ * `partitionBytesBefore` is what unstartJob puts back.
+ */
+export async function startCreatedJob(db: Db, jobId: number): Promise<{ job: IngestJob; conflict: boolean; partitionBytesBefore: number } | undefined> {
+  const [started] = await db.sql<(IngestJob & { partitionBytesBefore: number })[]>`
+    update ${db.table('batch_jobs')} j
+    set status = 'splitting', split_started_at = clock_timestamp(),
+        partition_bytes = coalesce((j.configuration->>'partitionBytes')::bigint, j.partition_bytes)
+    from (select job_id as prior_id, partition_bytes as prior_bytes from ${db.table('batch_jobs')} where job_id = ${jobId} for update) prior
+    where j.job_id = prior.prior_id and j.status = 'created'
+    returning ${ingestJobColumns(db)}, prior.prior_bytes as "partitionBytesBefore"`;
+  if (started) {
+    const { partitionBytesBefore, ...job } = started;
+    return { job, conflict: false, partitionBytesBefore: Number(partitionBytesBefore) };
+  }
+  const job = await getIngestJob(db, jobId);
+  return job && { job, conflict: true, partitionBytesBefore: job.partitionBytes };
+}
+
+/**
+ * Puts a job just started back to `created` (with the partition size it had) when its
+ * notification could not be sent: no split attempt has begun, so nothing else saw it splitting.
+ */
+export async function unstartJob(db: Db, jobId: number, partitionBytes: number): Promise<void> {
+  await db.sql`
+    update ${db.table('batch_jobs')} set status = 'created', split_started_at = null, partition_bytes = ${partitionBytes}
+    where job_id = ${jobId} and status = 'splitting' and split_attempts = 0`;
+}
+
+/**
+ * Changes a job's name, description (any time) and configuration (only while it is `created`: a
+ * started job was split with the settings it had). undefined when no such job; `conflict` with the
+ * job, unchanged, when a configuration was given for a job past `created`.
+ */
+export async function describeIngestJob(
+  db: Db,
+  jobId: number,
+  change: { name?: string | null; description?: string | null; configuration?: JobConfiguration },
+): Promise<{ job: IngestJob; conflict: boolean } | undefined> {
+  const { sql } = db;
+  const [updated] = await sql<IngestJob[]>`
+    update ${db.table('batch_jobs')} set
+      name = ${change.name === undefined ? sql`name` : sql`${change.name}`},
+      description = ${change.description === undefined ? sql`description` : sql`${change.description}`},
+      configuration = ${change.configuration === undefined ? sql`configuration` : sql`${sql.json(change.configuration as never)}`}
+    where job_id = ${jobId} ${change.configuration === undefined ? sql`` : sql`and status = 'created'`}
+    returning ${ingestJobColumns(db)}`;
+  if (updated) return { job: updated, conflict: false };
+  const job = await getIngestJob(db, jobId);
+  return job && { job, conflict: true };
 }

@@ -35,10 +35,14 @@ export async function deleteExpired(db: Db, kind: ExpiredKind, before: Date, lim
       return r.count;
     }
     case 'finishedJobs': {
-      // Partitions, rejects and metrics go with the job (foreign keys on delete cascade).
+      // Partitions, rejects and metrics go with the job (foreign keys on delete cascade). A job
+      // opened through the API and never started (`created`: nothing read, nothing merged) is
+      // abandoned once it has waited as long as a finished job is kept.
       const r = await sql`
         delete from ${db.table('batch_jobs')} where job_id in (
-          select job_id from ${db.table('batch_jobs')} where status in ${sql(FINISHED)} and finished_at < ${before} limit ${limit})`;
+          select job_id from ${db.table('batch_jobs')}
+          where (status in ${sql(FINISHED)} and finished_at < ${before}) or (status = 'created' and created_at < ${before})
+          limit ${limit})`;
       return r.count;
     }
   }

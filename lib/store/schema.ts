@@ -388,5 +388,24 @@ alter table ${s}.batch_jobs add column line_end text not null default 'lf' check
 `;
     },
   },
+  {
+    version: 15,
+    description: "batch_jobs: status 'created' (opened through the API, not started), a name, a description and per-job configuration",
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- POST /api/batch-jobs with start false opens a job that waits in 'created' for POST .../start:
+-- nothing has read the object yet. configuration holds the per-job settings that override the
+-- dataset's (maxRejectedPercent, partitionBytes), fixed once the job starts.
+alter table ${s}.batch_jobs drop constraint batch_jobs_status_check;
+alter table ${s}.batch_jobs add constraint batch_jobs_status_check
+  check (status in ('created', 'splitting', 'processing', 'completed', 'completed_with_rejects', 'completed_with_failures', 'failed', 'stopped'));
+alter table ${s}.batch_jobs
+  add column name text check (char_length(name) <= 200),
+  add column description text check (char_length(description) <= 2000),
+  add column configuration jsonb not null default '{}';
+`;
+    },
+  },
 ];
 
