@@ -88,3 +88,30 @@ export function datasetOfKey(key: string): string | undefined {
   if (slash <= 0 || slash === rest.length - 1) return undefined;
   return rest.slice(0, slash);
 }
+
+/**
+ * The S3 ObjectCreated notification of an object, as S3 writes it to the ingest queue (key
+ * URL-encoded with `+` for spaces): what parseS3Notification reads back as the same object. The
+ * API sends it to start a job, so the job runs through the splitter as an upload does.
+ */
+export function s3Notification(object: CreatedObject): string {
+  return JSON.stringify({
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        eventName: 'ObjectCreated:Put',
+        eventTime: new Date().toISOString(),
+        s3: {
+          bucket: { name: object.bucket },
+          object: {
+            key: encodeURIComponent(object.key).replace(/%20/g, '+').replace(/%2F/g, '/'),
+            size: object.size,
+            ...(object.eTag ? { eTag: object.eTag } : {}),
+            ...(object.versionId ? { versionId: object.versionId } : {}),
+          },
+        },
+      },
+    ],
+  });
+}

@@ -11,13 +11,16 @@ export interface StoredAnalyticsJob {
 }
 
 /** Creates or replaces a job definition (its computed windows and results stay). */
-export async function putAnalyticsJob(db: Db, job: AnalyticsJobDefinition): Promise<void> {
+export async function putAnalyticsJob(db: Db, job: AnalyticsJobDefinition): Promise<{ created: boolean }> {
   const { sql } = db;
-  await sql`
+  // xmax is 0 on a row this statement inserted, the updating transaction's id on one it replaced.
+  const [row] = await sql`
     insert into ${db.table('analytics_jobs')} (name, definition, dataset, enabled)
     values (${job.name}, ${sql.json(job as never)}, ${job.dataset}, ${job.enabled})
     on conflict (name) do update set definition = excluded.definition, dataset = excluded.dataset,
-      enabled = excluded.enabled, updated_at = clock_timestamp()`;
+      enabled = excluded.enabled, updated_at = clock_timestamp()
+    returning (xmax = 0) as created`;
+  return { created: row!.created as boolean };
 }
 
 /** A job by name. */
@@ -43,10 +46,14 @@ export async function pageAnalyticsJobs(db: Db, page: { limit: number; after?: s
   return pageOf(jobs, page.limit, (j) => j.name);
 }
 
-/** Deletes a job with its windows and results; false when there was none. */
+/** Deletes a job with its windows, results and runs; false when there was none. */
 export async function deleteAnalyticsJob(db: Db, name: string): Promise<boolean> {
-  const result = await db.sql`delete from ${db.table('analytics_jobs')} where name = ${name}`;
-  return result.count > 0;
+  return db.sql.begin(async (tx) => {
+    // analytics_runs has no foreign key to its job (nothing cascades to it), so its rows go here.
+    const result = await tx`delete from ${db.table('analytics_jobs')} where name = ${name}`;
+    if (result.count > 0) await tx`delete from ${db.table('analytics_runs')} where job = ${name}`;
+    return result.count > 0;
+  });
 }
 
 /**
