@@ -48,6 +48,8 @@ const variables = {
   DATABASE_POOL_SIZE: positiveInt,
   DATABASE_COPY: z.enum(['true', 'false'], { message: 'DATABASE_COPY must be true or false' }),
   PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL'),
+  INGEST_QUEUE_URL: z.string().url('INGEST_QUEUE_URL must be a URL'),
+  UPLOAD_BUCKET: nonEmpty('UPLOAD_BUCKET'),
   PARTITION_BYTES: positiveInt,
   MAX_RECORD_BYTES: positiveInt,
   MAX_DECOMPRESSED_BYTES: positiveInt,
@@ -142,8 +144,15 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
     optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'PARTIAL_FLUSH_CELLS', 'COMPACT_AFTER_JOB', 'PARTITION_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_NAME'],
   },
   analytics: { ...database, required: [] },
-  // retry and restart re-send partition messages.
-  api: { ...database, required: ['PARTITION_QUEUE_URL'] },
+  // retry and restart re-send partition messages; POST /api/batch-jobs sends notifications to the
+  // ingest queue for objects of the upload bucket, with the splitter's partition limits; on AWS it
+  // keeps analytics schedules as the CLI does (all three schedule variables, or none: locally the
+  // runtime fires jobs from the table).
+  api: {
+    ...database,
+    required: ['PARTITION_QUEUE_URL', 'INGEST_QUEUE_URL', 'UPLOAD_BUCKET'],
+    optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'],
+  },
   watchdog: {
     ...database,
     required: [],
@@ -310,9 +319,16 @@ export interface TunerTargets {
   readonly maxConcurrency: number | undefined;
 }
 
-/** The API: the queue retry and restart send to. */
+/** The API: the queue retry and restart send to, where jobs it opens start, and the schedules it keeps. */
 export interface ApiConfig extends DatabaseConfig {
   readonly partitionQueueUrl: string;
+  readonly ingestQueueUrl: string;
+  readonly uploadBucket: string;
+  /** The splitter's: a job's default partition size, and the record limit its size must exceed twice. */
+  readonly partitionBytes: number;
+  readonly maxRecordBytes: number;
+  /** Undefined: no EventBridge schedules (the local runtime fires jobs itself). */
+  readonly jobSchedules: SyncSchedulesConfig['jobSchedules'] | undefined;
 }
 
 /** The watchdog: when it may conclude that nothing will try a split or a partition again. */
@@ -365,7 +381,21 @@ const loaders = {
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
   compactor: (e: Parsed): DatabaseConfig => databaseConfig(e),
   retention: (e: Parsed): DatabaseConfig => databaseConfig(e),
-  api: (e: Parsed): ApiConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL }),
+  api: (e: Parsed): ApiConfig => {
+    const schedules = [e.SCHEDULE_GROUP, e.SCHEDULER_ROLE_ARN, e.ANALYTICS_FUNCTION_ARN];
+    if (schedules.some((v) => v !== undefined) && !schedules.every((v) => v !== undefined)) {
+      throw new ConfigError('invalid configuration of api: set all of SCHEDULE_GROUP, SCHEDULER_ROLE_ARN and ANALYTICS_FUNCTION_ARN, or none');
+    }
+    return {
+      ...databaseConfig(e),
+      partitionQueueUrl: e.PARTITION_QUEUE_URL,
+      ingestQueueUrl: e.INGEST_QUEUE_URL,
+      uploadBucket: e.UPLOAD_BUCKET,
+      partitionBytes: e.PARTITION_BYTES,
+      maxRecordBytes: e.MAX_RECORD_BYTES,
+      jobSchedules: e.SCHEDULE_GROUP === undefined ? undefined : { groupName: e.SCHEDULE_GROUP, roleArn: e.SCHEDULER_ROLE_ARN, functionArn: e.ANALYTICS_FUNCTION_ARN },
+    };
+  },
   watchdog: (e: Parsed): WatchdogConfig => ({
     ...databaseConfig(e),
     limits: {

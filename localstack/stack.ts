@@ -142,6 +142,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       DATABASE_SCHEMA: schema,
       DATABASE_COPY: String(pg.source !== 'pglite'),
       PARTITION_QUEUE_URL: queues.partitions.url,
+      INGEST_QUEUE_URL: queues.ingest.url,
+      UPLOAD_BUCKET: provisioned.bucket,
       PROCESSOR_FUNCTION_NAME: registered.processor.name,
       SPLITTER_FUNCTION_NAME: registered.splitter.name,
       PARTITION_QUEUE_NAME: queues.partitions.name,

@@ -2,7 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj } from '@middy/core';
 import type { Route, RouteNotFoundResponseFn } from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { RecoveryContext } from '../recovery/recovery.ts';
+import type { ApiContext } from './context.ts';
+import { jobRoutes } from './jobRoutes.ts';
 import { restRoutes } from './rest.ts';
 import { ApiError, apiActions, apiRoutes, type ApiResponse } from './routes.ts';
 
@@ -19,7 +20,7 @@ function json(status: number, body: unknown): Result {
 const toResult = (response: ApiResponse) => json(response.status, response.body);
 
 /** Every route, bound to the database (GET) and the partition queue (POST: recovery). */
-export function httpRoutes(ctx: RecoveryContext): Route<Event, Result>[] {
+export function httpRoutes(ctx: ApiContext): Route<Event, Result>[] {
   // The router adds the parameters it matched to pathParameters.
   const request = (event: Event) => ({ path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {}, body: jsonBody(event) });
   return [
@@ -34,6 +35,11 @@ export function httpRoutes(ctx: RecoveryContext): Route<Event, Result>[] {
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
     })),
     ...Object.values(restRoutes).map((route) => ({
+      method: route.method,
+      path: route.path,
+      handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
+    })),
+    ...Object.values(jobRoutes).map((route) => ({
       method: route.method,
       path: route.path,
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),

@@ -152,6 +152,8 @@ describe('functionEnvironment: what a deployer gives a function', () => {
     const valid: Record<string, string> = {
       DATABASE_URL: 'postgres://u@h/db',
       PARTITION_QUEUE_URL: 'http://127.0.0.1:4566/q',
+      INGEST_QUEUE_URL: 'http://127.0.0.1:4566/i',
+      UPLOAD_BUCKET: 'uploads',
       PROCESSOR_FUNCTION_NAME: 'p',
       SPLITTER_FUNCTION_NAME: 's',
       PARTITION_QUEUE_NAME: 'q',

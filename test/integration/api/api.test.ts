@@ -442,12 +442,22 @@ const noQueue = {
   send: () => Promise.reject(new Error('the GET routes do not send')),
 };
 
+/** Nor do they open jobs (POST /api/batch-jobs is tested through the local stack in jobs.test.ts). */
+const noSubmissions = {
+  objects: { head: () => Promise.reject(new Error('the GET routes do not read objects')) },
+  ingest: { send: () => Promise.reject(new Error('the GET routes do not send notifications')) },
+  uploadBucket: 'unused',
+  partitionBytes: 8192,
+  maxRecordBytes: 2048,
+  schedules: undefined,
+};
+
 /** Built as functions/api.ts builds it, on a given database and logger. */
 function apiHandler(database: Db, logger: Logger) {
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(logger))
     .use(jsonErrors(logger))
-    .handler(httpRouterHandler({ routes: httpRoutes({ db: database, queue: noQueue }), notFoundResponse: routeNotFound }));
+    .handler(httpRouterHandler({ routes: httpRoutes({ ...noSubmissions, db: database, queue: noQueue }), notFoundResponse: routeNotFound }));
 }
 
 async function invoke(handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>, event: APIGatewayProxyEventV2) {
