@@ -34,6 +34,11 @@ export const acceptedFindings: readonly AcceptedFinding[] = [
     reason: 'Objects are read by key under the uploads/ prefix; keys are chosen by uploaders, so the grant is the prefix, not single objects.',
   },
   {
+    rule: 'AwsSolutions-IAM5[Resource::<Uploads4F6EB0FD.Arn>/uploads/*]',
+    at: /^Api\/ServiceRole$/,
+    reason: 'POST /api/batch-jobs reads the HEAD of an object a caller names under uploads/ (s3:GetObject only, never the object list); keys are chosen by uploaders, so the grant is the prefix.',
+  },
+  {
     rule: 'AwsSolutions-IAM5[Resource::<Uploads4F6EB0FD.Arn>/staging/*]',
     at: objectReaders,
     reason: 'The splitter writes and the processor reads decompressed parts under staging/; their keys are derived from each upload, so the grant is the prefix.',
@@ -51,7 +56,7 @@ export const acceptedFindings: readonly AcceptedFinding[] = [
   },
   {
     rule: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<JobSchedules>/*]',
-    at: /^SyncSchedules\/ServiceRole$/,
+    at: /^(SyncSchedules|Api)\/ServiceRole$/,
     reason: 'One schedule per analytics job, named after the job: the grant is every schedule in the stack\'s own schedule group and nothing outside it.',
   },
   {

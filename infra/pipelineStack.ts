@@ -102,12 +102,11 @@ export class PipelineStack extends Stack {
       reservedConcurrency: processorConcurrency,
     });
     const analytics = this.createFunction('analytics');
-    // retry and restart re-send partition messages (POST /api/batch-jobs/..., /api/batch-partitions/...).
-    const api = deployment.api ? this.createFunction('api', { environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl } }) : undefined;
     const migrate = this.createFunction('migrate', { bundledDirectory: definitionsDirectory(deployment.definitions) });
     this.scheduleGroup = new CfnScheduleGroup(this, 'JobSchedules', { name: `${topology.scheduled.analytics.scheduleGroup}-${this.stage.name}` });
     this.schedulerRole = this.schedulerRoleFor('SchedulerRole', 'EventBridge Scheduler invokes the batchflow analytics function');
     allowInvoke(this.schedulerRole, analytics);
+    const api = deployment.api ? this.createApiFunction(analytics) : undefined;
     const syncSchedules = this.createScheduleSync(analytics);
     const tuner = this.createTuner(processor, splitter);
     // Database access only: it marks what will not finish as failed; it sends and reads nothing else.
@@ -247,6 +246,34 @@ export class PipelineStack extends Stack {
   }
 
   /**
+   * The API function: retry and restart re-send partition messages; POST /api/batch-jobs reads an
+   * object's HEAD (s3:GetObject on uploads/*) and sends its notification to the ingest queue; PUT
+   * and DELETE /api/analytics/jobs/{name} keep the job's schedule as `batchflow analytics put|delete`
+   * does (create, update, delete in the group, and pass the scheduler role). Its object and queue
+   * grants are in grantObjectAccess.
+   */
+  private createApiFunction(analytics: BatchflowFunction): BatchflowFunction {
+    const api = this.createFunction('api', {
+      environment: {
+        PARTITION_QUEUE_URL: this.queues.partitions.queueUrl,
+        INGEST_QUEUE_URL: this.queues.ingest.queueUrl,
+        UPLOAD_BUCKET: this.bucket.bucketName,
+        SCHEDULE_GROUP: this.scheduleGroup.ref,
+        SCHEDULER_ROLE_ARN: this.schedulerRole.roleArn,
+        ANALYTICS_FUNCTION_ARN: analytics.function.functionArn,
+      },
+    });
+    api.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule'],
+        resources: [this.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.scheduleGroup.ref}/*` })],
+      }),
+    );
+    this.schedulerRole.grantPassRole(api.function.grantPrincipal);
+    return api;
+  }
+
+  /**
    * The function that keeps one schedule per job, with exactly the Scheduler rights that needs
    * (the CLI also syncs a job's schedule when it changes).
    */
@@ -328,7 +355,12 @@ export class PipelineStack extends Stack {
     this.allowObjects(splitter, ['s3:GetObject', 's3:GetObjectVersion'], uploadPrefix);
     this.allowObjects(splitter, ['s3:GetObject', 's3:PutObject'], stagingPrefix);
     this.queues.partitions.grantSendMessages(splitter.function);
-    if (this.functions.api) this.queues.partitions.grantSendMessages(this.functions.api.function);
+    if (this.functions.api) {
+      this.queues.partitions.grantSendMessages(this.functions.api.function);
+      this.queues.ingest.grantSendMessages(this.functions.api.function);
+      // HEAD of an object needs s3:GetObject.
+      this.allowObjects(this.functions.api, ['s3:GetObject'], uploadPrefix);
+    }
     this.allowObjects(processor, ['s3:GetObject', 's3:GetObjectVersion'], uploadPrefix);
     this.allowObjects(processor, ['s3:GetObject'], stagingPrefix);
   }

@@ -13,6 +13,8 @@ const tokenStandIns: Partial<Record<VariableName, string>> = {
   DATABASE_SECRET_ARN: secretArn,
   DATABASE_HOST: 'proxy.example',
   PARTITION_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q',
+  INGEST_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/i',
+  UPLOAD_BUCKET: 'uploads',
   PROCESSOR_FUNCTION_NAME: 'processor',
   SPLITTER_FUNCTION_NAME: 'splitter',
   PARTITION_QUEUE_NAME: 'q',

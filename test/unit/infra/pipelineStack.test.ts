@@ -332,18 +332,40 @@ describe('PipelineStack', () => {
     for (const { grants: g } of grants) expect(g).toEqual(new Set(readsSecret));
   });
 
-  it('lets the API send to the partition queue (retry, restart), nothing more', () => {
+  it('lets the API send to the partition queue (retry, restart) and the ingest queue (POST /api/batch-jobs), HEAD uploads and keep job schedules, nothing more', () => {
     // Prepare
     const { stack, template } = synthesize({ databaseSecretArn: secretArn });
     const partitions = { 'Fn::GetAtt': [logicalId(stack, stack.queues.partitions), 'Arn'] };
+    const ingest = { 'Fn::GetAtt': [logicalId(stack, stack.queues.ingest), 'Arn'] };
+    const sends = (queue: unknown) => ['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map((action) => pair(`sqs:${action}`, queue));
 
     // Act
     const grants = withoutLogs(allowed(template, roleId(stack, 'api')));
+    const scheduler = [...grants].filter((p) => p.startsWith('scheduler:'));
+    const others = new Set([...grants].filter((p) => !p.startsWith('scheduler:')));
+    const environment = template.findResources('AWS::Lambda::Function')[logicalId(stack, stack.functions.api!.function)]!.Properties.Environment.Variables;
 
     // Assess
-    expect(grants).toEqual(
-      new Set([...readsSecret, ...['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map((action) => pair(`sqs:${action}`, partitions))]),
+    expect(others).toEqual(
+      new Set([
+        ...readsSecret,
+        ...sends(partitions),
+        ...sends(ingest),
+        pair('s3:GetObject', objectsArn(logicalId(stack, stack.bucket), topology.bucket.uploadPrefix)),
+        pair('iam:PassRole', { 'Fn::GetAtt': [logicalId(stack, stack.schedulerRole), 'Arn'] }),
+      ]),
     );
+    // What `batchflow analytics put|delete` calls (UpdateSchedule, else CreateSchedule; DeleteSchedule), in the stack's group only.
+    expect(scheduler.map((p) => p.split(' ')[0]).sort()).toEqual(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:UpdateSchedule']);
+    for (const p of scheduler) {
+      expect(p).toContain(':schedule/');
+      expect(p).toContain(stack.getLogicalId(stack.scheduleGroup));
+    }
+    expect(environment).toMatchObject({
+      INGEST_QUEUE_URL: { Ref: logicalId(stack, stack.queues.ingest) },
+      UPLOAD_BUCKET: { Ref: logicalId(stack, stack.bucket) },
+      SCHEDULE_GROUP: { Ref: stack.getLogicalId(stack.scheduleGroup) },
+    });
   });
 
   it.each(['watchdog', 'compactor', 'retention'] as const)('runs the %s on its schedule', (name) => {
