@@ -44,7 +44,7 @@ function rest<T>(method: RestMethod, path: string, params: z.ZodType<T>, answer:
   };
 }
 
-const STATUSES = ['splitting', 'processing', 'completed', 'completed_with_rejects', 'completed_with_failures', 'failed', 'stopped'] as const satisfies readonly IngestJobStatus[];
+const STATUSES = ['created', 'splitting', 'processing', 'completed', 'completed_with_rejects', 'completed_with_failures', 'failed', 'stopped'] as const satisfies readonly IngestJobStatus[];
 const datasetName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: (issue) => `must be a dataset name (a-z, 0-9, "_", "-"), got ${shown(String(issue.input))}` });
 const analyticsName = z.string().regex(JOB_NAME, { error: (issue) => `must be an analytics job name, got ${shown(String(issue.input))}` });
 const optionalText = z.string().min(1).max(200).optional();

@@ -1,7 +1,7 @@
 import { BatchflowError } from '../errors.ts';
 import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { getIngestJob, openIngestJob, startCreatedJob, unstartJob, type IngestJob } from '../store/ingestJobs.ts';
+import { findIngestJobByVersion, getIngestJob, openIngestJob, startCreatedJob, unstartJob, type IngestJob } from '../store/ingestJobs.ts';
 import { getTunedSetting } from '../store/performance.ts';
 import { topology } from '../topology.ts';
 import type { IngestQueue, ObjectHeads } from './ports.ts';
@@ -55,7 +55,8 @@ export async function submitObject(ctx: SubmitContext, request: { bucket?: strin
     throw new SubmitRefused('invalid', `key names dataset ${JSON.stringify(datasetName)}, which does not exist (PUT /api/datasets/${datasetName} registers it)`);
   }
   const object = await headObject(ctx, bucket, request.key);
-  const { job, created } = await openIngestJob(ctx.db, {
+  const notified = await notifiedJob(ctx.db, object);
+  const { job, created } = notified ? { job: notified, created: false } : await openIngestJob(ctx.db, {
     dataset: datasetName,
     bucket,
     key: request.key,
@@ -87,6 +88,18 @@ export async function startJob(ctx: Pick<SubmitContext, 'db' | 'ingest'>, jobId:
     throw err;
   }
   return (await getIngestJob(ctx.db, jobId)) ?? outcome.job;
+}
+
+/**
+ * The job a notification already opened for this version. S3 names a version in a versioned
+ * bucket's notifications by its version id, as HEAD does; moto (the local stack) sends only the
+ * ETag, and the splitter then keys the job by it (parseS3Notification).
+ */
+async function notifiedJob(db: Db, object: CreatedObject): Promise<IngestJob | undefined> {
+  const byVersion = await findIngestJobByVersion(db, object);
+  if (byVersion || !object.versionId || !object.eTag) return byVersion;
+  const byETag = await findIngestJobByVersion(db, { ...object, objectVersion: object.eTag });
+  return byETag?.versionId === null ? byETag : undefined;
 }
 
 /** The object as its S3 notification names it: the version id in a versioned bucket, else the ETag. */

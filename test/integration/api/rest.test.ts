@@ -165,7 +165,7 @@ describe('the REST API', () => {
     // Assess
     expect(answers).toEqual([
       { status: 400, body: { error: 'jobId must be a positive integer, got "abc"' } },
-      { status: 400, body: { error: 'status must be one of splitting, processing, completed, completed_with_rejects, completed_with_failures, failed, stopped, got "done"' } },
+      { status: 400, body: { error: 'status must be one of created, splitting, processing, completed, completed_with_rejects, completed_with_failures, failed, stopped, got "done"' } },
       { status: 400, body: { error: 'limit must be an integer from 1 to 1000, got "5000"' } },
       { status: 400, body: { error: expect.stringMatching(/^since must be an ISO 8601 date/) } },
       { status: 400, body: { error: 'partitionId must be <jobId>-<partition index>, e.g. 12-0, got "7"' } },
