@@ -523,8 +523,10 @@ describe('the Lambda handler', () => {
     vi.stubEnv('DATABASE_SCHEMA', schema);
     vi.stubEnv('DATABASE_POOL_SIZE', '1');
     vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-    // Where retry and restart send; the GET routes here send nothing.
+    // Where retry and restart send, and POST /api/batch-jobs reads and sends; the GET routes here do neither.
     vi.stubEnv('PARTITION_QUEUE_URL', 'http://127.0.0.1:4566/123456789012/unused');
+    vi.stubEnv('INGEST_QUEUE_URL', 'http://127.0.0.1:4566/123456789012/unused-ingest');
+    vi.stubEnv('UPLOAD_BUCKET', 'unused');
     try {
       const entry = await import('../../../functions/api.ts');
 

@@ -114,4 +114,24 @@ describe('retention', () => {
     expect(resumed.complete).toBe(true);
     expect(resumed.deleted.performanceMetrics).toBeGreaterThan(0);
   });
+
+  it('deletes a created job (opened through the API, never started) once it has waited longer than a finished job is kept', async () => {
+    // Prepare: one just past the limit, one just within it, by creation (a created job has no finish).
+    const { sql } = db;
+    const insert = async (key: string, ageDays: number) => {
+      const [row] = await sql`
+        insert into ${db.table('batch_jobs')} (dataset, bucket, key, object_version, status, partition_bytes, created_at)
+        values ('d', 'b', ${key}, 'v', 'created', 1024, ${daysAgo(ageDays)}) returning job_id`;
+      return Number(row!.job_id);
+    };
+    const abandoned = await insert('created-old', DEFAULT_RETENTION.finishedJobs + 1);
+    const waiting = await insert('created-young', DEFAULT_RETENTION.finishedJobs - 1);
+
+    // Act
+    await runRetention(db, { now: NOW });
+    const left = await sql`select job_id from ${db.table('batch_jobs')} where job_id in ${sql([abandoned, waiting])}`;
+
+    // Assess
+    expect(left.map((r) => Number(r.job_id))).toEqual([waiting]);
+  });
 });
