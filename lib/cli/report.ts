@@ -14,7 +14,9 @@ export function describeIngestJob(job: IngestJob): string {
   const rate = wall > 0 ? Math.round((job.recordsRead * 1000) / wall) : 0;
   const mb = job.bytesRead / 1e6;
   const lines = [
-    `job ${job.jobId}  ${job.status}${job.reason ? `: ${job.reason}` : ''}`,
+    `job ${job.jobId}  ${job.status}${job.reason ? `: ${job.reason}` : ''}${job.status === 'created' ? ` (not started: POST /api/batch-jobs/${job.jobId}/start)` : ''}`,
+    ...(job.name ? [`  name         ${job.name}`] : []),
+    ...(Object.keys(job.configuration).length > 0 ? [`  configured   ${Object.entries(job.configuration).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
     `  object       s3://${job.bucket}/${job.key} (${job.compression}, ${job.encoding}, ${n(job.objectSize ?? 0)} bytes)`,
     `  records      ${n(job.recordsRead)} read = ${n(job.recordsAggregated)} aggregated + ${n(job.recordsRejected)} rejected`,
     ...nulledLine(job),
