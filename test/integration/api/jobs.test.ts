@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
+import { CreateScheduleGroupCommand, GetScheduleCommand } from '@aws-sdk/client-scheduler';
+import { createSchedulerClient } from '../../../lib/adapters/aws.ts';
 import { describe, expect, it } from 'vitest';
 import { s3Notification } from '../../../lib/split/s3Event.ts';
 import { getIngestJob, startCreatedJob } from '../../../lib/store/ingestJobs.ts';
@@ -13,7 +16,16 @@ import { countRows, MAX_RECORD_BYTES, PARTITION_BYTES, prepareCsv, sendBodies, u
  * processors. Expectations come from the files themselves (csv-parse and arithmetic), their sizes
  * and the S3 notification path, not from the routes under test.
  */
-const p = usePipeline('jobs', { httpApiPort: 0 });
+// The api function keeps analytics schedules in this group of the endpoint's EventBridge Scheduler, as on AWS.
+const scheduleGroup = `batchflow-api-jobs-${randomBytes(3).toString('hex')}`;
+const p = usePipeline('jobs', {
+  httpApiPort: 0,
+  environment: {
+    SCHEDULE_GROUP: scheduleGroup,
+    SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/batchflow-scheduler',
+    ANALYTICS_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:batchflow-analytics',
+  },
+});
 
 async function call(p: Pipeline, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(new URL(path, p.stack.httpApi!.url), {
@@ -237,20 +249,27 @@ describe('GET /api/batch-jobs/{jobId}/rejects', () => {
 });
 
 describe('/api/analytics/jobs/{name}', () => {
-  it('creates, reads, replaces, lists results of and deletes an analytics job, its results and runs', async () => {
+  it('creates, reads, replaces, lists results of and deletes an analytics job, its results, runs and schedule', async () => {
     // Prepare
+    const scheduler = createSchedulerClient({ endpoint: p.endpoint, region: p.stack.state.region });
+    await scheduler.send(new CreateScheduleGroupCommand({ Name: scheduleGroup }));
+    const schedule = () => scheduler.send(new GetScheduleCommand({ Name: 'daily-amount', GroupName: scheduleGroup }));
     const { file } = await prepareCsv(p, 'jobs_analytics', { records: 300, seed: 6 });
     await uploadAndWait(p, 'uploads/jobs_analytics/a.csv', file.bytes);
     const definition = { enabled: true, schedule: 'EVERYDAY8AMET', dataset: 'jobs_analytics', entity: 'region', granularity: '1-day', metrics: [{ metric: 'amount', aggregations: ['sum'] }] };
 
     // Act
     const created = await call(p, 'PUT', '/api/analytics/jobs/daily-amount', definition);
+    const scheduled = await schedule();
     const got = await call(p, 'GET', '/api/analytics/jobs/daily-amount');
-    const replaced = await call(p, 'PUT', '/api/analytics/jobs/daily-amount', { ...definition, name: 'daily-amount', metrics: [{ metric: 'amount', aggregations: ['sum', 'count'] }] });
+    const replaced = await call(p, 'PUT', '/api/analytics/jobs/daily-amount', { ...definition, name: 'daily-amount', enabled: false, metrics: [{ metric: 'amount', aggregations: ['sum', 'count'] }] });
+    const rescheduled = await schedule();
     const run = await call(p, 'POST', '/api/analytics/jobs/daily-amount/run?at=2024-03-20T12:00:00Z');
     const results = await call(p, 'GET', '/api/analytics/jobs/daily-amount/results?from=2024-03-01');
     const oldResults = await call(p, 'GET', '/analytics/jobs/daily-amount/results?from=2024-03-01');
     const deleted = await call(p, 'DELETE', '/api/analytics/jobs/daily-amount');
+    const unscheduled = await schedule().catch((err: Error) => err.name);
+    scheduler.destroy();
     const [runsLeft] = await p.db.sql`select count(*)::int as n from ${p.db.table('analytics_runs')} where job = 'daily-amount'`;
     const [resultsLeft] = await p.db.sql`select count(*)::int as n from ${p.db.table('analytics_results')} where job = 'daily-amount'`;
     const afterwards = await Promise.all([
@@ -261,9 +280,13 @@ describe('/api/analytics/jobs/{name}', () => {
 
     // Assess
     expect(created).toEqual({ status: 201, body: { definition: { ...definition, name: 'daily-amount', timezone: 'UTC', delayHours: 0, filter: null }, lastWindowEnd: null } });
+    // EVERYDAY8AMET is 8 AM in New York, as `batchflow analytics put` schedules it (lib/adapters/jobSchedules.ts).
+    expect(scheduled).toMatchObject({ ScheduleExpression: 'cron(0 8 * * ? *)', ScheduleExpressionTimezone: 'America/New_York', State: 'ENABLED' });
+    expect(rescheduled.State).toBe('DISABLED');
+    expect(unscheduled).toBe('ResourceNotFoundException');
     expect(got).toEqual({ status: 200, body: created.body });
     expect(replaced.status).toBe(200);
-    expect(replaced.body.definition.metrics).toEqual([{ metric: 'amount', aggregations: ['sum', 'count'] }]);
+    expect(replaced.body.definition).toMatchObject({ enabled: false, metrics: [{ metric: 'amount', aggregations: ['sum', 'count'] }] });
     expect(run.status, JSON.stringify(run.body)).toBe(200);
     expect(results.status).toBe(200);
     expect(run.body.rows.length).toBeGreaterThan(0);
