@@ -116,6 +116,36 @@ describe('a job keeps the definition it opened with', () => {
     expect(Math.min(amount.rows, added.rows, pair.rows)).toBeGreaterThan(0);
   });
 
+  it('splits with it when the dialect changes between the job’s opening and its split (a redelivered notification)', async () => {
+    // Prepare: the job opened (as a first delivery of the notification does) with v1, comma-separated;
+    // then the dataset redefined as semicolon-separated, a change allowed at any time. The held
+    // bucket is unversioned: the version is the ETag, the MD5 of a single PUT's bytes.
+    const { v1 } = versions('snap_split');
+    await putDataset(p.db, v1);
+    const held = await createHeld(p);
+    const file = generateCsv({ records: 900, seed: 25, badRows: 6 });
+    const key = 'uploads/snap_split/a.csv';
+    const md5 = createHash('md5').update(file.bytes).digest('hex');
+    const { job: opened } = await openIngestJob(p.db, { dataset: 'snap_split', bucket: held.bucket, key, objectVersion: md5, eTag: md5, objectSize: file.bytes.length, partitionBytes: PARTITION_BYTES });
+    await putDataset(p.db, parseDatasetDefinition({ ...v1, delimiter: ';' }));
+
+    // Act: the split (a second delivery finds the job still splitting), then every partition.
+    const { outcome, messages } = await splitHeld(p, held, key, file.bytes);
+    const ctx = processContext(p);
+    const outcomes = [];
+    for (const m of messages) outcomes.push(await processPartition(ctx, m));
+    const job = (await getIngestJob(p.db, opened.jobId))!;
+    const expected = readCsvIndependently(file.bytes, v1);
+    const queried = await compareQueries(p.db, v1, expected.good, v1.rollups);
+
+    // Assess: read as a ';' file, the header would lack every column and the job would fail.
+    expect(outcome).toMatchObject({ jobId: opened.jobId, status: 'split' });
+    expect(outcomes.every((o) => o.status === 'merged')).toBe(true);
+    expect(job).toMatchObject({ status: 'completed_with_rejects', recordsRejected: expected.rejected, columns: ['ts', 'region', 'note', 'product', 'amount', 'quantity'], definition: v1 });
+    expect(queried.problems).toEqual([]);
+    expect(queried.rows).toBeGreaterThan(0);
+  });
+
   it('shows the snapshot in GET /api/batch-jobs/{id}, not in the list’s items', async () => {
     // Prepare
     const { v1, v2 } = versions('snap_api');
