@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { cachedJobDefinitions } from '../../../lib/process/definitionCache.ts';
+import type { PartitionMessage } from '../../../lib/process/partitionMessage.ts';
 import { processPartition, type ProcessContext } from '../../../lib/process/processPartition.ts';
 import { queryRollups } from '../../../lib/query/queryRollups.ts';
 import { getDataset, putDataset } from '../../../lib/store/datasets.ts';
 import { getIngestJob, getJobDefinition, openIngestJob } from '../../../lib/store/ingestJobs.ts';
 import { compareQueries, readCsvIndependently } from './expected.ts';
-import { createHeld, PARTITION_BYTES, processContext, salesCsv, splitHeld, uploadAndWait, usePipeline, type Pipeline } from './pipeline.ts';
+import { createHeld, type Held, PARTITION_BYTES, processContext, salesCsv, splitHeld, uploadAndWait, usePipeline, type Pipeline } from './pipeline.ts';
 import { generateCsv } from './records.ts';
 
 /**
@@ -18,6 +19,10 @@ import { generateCsv } from './records.ts';
  * under the definition each job should have used (expected.ts).
  */
 const p = usePipeline('snapshot', { httpApiPort: 0 });
+
+let heldStarted: Promise<Held> | undefined;
+/** The file's held bucket and queues, created once (their names are the stage's). */
+const heldOnce = () => (heldStarted ??= createHeld(p));
 
 /** v1: the sales dataset with one metric and without the [region, product] rollup; v2 adds both (allowed once data is loaded). */
 function versions(name: string): { v1: DatasetDefinition; v2: DatasetDefinition } {
@@ -53,6 +58,24 @@ async function storedCells(p: Pipeline, dataset: string, where: { metric?: strin
   return Number(row!.n);
 }
 
+/**
+ * Opens the job of `bytes` under `key` in the held bucket as the first delivery of its notification
+ * would, before the split: the held bucket is unversioned, so the version is the ETag, the MD5 of a
+ * single PUT's bytes (splitHeld's own delivery then finds this job).
+ */
+async function openBeforeSplit(p: Pipeline, held: Held, dataset: string, key: string, bytes: Buffer) {
+  const md5 = createHash('md5').update(bytes).digest('hex');
+  const { job } = await openIngestJob(p.db, { dataset, bucket: held.bucket, key, objectVersion: md5, eTag: md5, objectSize: bytes.length, partitionBytes: PARTITION_BYTES });
+  return job;
+}
+
+/** Processes messages one after another in one context. */
+async function processAll(ctx: ProcessContext, messages: readonly PartitionMessage[]) {
+  const outcomes = [];
+  for (const m of messages) outcomes.push(await processPartition(ctx, m));
+  return outcomes;
+}
+
 async function getJson(p: Pipeline, path: string): Promise<{ status: number; body: any }> {
   const res = await fetch(new URL(path, p.stack.httpApi!.url));
   return { status: res.status, body: await res.json() };
@@ -63,7 +86,7 @@ describe('a job keeps the definition it opened with', () => {
     // Prepare: v1 registered, the file split, every partition in flight.
     const { v1, v2 } = versions('snap_mid');
     await putDataset(p.db, v1);
-    const held = await createHeld(p);
+    const held = await heldOnce();
     const first = generateCsv({ records: 1500, seed: 21, badRows: 12 });
     const { outcome, messages } = await splitHeld(p, held, 'uploads/snap_mid/a.csv', first.bytes);
     const opened = (await getIngestJob(p.db, outcome.jobId!))!;
@@ -118,22 +141,18 @@ describe('a job keeps the definition it opened with', () => {
 
   it('splits with it when the dialect changes between the job’s opening and its split (a redelivered notification)', async () => {
     // Prepare: the job opened (as a first delivery of the notification does) with v1, comma-separated;
-    // then the dataset redefined as semicolon-separated, a change allowed at any time. The held
-    // bucket is unversioned: the version is the ETag, the MD5 of a single PUT's bytes.
+    // then the dataset redefined as semicolon-separated, a change allowed at any time.
     const { v1 } = versions('snap_split');
     await putDataset(p.db, v1);
-    const held = await createHeld(p);
+    const held = await heldOnce();
     const file = generateCsv({ records: 900, seed: 25, badRows: 6 });
     const key = 'uploads/snap_split/a.csv';
-    const md5 = createHash('md5').update(file.bytes).digest('hex');
-    const { job: opened } = await openIngestJob(p.db, { dataset: 'snap_split', bucket: held.bucket, key, objectVersion: md5, eTag: md5, objectSize: file.bytes.length, partitionBytes: PARTITION_BYTES });
+    const opened = await openBeforeSplit(p, held, 'snap_split', key, file.bytes);
     await putDataset(p.db, parseDatasetDefinition({ ...v1, delimiter: ';' }));
 
     // Act: the split (a second delivery finds the job still splitting), then every partition.
     const { outcome, messages } = await splitHeld(p, held, key, file.bytes);
-    const ctx = processContext(p);
-    const outcomes = [];
-    for (const m of messages) outcomes.push(await processPartition(ctx, m));
+    const outcomes = await processAll(processContext(p), messages);
     const job = (await getIngestJob(p.db, opened.jobId))!;
     const expected = readCsvIndependently(file.bytes, v1);
     const queried = await compareQueries(p.db, v1, expected.good, v1.rollups);
@@ -166,23 +185,19 @@ describe('a job keeps the definition it opened with', () => {
 
   it('completes a job opened before snapshots were kept (definition null) with the current definition, as before', async () => {
     // Prepare: the job opened as the splitter would open it, then its snapshot removed, as in a
-    // job recorded before migration 17. The held bucket is unversioned: the version is the ETag,
-    // the MD5 of a single PUT's bytes.
+    // job recorded before migration 17.
     const { v1, v2 } = versions('snap_old');
     await putDataset(p.db, v1);
-    const held = await createHeld(p);
+    const held = await heldOnce();
     const file = generateCsv({ records: 900, seed: 24, badRows: 9 });
     const key = 'uploads/snap_old/a.csv';
-    const md5 = createHash('md5').update(file.bytes).digest('hex');
-    const { job: old } = await openIngestJob(p.db, { dataset: 'snap_old', bucket: held.bucket, key, objectVersion: md5, eTag: md5, objectSize: file.bytes.length, partitionBytes: PARTITION_BYTES });
+    const old = await openBeforeSplit(p, held, 'snap_old', key, file.bytes);
     await p.db.sql`update ${p.db.table('batch_jobs')} set definition = null where job_id = ${old.jobId}`;
 
     // Act: split (with v1, the current one), then v2 put, then the partitions (with v2, the current one).
     const { outcome, messages } = await splitHeld(p, held, key, file.bytes);
     await putDataset(p.db, v2);
-    const ctx = processContext(p);
-    const outcomes = [];
-    for (const m of messages) outcomes.push(await processPartition(ctx, m));
+    const outcomes = await processAll(processContext(p), messages);
     const job = (await getIngestJob(p.db, old.jobId))!;
     const expected = readCsvIndependently(file.bytes, v2);
     const queried = await compareQueries(p.db, v2, expected.good, v2.rollups);
