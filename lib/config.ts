@@ -417,7 +417,9 @@ export function loadConfig<N extends AnyFunctionName>(name: N, env: NodeJS.Proce
  */
 export interface CliEnvironment {
   /** BATCHFLOW_TARGET: which target to use when no `--target` is given (see resolveTarget). */
-  readonly target: 'local' | 'database' | undefined;
+  readonly target: 'local' | 'database' | 'api' | undefined;
+  /** BATCHFLOW_API_URL: a deployed stack's HTTP API (its ApiUrl output), for the `api` target. */
+  readonly apiUrl: string | undefined;
   readonly databaseUrl: string | undefined;
   readonly databaseSchema: string;
   readonly bucket: string | undefined;
@@ -440,11 +442,12 @@ export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnv
   const schedules = all('BATCHFLOW_SCHEDULE_GROUP', 'BATCHFLOW_SCHEDULER_ROLE_ARN', 'BATCHFLOW_ANALYTICS_FUNCTION_ARN');
   const tuner = all('BATCHFLOW_PROCESSOR_FUNCTION', 'BATCHFLOW_SPLITTER_FUNCTION', 'BATCHFLOW_PARTITION_QUEUE_ARN');
   const target = set('BATCHFLOW_TARGET');
-  if (target !== undefined && target !== 'local' && target !== 'database') {
-    throw new ConfigError(`BATCHFLOW_TARGET: "${target}" is not a target (expected local or database)`);
+  if (target !== undefined && target !== 'local' && target !== 'database' && target !== 'api') {
+    throw new ConfigError(`BATCHFLOW_TARGET: "${target}" is not a target (expected local, database or api)`);
   }
   return {
     target,
+    apiUrl: set('BATCHFLOW_API_URL'),
     databaseUrl: set('DATABASE_URL'),
     databaseSchema: set('DATABASE_SCHEMA') ?? DEFAULTS.databaseSchema,
     bucket: set('BATCHFLOW_BUCKET'),

@@ -1,5 +1,5 @@
 import { isConnectionError } from '../adapters/database.ts';
-import { CliError, redactedUrl, type Target } from './target.ts';
+import { API_URL_OUTPUT, CliError, redactedUrl, type DirectTarget } from './target.ts';
 
 // Errors of a host that cannot be found or a server that turns the login away: not transient, so
 // not isConnectionError's, but the same for a user: the CLI never got to run the command.
@@ -17,7 +17,7 @@ const LOGIN_STATES: Record<string, string> = {
  * PGlite busy with another client, a deployed database in private subnets), a login refused, or an
  * AWS endpoint that does not answer.
  */
-export function unreachable(err: unknown, target: Target): CliError | undefined {
+export function unreachable(err: unknown, target: DirectTarget): CliError | undefined {
   const e = err as { code?: unknown; message?: unknown; $metadata?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const isAws = e !== null && typeof e === 'object' && '$metadata' in e;
@@ -44,4 +44,28 @@ function postgresAddress(url: string): string {
   } catch {
     return redactedUrl(url);
   }
+}
+
+/**
+ * The one line for a request to the stack's HTTP API that got no answer (fetch's `TypeError: fetch
+ * failed` with the socket's error as its cause, or the CLI's own timeout), or undefined for
+ * anything else. Names the URL the request went to and what to check.
+ */
+export function apiUnreachable(err: unknown, apiUrl: URL): CliError | undefined {
+  const e = err as { name?: unknown; cause?: { code?: unknown; name?: unknown } } | null;
+  const cause = e?.cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const where = `${apiUrl.origin}${apiUrl.pathname}`;
+  const fix = `check BATCHFLOW_API_URL (the stack output ${API_URL_OUTPUT}) and your network`;
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
+    return new CliError(`cannot reach the batchflow API at ${where}: no answer within the timeout; ${fix}`);
+  }
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || (code !== undefined && LOOKUP_ERRNOS.has(code))) {
+    const local = code === 'ECONNREFUSED' && ['127.0.0.1', 'localhost', '[::1]'].includes(apiUrl.hostname) ? ' (is `npm run local` running?)' : '';
+    return new CliError(`cannot reach the batchflow API at ${where}: ${code}${local}; ${fix}`);
+  }
+  if (err instanceof TypeError && err.message === 'fetch failed') {
+    return new CliError(`cannot reach the batchflow API at ${where}: ${typeof cause?.name === 'string' ? cause.name : 'the request failed'}; ${fix}`);
+  }
+  return undefined;
 }
