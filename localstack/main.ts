@@ -22,6 +22,8 @@ const stack = await startLocalStack({
   tunerApply: process.env.BATCHFLOW_TUNER_APPLY === 'true',
   // The read-only HTTP API, next to the AWS endpoint's 4566.
   httpApiPort: Number(process.env.BATCHFLOW_API_PORT ?? 4567),
+  // BATCHFLOW_API_AUTH=sigv4: check signatures as the deployed API does (`batchflow --target api` signs).
+  ...(process.env.BATCHFLOW_API_AUTH === 'sigv4' ? { httpApiAuth: 'sigv4' as const } : {}),
 });
 const { state } = stack;
 
