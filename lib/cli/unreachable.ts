@@ -52,7 +52,7 @@ function postgresAddress(url: string): string {
  * anything else. Names the URL the request went to and what to check.
  */
 export function apiUnreachable(err: unknown, apiUrl: URL): CliError | undefined {
-  const e = err as { name?: unknown; cause?: { code?: unknown; name?: unknown } } | null;
+  const e = err as { name?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
   const cause = e?.cause;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
   const where = `${apiUrl.origin}${apiUrl.pathname}`;
@@ -65,7 +65,8 @@ export function apiUnreachable(err: unknown, apiUrl: URL): CliError | undefined 
     return new CliError(`cannot reach the batchflow API at ${where}: ${code}${local}; ${fix}`);
   }
   if (err instanceof TypeError && err.message === 'fetch failed') {
-    return new CliError(`cannot reach the batchflow API at ${where}: ${typeof cause?.name === 'string' ? cause.name : 'the request failed'}; ${fix}`);
+    // fetch's own refusals (a "bad port" such as 1 or 6000) have a message and no code.
+    return new CliError(`cannot reach the batchflow API at ${where}: ${typeof cause?.message === 'string' && cause.message ? cause.message : 'the request failed'}; ${fix}`);
   }
   return undefined;
 }
