@@ -5,7 +5,7 @@ import { apiOperations } from './apiOperations.ts';
 import { directOperations } from './directOperations.ts';
 import type { BatchflowOperations } from './operations.ts';
 import { CliError, describeTarget, resolveTarget, type TargetKind } from './target.ts';
-import { unreachable } from './unreachable.ts';
+import { awsUnreachable, unreachable } from './unreachable.ts';
 
 /** The options every command takes (`batchflow --target database --verbose <command>`). */
 export interface GlobalOptions {
@@ -36,7 +36,14 @@ export function operationsRunner(globalOptions: () => GlobalOptions): RunOperati
     const options = globalOptions();
     const target = resolveTarget(undefined, undefined, options.target);
     if (options.verbose) console.error(`batchflow: ${describeTarget(target)}`);
-    if (target.kind === 'api') return fn(apiOperations(target));
+    if (target.kind === 'api') {
+      try {
+        return await fn(apiOperations(target));
+      } catch (err) {
+        // The API's own failures are one line already; an upload's S3 client may not have been answered.
+        throw awsUnreachable(err, { endpoint: target.clients.endpoint, region: target.region }) ?? err;
+      }
+    }
     const db = connectDb({ url: target.databaseUrl, schema: target.databaseSchema, max: DEFAULTS.databasePoolSize });
     try {
       if (use.schema === 'migrate') await migrate(db);

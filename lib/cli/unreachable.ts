@@ -25,15 +25,23 @@ export function unreachable(err: unknown, target: DirectTarget): CliError | unde
     target.kind === 'local'
       ? 'is `npm run local` still running? (restart it, or choose another target with --target)'
       : 'check DATABASE_URL; a deployed stack keeps its database in private subnets, reachable only from inside its VPC';
-  if (isAws && (code === 'ECONNREFUSED' || (code !== undefined && LOOKUP_ERRNOS.has(code)) || code === 'ETIMEDOUT')) {
-    const endpoint = target.endpoint ?? `AWS (${target.region})`;
-    return new CliError(`cannot reach the AWS endpoint ${endpoint}: ${code}; ${target.kind === 'local' ? fix : 'check AWS_ENDPOINT_URL and your network'}`);
-  }
-  if (isAws) return undefined;
+  if (isAws) return awsUnreachable(err, target, target.kind === 'local' ? fix : undefined);
   const login = code !== undefined ? LOGIN_STATES[code] : undefined;
   if (!login && !isConnectionError(err) && !(code !== undefined && LOOKUP_ERRNOS.has(code))) return undefined;
   const why = login ?? (code === 'CONNECT_TIMEOUT' ? 'no connection within the timeout (the server is busy or unreachable)' : code);
   return new CliError(`cannot reach Postgres at ${postgresAddress(target.databaseUrl)} (target ${target.kind === 'local' ? 'local stack' : 'database'}): ${why}; ${fix}`);
+}
+
+/**
+ * The one line for an AWS client that got no answer from its endpoint (`fix` says what to do; by
+ * default, check AWS_ENDPOINT_URL), or undefined for any other error: also the API target's uploads.
+ */
+export function awsUnreachable(err: unknown, target: { readonly endpoint?: string | undefined; readonly region: string }, fix?: string): CliError | undefined {
+  const e = err as { code?: unknown; $metadata?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const isAws = e !== null && typeof e === 'object' && '$metadata' in e;
+  if (!isAws || !(code === 'ECONNREFUSED' || (code !== undefined && LOOKUP_ERRNOS.has(code)) || code === 'ETIMEDOUT')) return undefined;
+  return new CliError(`cannot reach the AWS endpoint ${target.endpoint ?? `AWS (${target.region})`}: ${code}; ${fix ?? 'check AWS_ENDPOINT_URL and your network'}`);
 }
 
 /** host:port/database of a connection URL, for messages. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { signedHeaders } from '../../../lib/adapters/apiSigner.ts';
+import { migrations } from '../../../lib/store/schema.ts';
 import { salesCsv, usePipeline } from '../pipeline/pipeline.ts';
 
 /**
@@ -102,7 +103,10 @@ describe('the CLI through the HTTP API (--target api)', () => {
   it('uploads to the bucket the API names and waits for the job through the API', async () => {
     // Act
     const run = await cli(api(), 'upload', file('sales.csv', csv), '--dataset', 'cli_api', '--wait', '--json');
+    const unknown = await cli(api(), 'upload', file('sales.csv', csv), '--dataset', 'cli_api_none');
 
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toBe('batchflow: no dataset named "cli_api_none": register it first with batchflow datasets put <file.json>\n');
     // Assess: records read are the file's lines less its header; the bad line is the one rejected.
     const summary = json(run) as { jobId: number; status: string; records: number; rejected: number };
     expect(summary).toMatchObject({ status: 'completed_with_rejects', records: good.length + 1, rejected: 1 });
@@ -264,6 +268,35 @@ describe('the CLI through the HTTP API (--target api)', () => {
 describe('SigV4 on the local API (httpApiAuth: sigv4), checked with the SDK signer', () => {
   const url = (path: string) => new URL(path, p.stack.httpApi!.url);
   const good = { kind: 'signed', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, region } as const;
+
+  /** A GET signed as the CLI signs it. */
+  const signedGet = async (path: string) => {
+    const target = url(path);
+    const { host: _host, ...headers } = await signedHeaders({ method: 'GET', url: target }, good);
+    const response = await fetch(target, { headers });
+    return { status: response.status, body: (await response.json()) as unknown };
+  };
+
+  it('names the upload bucket, the region and the schema in GET /api/stack', async () => {
+    // Act
+    const stack = await signedGet('/api/stack');
+
+    // Assess
+    expect(stack).toEqual({ status: 200, body: { uploadBucket: p.bucket, region, schema: { applied: migrations.map((m) => m.version), missing: [] } } });
+  });
+
+  it("finds an object's job by key in GET /api/batch-jobs, and no job for another key", async () => {
+    // Prepare: the key of the job uploaded above, from the database.
+    const [row] = await p.db.sql<{ key: string }[]>`select key from ${p.db.table('batch_jobs')} where job_id = ${state.jobId!}`;
+
+    // Act
+    const found = await signedGet(`/api/batch-jobs?key=${encodeURIComponent(row!.key)}`);
+    const other = await signedGet(`/api/batch-jobs?key=${encodeURIComponent(`${row!.key}.other`)}`);
+
+    // Assess
+    expect(found.body).toMatchObject({ items: [{ jobId: state.jobId, key: row!.key }], nextCursor: null });
+    expect(other.body).toEqual({ items: [], nextCursor: null });
+  });
 
   it('refuses the CLI with a wrong secret, or with no credentials at all, with the 403 and what to check', async () => {
     // Act
