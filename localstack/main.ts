@@ -39,7 +39,9 @@ const rows: [string, string][] = [
     'function',
     `${name}  (batchSize ${s.settings.batchSize}, maxConcurrency ${s.settings.maxConcurrency})`,
   ]),
-  ...(stack.httpApi ? [['HTTP API', `${stack.httpApi.url}  (GET jobs, jobs/<id>/rejects, analytics/jobs/<name>/results, tuning/history)`] as [string, string]] : []),
+  ...(stack.httpApi
+    ? [['HTTP API', `${stack.httpApi.url}  (/api/..., GET jobs; ${process.env.BATCHFLOW_API_AUTH === 'sigv4' ? 'SigV4 checked' : 'unsigned'}: batchflow --target api with BATCHFLOW_API_URL)`] as [string, string]]
+    : []),
   ['state file', '.batchflow/local.json (where the batchflow CLI finds this stack)'],
 ];
 console.log(`
