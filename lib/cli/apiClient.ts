@@ -43,7 +43,12 @@ export function stackApi(target: ApiTarget, options: StackApiOptions = {}): Stac
     async send<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, { query = {}, body }: { query?: Query; body?: unknown } = {}): Promise<T> {
       // The stage path of the URL (a custom domain's base path) stays in front of the route's.
       const url = new URL(path.replace(/^\//, ''), target.apiUrl.href.endsWith('/') ? target.apiUrl : `${target.apiUrl.href}/`);
-      for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
+      // Encoded as SigV4 canonicalises it (a space is %20, never the form encoding's "+"), so what
+      // is sent is what was signed: AWS reads a "+" as itself.
+      url.search = Object.entries(query)
+        .filter((e): e is [string, string | number | boolean] => e[1] !== undefined)
+        .map(([key, value]) => `${rfc3986(key)}=${rfc3986(String(value))}`)
+        .join('&');
       const text = body === undefined ? undefined : JSON.stringify(body);
       const headers = await signedHeaders({ method, url, body: text }, await authOnce());
       let response: Response;
@@ -66,6 +71,9 @@ export function stackApi(target: ApiTarget, options: StackApiOptions = {}): Stac
     },
   };
 }
+
+/** encodeURIComponent, plus the characters it leaves that SigV4 encodes. */
+const rfc3986 = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** `{ error }` from batchflow's routes, `{ message }` from API Gateway's own answers (403, 429, 5xx). */
 function errorOf(body: unknown, text: string, statusText: string): string {

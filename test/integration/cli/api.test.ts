@@ -102,7 +102,8 @@ describe('the CLI through the HTTP API (--target api)', () => {
 
   it('uploads to the bucket the API names and waits for the job through the API', async () => {
     // Act
-    const run = await cli(api(), 'upload', file('sales.csv', csv), '--dataset', 'cli_api', '--wait', '--json');
+    // A space in the name: the key filter's query is sent as signed (%20, not "+").
+    const run = await cli(api(), 'upload', file('sales 2024.csv', csv), '--dataset', 'cli_api', '--wait', '--json');
     const unknown = await cli(api(), 'upload', file('sales.csv', csv), '--dataset', 'cli_api_none');
 
     expect(unknown.status).toBe(1);
