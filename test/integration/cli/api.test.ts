@@ -239,6 +239,20 @@ describe('the CLI through the HTTP API (--target api)', () => {
     }
   });
 
+  it("lists a job's failed partitions in status <id> as the database does", async () => {
+    // Prepare: the job's first partition recorded as failed (as the processor's last attempt leaves it).
+    const { db } = p;
+    await db.sql`update ${db.table('batch_partitions')} set status = 'failed', attempts = 3, error = 'boom' where job_id = ${state.jobId!} and idx = 0`;
+    await db.sql`update ${db.table('batch_jobs')} set partitions_failed = 1 where job_id = ${state.jobId!}`;
+
+    // Act
+    const [viaApi, viaDb] = await Promise.all([cli(api(), 'status', String(state.jobId), '--json'), cli(direct(), 'status', String(state.jobId), '--json')]);
+
+    // Assess
+    expect(json(viaApi)).toEqual(json(viaDb));
+    expect(json(viaApi)).toMatchObject({ partitionsFailed: 1, failedPartitions: [{ idx: 0, attempts: 3, error: 'boom' }] });
+  });
+
   it('says in --verbose that it goes to the API and how it was chosen', async () => {
     // Act
     const run = await cli(api(), '--verbose', 'datasets', 'list', '--json');
