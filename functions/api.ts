@@ -23,4 +23,4 @@ const ctx = { db: await openDatabase(config), queue: sqsPartitionQueue(createSqs
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
   .use(injectLambdaContext(logger))
   .use(jsonErrors(logger))
-  .handler(httpRouterHandler({ routes: httpRoutes(ctx), notFoundResponse: routeNotFound }));
+  .handler(httpRouterHandler({ routes: httpRoutes(ctx, { uploadBucket: config.uploadBucket, region: config.region }), notFoundResponse: routeNotFound }));

@@ -103,7 +103,10 @@ export class PipelineStack extends Stack {
     });
     const analytics = this.createFunction('analytics');
     // retry and restart re-send partition messages (POST /api/batch-jobs/..., /api/batch-partitions/...).
-    const api = deployment.api ? this.createFunction('api', { environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl } }) : undefined;
+    // GET /api/stack names the bucket, so `batchflow upload --target api` needs only the API's URL.
+    const api = deployment.api
+      ? this.createFunction('api', { environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl, UPLOAD_BUCKET: this.bucket.bucketName } })
+      : undefined;
     const migrate = this.createFunction('migrate', { bundledDirectory: definitionsDirectory(deployment.definitions) });
     this.scheduleGroup = new CfnScheduleGroup(this, 'JobSchedules', { name: `${topology.scheduled.analytics.scheduleGroup}-${this.stage.name}` });
     this.schedulerRole = this.schedulerRoleFor('SchedulerRole', 'EventBridge Scheduler invokes the batchflow analytics function');
@@ -343,7 +346,7 @@ export class PipelineStack extends Stack {
       new CfnOutput(this, `${topology.queues[name].id}Url`, { value: this.queues[name].queueUrl });
     }
     if (this.api) {
-      new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'read-only API (IAM/SigV4): GET jobs, rejects, analytics results, tuning history' });
+      new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'the batchflow HTTP API (IAM/SigV4): export it as BATCHFLOW_API_URL for the CLI' });
     }
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl() });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });

@@ -48,6 +48,7 @@ const variables = {
   DATABASE_POOL_SIZE: positiveInt,
   DATABASE_COPY: z.enum(['true', 'false'], { message: 'DATABASE_COPY must be true or false' }),
   PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL'),
+  UPLOAD_BUCKET: nonEmpty('UPLOAD_BUCKET'),
   PARTITION_BYTES: positiveInt,
   MAX_RECORD_BYTES: positiveInt,
   MAX_DECOMPRESSED_BYTES: positiveInt,
@@ -73,6 +74,7 @@ const variables = {
   PARTITION_EXPIRY_SECONDS: positiveInt,
   // Set by Lambda itself (and by the local runtime's workers), never by a deployer.
   AWS_LAMBDA_FUNCTION_NAME: nonEmpty('AWS_LAMBDA_FUNCTION_NAME'),
+  AWS_REGION: nonEmpty('AWS_REGION'),
 } as const;
 
 /** A variable of the contract. */
@@ -109,7 +111,7 @@ export function watchdogDefaults(t: WatchdogTimings) {
 }
 
 /** Variables Lambda sets in every function; a deployer may not set them. */
-export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME'];
+export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_REGION'];
 
 /** One function's part of the contract. */
 export interface FunctionContract {
@@ -142,8 +144,8 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
     optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'PARTIAL_FLUSH_CELLS', 'COMPACT_AFTER_JOB', 'PARTITION_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_NAME'],
   },
   analytics: { ...database, required: [] },
-  // retry and restart re-send partition messages.
-  api: { ...database, required: ['PARTITION_QUEUE_URL'] },
+  // retry and restart re-send partition messages; GET /api/stack names the bucket and region for uploads.
+  api: { ...database, required: ['PARTITION_QUEUE_URL'], optional: [...database.optional, 'UPLOAD_BUCKET', 'AWS_REGION'] },
   watchdog: {
     ...database,
     required: [],
@@ -313,6 +315,9 @@ export interface TunerTargets {
 /** The API: the queue retry and restart send to. */
 export interface ApiConfig extends DatabaseConfig {
   readonly partitionQueueUrl: string;
+  /** Where `batchflow upload --target api` puts files (GET /api/stack). */
+  readonly uploadBucket: string | undefined;
+  readonly region: string | undefined;
 }
 
 /** The watchdog: when it may conclude that nothing will try a split or a partition again. */
@@ -365,7 +370,7 @@ const loaders = {
   analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
   compactor: (e: Parsed): DatabaseConfig => databaseConfig(e),
   retention: (e: Parsed): DatabaseConfig => databaseConfig(e),
-  api: (e: Parsed): ApiConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL }),
+  api: (e: Parsed): ApiConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL, uploadBucket: e.UPLOAD_BUCKET, region: e.AWS_REGION }),
   watchdog: (e: Parsed): WatchdogConfig => ({
     ...databaseConfig(e),
     limits: {
@@ -417,7 +422,9 @@ export function loadConfig<N extends AnyFunctionName>(name: N, env: NodeJS.Proce
  */
 export interface CliEnvironment {
   /** BATCHFLOW_TARGET: which target to use when no `--target` is given (see resolveTarget). */
-  readonly target: 'local' | 'database' | undefined;
+  readonly target: 'local' | 'database' | 'api' | undefined;
+  /** BATCHFLOW_API_URL: a deployed stack's HTTP API (its ApiUrl output), for the `api` target. */
+  readonly apiUrl: string | undefined;
   readonly databaseUrl: string | undefined;
   readonly databaseSchema: string;
   readonly bucket: string | undefined;
@@ -440,11 +447,12 @@ export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnv
   const schedules = all('BATCHFLOW_SCHEDULE_GROUP', 'BATCHFLOW_SCHEDULER_ROLE_ARN', 'BATCHFLOW_ANALYTICS_FUNCTION_ARN');
   const tuner = all('BATCHFLOW_PROCESSOR_FUNCTION', 'BATCHFLOW_SPLITTER_FUNCTION', 'BATCHFLOW_PARTITION_QUEUE_ARN');
   const target = set('BATCHFLOW_TARGET');
-  if (target !== undefined && target !== 'local' && target !== 'database') {
-    throw new ConfigError(`BATCHFLOW_TARGET: "${target}" is not a target (expected local or database)`);
+  if (target !== undefined && target !== 'local' && target !== 'database' && target !== 'api') {
+    throw new ConfigError(`BATCHFLOW_TARGET: "${target}" is not a target (expected local, database or api)`);
   }
   return {
     target,
+    apiUrl: set('BATCHFLOW_API_URL'),
     databaseUrl: set('DATABASE_URL'),
     databaseSchema: set('DATABASE_SCHEMA') ?? DEFAULTS.databaseSchema,
     bucket: set('BATCHFLOW_BUCKET'),

@@ -220,7 +220,7 @@ export async function listIngestJobs(db: Db, limit = 20): Promise<IngestJob[]> {
  */
 export async function pageIngestJobs(
   db: Db,
-  page: { limit: number; before?: number; dataset?: string; status?: IngestJob['status']; since?: Date },
+  page: { limit: number; before?: number; dataset?: string; status?: IngestJob['status']; since?: Date; key?: string },
 ): Promise<KeysetPage<IngestJob, number>> {
   const { sql } = db;
   const rows = await sql<IngestJob[]>`
@@ -230,6 +230,7 @@ export async function pageIngestJobs(
       ${page.dataset === undefined ? sql`` : sql`and dataset = ${page.dataset}`}
       ${page.status === undefined ? sql`` : sql`and status = ${page.status}`}
       ${page.since === undefined ? sql`` : sql`and created_at >= ${page.since}`}
+      ${page.key === undefined ? sql`` : sql`and key = ${page.key}`}
     order by job_id desc limit ${page.limit + 1}`;
   return pageOf(rows.map(withDefinition), page.limit, (job) => job.jobId);
 }

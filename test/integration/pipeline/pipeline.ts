@@ -60,7 +60,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort' | 'environment' | 'watchdogIntervalMs' | 'compactorIntervalMs'>;
+type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort' | 'httpApiAuth' | 'environment' | 'watchdogIntervalMs' | 'compactorIntervalMs'>;
 
 /**
  * The pipeline of one test file, named after it: started before the file's tests (beforeAll),
