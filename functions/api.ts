@@ -31,10 +31,11 @@ const ctx: ApiContext = {
 
 /**
  * The HTTP API (API Gateway HTTP API, payload 2.0, IAM-authorised): GET routes answering JSON,
- * POST routes for recovery (lib/api/routes.ts) and the REST routes (lib/api/rest.ts, jobRoutes.ts). Client errors are 400/404/409 with `{ error }`;
- * anything else is a 500 whose cause is only logged.
+ * POST routes for recovery (lib/api/routes.ts) and the REST routes (lib/api/rest.ts,
+ * jobRoutes.ts). Client errors are 400/404/409 with `{ error }`; anything else is a 500 whose
+ * cause is only logged.
  */
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
   .use(injectLambdaContext(logger))
   .use(jsonErrors(logger))
-  .handler(httpRouterHandler({ routes: httpRoutes(ctx), notFoundResponse: routeNotFound }));
+  .handler(httpRouterHandler({ routes: httpRoutes(ctx, { uploadBucket: config.uploadBucket, region: config.region }), notFoundResponse: routeNotFound }));

@@ -246,7 +246,8 @@ export class PipelineStack extends Stack {
   }
 
   /**
-   * The API function: retry and restart re-send partition messages; POST /api/batch-jobs reads an
+   * The API function: retry and restart re-send partition messages; GET /api/stack names the
+   * bucket (so `batchflow upload --target api` needs only the API's URL); POST /api/batch-jobs reads an
    * object's HEAD (s3:GetObject on uploads/*) and sends its notification to the ingest queue; PUT
    * and DELETE /api/analytics/jobs/{name} keep the job's schedule as `batchflow analytics put|delete`
    * does (create, update, delete in the group, and pass the scheduler role). Its object and queue
@@ -375,7 +376,7 @@ export class PipelineStack extends Stack {
       new CfnOutput(this, `${topology.queues[name].id}Url`, { value: this.queues[name].queueUrl });
     }
     if (this.api) {
-      new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'read-only API (IAM/SigV4): GET jobs, rejects, analytics results, tuning history' });
+      new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'the batchflow HTTP API (IAM/SigV4): export it as BATCHFLOW_API_URL for the CLI' });
     }
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl() });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });

@@ -75,6 +75,7 @@ const variables = {
   PARTITION_EXPIRY_SECONDS: positiveInt,
   // Set by Lambda itself (and by the local runtime's workers), never by a deployer.
   AWS_LAMBDA_FUNCTION_NAME: nonEmpty('AWS_LAMBDA_FUNCTION_NAME'),
+  AWS_REGION: nonEmpty('AWS_REGION'),
 } as const;
 
 /** A variable of the contract. */
@@ -111,7 +112,7 @@ export function watchdogDefaults(t: WatchdogTimings) {
 }
 
 /** Variables Lambda sets in every function; a deployer may not set them. */
-export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME'];
+export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_REGION'];
 
 /** One function's part of the contract. */
 export interface FunctionContract {
@@ -145,13 +146,13 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
   },
   analytics: { ...database, required: [] },
   // retry and restart re-send partition messages; POST /api/batch-jobs sends notifications to the
-  // ingest queue for objects of the upload bucket, with the splitter's partition limits; on AWS it
-  // keeps analytics schedules as the CLI does (all three schedule variables, or none: locally the
-  // runtime fires jobs from the table).
+  // ingest queue for objects of the upload bucket, with the splitter's partition limits; GET
+  // /api/stack names the bucket and region for uploads; on AWS it keeps analytics schedules as the
+  // CLI does (all three schedule variables, or none: locally the runtime fires jobs from the table).
   api: {
     ...database,
     required: ['PARTITION_QUEUE_URL', 'INGEST_QUEUE_URL', 'UPLOAD_BUCKET'],
-    optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'],
+    optional: [...database.optional, 'AWS_REGION', 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'],
   },
   watchdog: {
     ...database,
@@ -323,7 +324,9 @@ export interface TunerTargets {
 export interface ApiConfig extends DatabaseConfig {
   readonly partitionQueueUrl: string;
   readonly ingestQueueUrl: string;
+  /** Where jobs it opens read, and where `batchflow upload --target api` puts files (GET /api/stack). */
   readonly uploadBucket: string;
+  readonly region: string | undefined;
   /** The splitter's: a job's default partition size, and the record limit its size must exceed twice. */
   readonly partitionBytes: number;
   readonly maxRecordBytes: number;
@@ -391,6 +394,7 @@ const loaders = {
       partitionQueueUrl: e.PARTITION_QUEUE_URL,
       ingestQueueUrl: e.INGEST_QUEUE_URL,
       uploadBucket: e.UPLOAD_BUCKET,
+      region: e.AWS_REGION,
       partitionBytes: e.PARTITION_BYTES,
       maxRecordBytes: e.MAX_RECORD_BYTES,
       jobSchedules: e.SCHEDULE_GROUP === undefined ? undefined : { groupName: e.SCHEDULE_GROUP, roleArn: e.SCHEDULER_ROLE_ARN, functionArn: e.ANALYTICS_FUNCTION_ARN },
@@ -447,7 +451,9 @@ export function loadConfig<N extends AnyFunctionName>(name: N, env: NodeJS.Proce
  */
 export interface CliEnvironment {
   /** BATCHFLOW_TARGET: which target to use when no `--target` is given (see resolveTarget). */
-  readonly target: 'local' | 'database' | undefined;
+  readonly target: 'local' | 'database' | 'api' | undefined;
+  /** BATCHFLOW_API_URL: a deployed stack's HTTP API (its ApiUrl output), for the `api` target. */
+  readonly apiUrl: string | undefined;
   readonly databaseUrl: string | undefined;
   readonly databaseSchema: string;
   readonly bucket: string | undefined;
@@ -470,11 +476,12 @@ export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnv
   const schedules = all('BATCHFLOW_SCHEDULE_GROUP', 'BATCHFLOW_SCHEDULER_ROLE_ARN', 'BATCHFLOW_ANALYTICS_FUNCTION_ARN');
   const tuner = all('BATCHFLOW_PROCESSOR_FUNCTION', 'BATCHFLOW_SPLITTER_FUNCTION', 'BATCHFLOW_PARTITION_QUEUE_ARN');
   const target = set('BATCHFLOW_TARGET');
-  if (target !== undefined && target !== 'local' && target !== 'database') {
-    throw new ConfigError(`BATCHFLOW_TARGET: "${target}" is not a target (expected local or database)`);
+  if (target !== undefined && target !== 'local' && target !== 'database' && target !== 'api') {
+    throw new ConfigError(`BATCHFLOW_TARGET: "${target}" is not a target (expected local, database or api)`);
   }
   return {
     target,
+    apiUrl: set('BATCHFLOW_API_URL'),
     databaseUrl: set('DATABASE_URL'),
     databaseSchema: set('DATABASE_SCHEMA') ?? DEFAULTS.databaseSchema,
     bucket: set('BATCHFLOW_BUCKET'),

@@ -6,6 +6,7 @@ import type { ApiContext } from './context.ts';
 import { jobRoutes } from './jobRoutes.ts';
 import { restRoutes } from './rest.ts';
 import { ApiError, apiActions, apiRoutes, type ApiResponse } from './routes.ts';
+import { stackRoute, type StackInfo } from './stackRoute.ts';
 
 /** The API's routes (routes.ts) as @middy/http-router routes over HTTP API payload 2.0 events. */
 
@@ -19,8 +20,8 @@ function json(status: number, body: unknown): Result {
 
 const toResult = (response: ApiResponse) => json(response.status, response.body);
 
-/** Every route, bound to the database (GET) and the partition queue (POST: recovery). */
-export function httpRoutes(ctx: ApiContext): Route<Event, Result>[] {
+/** Every route, bound to the database (GET), the partition queue (POST: recovery), S3 and the ingest queue (jobs it opens), and what the stack tells of itself. */
+export function httpRoutes(ctx: ApiContext, stack: StackInfo = { uploadBucket: undefined, region: undefined }): Route<Event, Result>[] {
   // The router adds the parameters it matched to pathParameters.
   const request = (event: Event) => ({ path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {}, body: jsonBody(event) });
   return [
@@ -34,7 +35,7 @@ export function httpRoutes(ctx: ApiContext): Route<Event, Result>[] {
       path: route.path,
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
     })),
-    ...Object.values(restRoutes).map((route) => ({
+    ...[...Object.values(restRoutes), stackRoute(stack)].map((route) => ({
       method: route.method,
       path: route.path,
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),

@@ -407,5 +407,18 @@ alter table ${s}.batch_jobs
 `;
     },
   },
+  {
+    version: 17,
+    description: 'batch_jobs: the dataset definition the job started with',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- Copied from datasets.definition by the statement that opens the job, so a "datasets put"
+-- while it runs (an added metric or rollup) applies to the next job, not to half of this one's
+-- partitions. Null for jobs opened before this migration: they read the current definition.
+alter table ${s}.batch_jobs add column definition jsonb;
+`;
+    },
+  },
 ];
 
