@@ -42,10 +42,14 @@ export async function putDataset(db: Db, def: DatasetDefinition): Promise<PutDat
   });
 }
 
-/** Whether anything was loaded under a dataset: an ingestion job or stored aggregates. */
+/**
+ * Whether anything was loaded under a dataset: an ingestion job or stored aggregates. A `created`
+ * job (opened through the API, not started) has read nothing, and takes the definition as it is
+ * when it starts.
+ */
 export async function datasetHasData(db: Db, name: string, tx: Tx | Db['sql'] = db.sql): Promise<boolean> {
   const [row] = await tx`select
-      exists (select 1 from ${db.table('batch_jobs')} where dataset = ${name})
+      exists (select 1 from ${db.table('batch_jobs')} where dataset = ${name} and status <> 'created')
       or exists (select 1 from ${db.table('rollups')} where dataset = ${name})
       or exists (select 1 from ${db.table('rollup_partials')} where dataset = ${name}) as loaded`;
   return row!.loaded as boolean;

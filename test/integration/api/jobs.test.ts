@@ -185,6 +185,25 @@ describe('a job created without starting', () => {
     expect(gone).toEqual({ status: 404, body: { error: `no job ${abandoned.body.jobId}` } });
   });
 
+  it("starts with its dataset's definition as it is at the start, not as it was at the creation", async () => {
+    // Prepare
+    const { def, file } = await prepareCsv(p, 'jobs_snap', { records: 200, seed: 12 });
+    await uploadUnnoticed(p, 'uploads/jobs_snap/a.csv', file.bytes);
+    const { body: job } = await call(p, 'POST', '/api/batch-jobs', { key: 'uploads/jobs_snap/a.csv', start: false });
+    const { name: _name, ...body } = def;
+    const changed = await call(p, 'PUT', '/api/datasets/jobs_snap', { ...body, metrics: ['amount'] });
+
+    // Act
+    await call(p, 'POST', `/api/batch-jobs/${job.jobId}/start`);
+    const finished = await waitForJob(p, 'uploads/jobs_snap/a.csv');
+
+    // Assess
+    expect(job.definition.metrics).toEqual(def.metrics);
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect(finished.status).toBe('completed');
+    expect(finished.definition?.metrics).toEqual(['amount']);
+  });
+
   it('names the field of a bad change and answers unknown jobs with 404', async () => {
     // Prepare
     const { file } = await prepareCsv(p, 'jobs_put', { records: 50, seed: 3 });
