@@ -91,7 +91,7 @@ export function apiOperations(target: ApiTarget, options: StackApiOptions = {}):
       const found = await job(jobId);
       return { job: found, failedPartitions: found.partitionsFailed > 0 ? (await failedPartitions(api, jobId)).slice(0, 20) : [] };
     },
-    rejects: async (jobId, limit) => [...(await api.send<PageJson<LocatedReject>>('GET', `/jobs/${jobId}/rejects`, { query: { limit } })).items],
+    rejects: async (jobId, limit) => [...(await api.send<PageJson<LocatedReject>>('GET', `/api/batch-jobs/${jobId}/rejects`, { query: { limit } })).items],
 
     async putAnalyticsJob(input, source) {
       let definition;
@@ -124,7 +124,7 @@ export function apiOperations(target: ApiTarget, options: StackApiOptions = {}):
       });
       return { windows: run.windows.map((w) => ({ start: new Date(w.start), end: new Date(w.end) })), rows: run.rows, durationMs: run.durationMs };
     },
-    results: (job, range) => allPages<ResultJson>(api, `/analytics/jobs/${name(job)}/results`, { from: range.from?.toISOString(), to: range.to?.toISOString() }),
+    results: (job, range) => allPages<ResultJson>(api, `/api/analytics/jobs/${name(job)}/results`, { from: range.from?.toISOString(), to: range.to?.toISOString() }),
 
     async tune(apply) {
       const answer = apply ? await api.send<unknown>('POST', '/api/tuning/apply') : await api.send<unknown>('GET', '/api/tuning/recommendations');

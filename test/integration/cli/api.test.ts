@@ -150,12 +150,12 @@ describe('the CLI through the HTTP API (--target api)', () => {
   });
 
   it('lists, runs and reads analytics jobs as the database does', async () => {
-    // Prepare: the job is put directly (PUT /api/analytics/jobs/{name} is another change's).
+    // Prepare
     const definition = { name: 'cli-api-daily', enabled: true, schedule: '0 8 * * *', dataset: 'cli_api', entity: 'region', granularity: '1-day', delayHours: 0, metrics: [{ metric: 'amount', aggregations: ['sum'] }] };
-    const put = await cli(direct(), 'analytics', 'put', file('job.json', JSON.stringify(definition)));
-    expect(put.status, put.stderr).toBe(0);
 
-    // Act
+    // Act: put through the API (PUT /api/analytics/jobs/{name}), everything else read both ways.
+    const put = await cli(api(), 'analytics', 'put', file('job.json', JSON.stringify(definition)));
+    expect(put.status, put.stderr).toBe(0);
     const [list, listDb] = await Promise.all([cli(api(), 'analytics', 'list', '--json'), cli(direct(), 'analytics', 'list', '--json')]);
     const run = await cli(api(), 'analytics', 'run', 'cli-api-daily', '--at', '2024-03-05T08:00:00Z', '--json');
     const [results, resultsDb] = await Promise.all([
@@ -165,6 +165,7 @@ describe('the CLI through the HTTP API (--target api)', () => {
 
     // Assess
     expect(json(list)).toEqual(json(listDb));
+    expect((json(listDb) as { definition: { name: string; schedule: string } }[]).map((j) => j.definition)).toContainEqual(expect.objectContaining({ name: 'cli-api-daily', schedule: '0 8 * * *' }));
     const written = json(run) as { windowStart: string; entity: string; value: number }[];
     // The window of 2024-03-04: each region's amounts of that day.
     const day = new Map<string, number>();
@@ -223,20 +224,27 @@ describe('the CLI through the HTTP API (--target api)', () => {
     expect(badJob.stderr).toMatch(new RegExp(`^batchflow: ${join(scratch, 'bad-job.json')}: `));
   });
 
-  // TODO(integrator): PUT/DELETE /api/analytics/jobs/{name} and GET /api/tuning/recommendations,
-  // POST /api/tuning/apply are another change's routes. Once merged, compare `analytics put|delete`
-  // and `tune --json` through the API with --target database here; until then a request to a
-  // route that does not exist must end in one line, as any 4xx does.
-  it('prints one line for a route the API answers with an error (analytics delete, tune)', async () => {
+  it('deletes an analytics job through the API as the database target does, and answers an unknown one in one line', async () => {
+    // Prepare: two jobs put directly, one to delete each way.
+    const definition = (name: string) => ({ name, enabled: true, schedule: '0 9 * * *', dataset: 'cli_api', entity: 'region', granularity: '1-day', delayHours: 0, metrics: [{ metric: 'amount', aggregations: ['count'] }] });
+    for (const name of ['cli-api-gone-a', 'cli-api-gone-b']) {
+      const put = await cli(direct(), 'analytics', 'put', file(`${name}.json`, JSON.stringify(definition(name))));
+      expect(put.status, put.stderr).toBe(0);
+    }
+
     // Act
-    const runs = await Promise.all([cli(api(), 'analytics', 'delete', 'no-such-job'), cli(api(), 'tune', '--json')]);
+    const viaApi = await cli(api(), 'analytics', 'delete', 'cli-api-gone-a');
+    const viaDb = await cli(direct(), 'analytics', 'delete', 'cli-api-gone-b');
+    const again = await cli(api(), 'analytics', 'delete', 'cli-api-gone-a');
+    const listed = await cli(direct(), 'analytics', 'list', '--json');
 
     // Assess
-    for (const run of runs) {
-      expect(run.status).toBe(1);
-      expect(run.stderr.trim().split('\n')).toHaveLength(1);
-      expect(run.stderr).toMatch(/^batchflow: (no analytics job named "no-such-job"|(GET|POST|DELETE) \/api\/\S+: \d{3} .+)\n$/);
-    }
+    expect(viaApi).toMatchObject({ status: 0, stderr: '' });
+    expect(viaApi.stdout).toBe(viaDb.stdout.replaceAll('cli-api-gone-b', 'cli-api-gone-a'));
+    expect((json(listed) as { definition: { name: string } }[]).map((j) => j.definition.name)).not.toContain('cli-api-gone-a');
+    expect(again.status).toBe(1);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    expect(again.stderr).toMatch(/^batchflow: (no analytics job named "cli-api-gone-a"|DELETE \/api\/analytics\/jobs\/cli-api-gone-a: 404 .+)\n$/);
   });
 
   it("lists a job's failed partitions in status <id> as the database does", async () => {
