@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { createSqsClient } from '../lib/adapters/aws.ts';
 import { openDatabase } from '../lib/adapters/database.ts';
 import { sqsPartitionQueue } from '../lib/adapters/partitionQueue.ts';
+import { createTunerContext } from '../lib/adapters/tunerContext.ts';
 import { httpRoutes, jsonErrors, routeNotFound } from '../lib/api/http.ts';
 import { loadConfig } from '../lib/config.ts';
 import { serviceName } from '../lib/topology.ts';
@@ -13,11 +14,18 @@ import { serviceName } from '../lib/topology.ts';
 // Cold start: config and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('api') });
 const config = loadConfig('api');
-const ctx = { db: await openDatabase(config), queue: sqsPartitionQueue(createSqsClient(), config.partitionQueueUrl) };
+const db = await openDatabase(config);
+const ctx = {
+  db,
+  queue: sqsPartitionQueue(createSqsClient(), config.partitionQueueUrl),
+  // The tuning routes run the tuner's own code against the same metrics and levers.
+  tuner: createTunerContext(db, config.tuner, { defaultPartitionBytes: config.partitionBytes }),
+};
 
 /**
  * The HTTP API (API Gateway HTTP API, payload 2.0, IAM-authorised): GET routes answering JSON and
- * POST routes for recovery (lib/api/routes.ts). Client errors are 400/404/409 with `{ error }`;
+ * POST routes for recovery (lib/api/routes.ts), the REST routes (rest.ts) and the operations routes
+ * (operations.ts: resource usage, bottlenecks, tuning). Client errors are 400/404/409 with `{ error }`;
  * anything else is a 500 whose cause is only logged.
  */
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()

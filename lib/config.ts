@@ -73,6 +73,7 @@ const variables = {
   PARTITION_EXPIRY_SECONDS: positiveInt,
   // Set by Lambda itself (and by the local runtime's workers), never by a deployer.
   AWS_LAMBDA_FUNCTION_NAME: nonEmpty('AWS_LAMBDA_FUNCTION_NAME'),
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: positiveInt,
 } as const;
 
 /** A variable of the contract. */
@@ -109,7 +110,7 @@ export function watchdogDefaults(t: WatchdogTimings) {
 }
 
 /** Variables Lambda sets in every function; a deployer may not set them. */
-export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME'];
+export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'];
 
 /** One function's part of the contract. */
 export interface FunctionContract {
@@ -133,17 +134,22 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
   splitter: {
     ...database,
     required: ['PARTITION_QUEUE_URL'],
-    optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'MAX_DECOMPRESSED_BYTES', 'INGEST_MAX_RECEIVES'],
+    optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'MAX_DECOMPRESSED_BYTES', 'INGEST_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'],
   },
   // The processor's own queue: it shortens a message's visibility after transient database errors.
   processor: {
     ...database,
     required: ['PARTITION_QUEUE_URL'],
-    optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'PARTIAL_FLUSH_CELLS', 'COMPACT_AFTER_JOB', 'PARTITION_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_NAME'],
+    optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'PARTIAL_FLUSH_CELLS', 'COMPACT_AFTER_JOB', 'PARTITION_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'],
   },
-  analytics: { ...database, required: [] },
-  // retry and restart re-send partition messages.
-  api: { ...database, required: ['PARTITION_QUEUE_URL'] },
+  // The memory size: resource_usage compares the high-water mark with it.
+  analytics: { ...database, required: [], optional: [...database.optional, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'] },
+  // retry and restart re-send partition messages; the tuning routes read and move what the tuner does.
+  api: {
+    ...database,
+    required: ['PARTITION_QUEUE_URL', 'PROCESSOR_FUNCTION_NAME', 'SPLITTER_FUNCTION_NAME', 'PARTITION_QUEUE_NAME', 'PARTITION_QUEUE_ARN'],
+    optional: [...database.optional, 'PARTITION_BYTES', 'TUNER_MAX_CONCURRENCY'],
+  },
   watchdog: {
     ...database,
     required: [],
@@ -158,7 +164,7 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
       'PARTITION_EXPIRY_SECONDS',
     ],
   },
-  compactor: { ...database, required: [] },
+  compactor: { ...database, required: [], optional: [...database.optional, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'] },
   retention: { ...database, required: [] },
   migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
   syncSchedules: { ...database, required: ['SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'] },
@@ -261,8 +267,14 @@ export interface DatabaseConfig {
   readonly databaseCopy: boolean;
 }
 
+/** What a function whose invocations are recorded in resource_usage knows of its runtime. */
+export interface RecordedConfig {
+  /** The configured memory (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE); undefined when not run by Lambda or the local runtime. */
+  readonly memoryMb: number | undefined;
+}
+
 /** The splitter: where partitions go and how large they are. */
-export interface SplitterConfig extends DatabaseConfig {
+export interface SplitterConfig extends DatabaseConfig, RecordedConfig {
   readonly partitionQueueUrl: string;
   /** The ingest queue's receives before the DLQ. */
   readonly maxReceives: number;
@@ -272,7 +284,7 @@ export interface SplitterConfig extends DatabaseConfig {
 }
 
 /** The processor. */
-export interface ProcessorConfig extends DatabaseConfig {
+export interface ProcessorConfig extends DatabaseConfig, RecordedConfig {
   /** The queue it consumes, for ChangeMessageVisibility after transient database errors. */
   readonly partitionQueueUrl: string;
   readonly maxRecordBytes: number;
@@ -310,9 +322,12 @@ export interface TunerTargets {
   readonly maxConcurrency: number | undefined;
 }
 
-/** The API: the queue retry and restart send to. */
+/** The API: the queue retry and restart send to, and what the tuning routes watch and move. */
 export interface ApiConfig extends DatabaseConfig {
   readonly partitionQueueUrl: string;
+  readonly partitionBytes: number;
+  /** As the tuner's, without `apply`: POST /api/tuning/apply applies, the GET routes never do. */
+  readonly tuner: Omit<TunerTargets, 'apply'>;
 }
 
 /** The watchdog: when it may conclude that nothing will try a split or a partition again. */
@@ -351,6 +366,7 @@ const loaders = {
     maxRecordBytes: e.MAX_RECORD_BYTES,
     maxDecompressedBytes: e.MAX_DECOMPRESSED_BYTES,
     maxReceives: e.INGEST_MAX_RECEIVES,
+    memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
   }),
   processor: (e: Parsed): ProcessorConfig => ({
     ...databaseConfig(e),
@@ -361,11 +377,23 @@ const loaders = {
     compactAfterJob: e.COMPACT_AFTER_JOB === 'true',
     maxReceives: e.PARTITION_MAX_RECEIVES,
     functionName: e.AWS_LAMBDA_FUNCTION_NAME,
+    memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
   }),
-  analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
-  compactor: (e: Parsed): DatabaseConfig => databaseConfig(e),
+  analytics: (e: Parsed): DatabaseConfig & RecordedConfig => ({ ...databaseConfig(e), memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE }),
+  compactor: (e: Parsed): DatabaseConfig & RecordedConfig => ({ ...databaseConfig(e), memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE }),
   retention: (e: Parsed): DatabaseConfig => databaseConfig(e),
-  api: (e: Parsed): ApiConfig => ({ ...databaseConfig(e), partitionQueueUrl: e.PARTITION_QUEUE_URL }),
+  api: (e: Parsed): ApiConfig => ({
+    ...databaseConfig(e),
+    partitionQueueUrl: e.PARTITION_QUEUE_URL,
+    partitionBytes: e.PARTITION_BYTES,
+    tuner: {
+      processorFunctionName: e.PROCESSOR_FUNCTION_NAME,
+      splitterFunctionName: e.SPLITTER_FUNCTION_NAME,
+      partitionQueueName: e.PARTITION_QUEUE_NAME,
+      partitionQueueArn: e.PARTITION_QUEUE_ARN,
+      maxConcurrency: e.TUNER_MAX_CONCURRENCY,
+    },
+  }),
   watchdog: (e: Parsed): WatchdogConfig => ({
     ...databaseConfig(e),
     limits: {

@@ -3,6 +3,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { Route, RouteNotFoundResponseFn } from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { RecoveryContext } from '../recovery/recovery.ts';
+import { operationsRoutes, type OperationsContext } from './operations.ts';
 import { restRoutes } from './rest.ts';
 import { ApiError, apiActions, apiRoutes, type ApiResponse } from './routes.ts';
 
@@ -18,8 +19,8 @@ function json(status: number, body: unknown): Result {
 
 const toResult = (response: ApiResponse) => json(response.status, response.body);
 
-/** Every route, bound to the database (GET) and the partition queue (POST: recovery). */
-export function httpRoutes(ctx: RecoveryContext): Route<Event, Result>[] {
+/** Every route, bound to the database (GET), the partition queue (POST: recovery) and the tuner (tuning routes). */
+export function httpRoutes(ctx: RecoveryContext | OperationsContext): Route<Event, Result>[] {
   // The router adds the parameters it matched to pathParameters.
   const request = (event: Event) => ({ path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {}, body: jsonBody(event) });
   return [
@@ -34,6 +35,11 @@ export function httpRoutes(ctx: RecoveryContext): Route<Event, Result>[] {
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
     })),
     ...Object.values(restRoutes).map((route) => ({
+      method: route.method,
+      path: route.path,
+      handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
+    })),
+    ...Object.values(operationsRoutes).map((route) => ({
       method: route.method,
       path: route.path,
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
