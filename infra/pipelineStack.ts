@@ -102,8 +102,12 @@ export class PipelineStack extends Stack {
       reservedConcurrency: processorConcurrency,
     });
     const analytics = this.createFunction('analytics');
-    // retry and restart re-send partition messages (POST /api/batch-jobs/..., /api/batch-partitions/...).
-    const api = deployment.api ? this.createFunction('api', { environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl } }) : undefined;
+    // retry and restart re-send partition messages (POST /api/batch-jobs/..., /api/batch-partitions/...);
+    // the tuning routes watch and move what the tuner does, with the tuner's grants.
+    const api = deployment.api
+      ? this.createFunction('api', { environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl, ...this.tunerTargets(processor, splitter) } })
+      : undefined;
+    if (api) this.grantTuning(api, processor);
     const migrate = this.createFunction('migrate', { bundledDirectory: definitionsDirectory(deployment.definitions) });
     this.scheduleGroup = new CfnScheduleGroup(this, 'JobSchedules', { name: `${topology.scheduled.analytics.scheduleGroup}-${this.stage.name}` });
     this.schedulerRole = this.schedulerRoleFor('SchedulerRole', 'EventBridge Scheduler invokes the batchflow analytics function');
@@ -278,16 +282,25 @@ export class PipelineStack extends Stack {
    * moves it again from there, never past the database's cap.
    */
   private createTuner(processor: BatchflowFunction, splitter: BatchflowFunction): BatchflowFunction {
-    const tuner = this.createFunction('tuner', {
-      environment: {
-        PROCESSOR_FUNCTION_NAME: processor.function.functionName,
-        SPLITTER_FUNCTION_NAME: splitter.function.functionName,
-        PARTITION_QUEUE_NAME: this.queues.partitions.queueName,
-        PARTITION_QUEUE_ARN: this.queues.partitions.queueArn,
-        TUNER_APPLY: 'true',
-        TUNER_MAX_CONCURRENCY: String(this.processorConcurrencyCap),
-      },
-    });
+    const tuner = this.createFunction('tuner', { environment: { ...this.tunerTargets(processor, splitter), TUNER_APPLY: 'true' } });
+    this.grantTuning(tuner, processor);
+    return tuner;
+  }
+
+  /** What the tuner (and the API's tuning routes) watch and move, as environment variables. */
+  private tunerTargets(processor: BatchflowFunction, splitter: BatchflowFunction): Record<string, string> {
+    return {
+      PROCESSOR_FUNCTION_NAME: processor.function.functionName,
+      SPLITTER_FUNCTION_NAME: splitter.function.functionName,
+      PARTITION_QUEUE_NAME: this.queues.partitions.queueName,
+      PARTITION_QUEUE_ARN: this.queues.partitions.queueArn,
+      TUNER_MAX_CONCURRENCY: String(this.processorConcurrencyCap),
+    };
+  }
+
+  /** The tuner's rights: read the metrics, read and move the processor's mapping and reserved concurrency. */
+  private grantTuning(fn: BatchflowFunction, processor: BatchflowFunction): void {
+    const tuner = fn;
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html
     tuner.function.addToRolePolicy(new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
     // ListEventSourceMappings has no resource-level permissions either.
@@ -305,7 +318,6 @@ export class PipelineStack extends Stack {
         resources: [processor.function.functionArn],
       }),
     );
-    return tuner;
   }
 
   /** A schedule-driven function (the tuner, the watchdog): EventBridge Scheduler with a role that may invoke only it. */

@@ -332,18 +332,30 @@ describe('PipelineStack', () => {
     for (const { grants: g } of grants) expect(g).toEqual(new Set(readsSecret));
   });
 
-  it('lets the API send to the partition queue (retry, restart), nothing more', () => {
+  it("lets the API send to the partition queue (retry, restart) and do what the tuner does (tuning routes), nothing more", () => {
     // Prepare
     const { stack, template } = synthesize({ databaseSecretArn: secretArn });
     const partitions = { 'Fn::GetAtt': [logicalId(stack, stack.queues.partitions), 'Arn'] };
+    const functions = template.findResources('AWS::Lambda::Function');
+    const env = (name: 'api' | 'tuner') => functions[logicalId(stack, stack.functions[name]!.function)].Properties.Environment.Variables;
 
     // Act
     const grants = withoutLogs(allowed(template, roleId(stack, 'api')));
+    const tunerGrants = withoutLogs(allowed(template, roleId(stack, 'tuner')));
 
-    // Assess
+    // Assess: the tuner's own grants (checked action by action in its test) plus the queue's, and no more.
     expect(grants).toEqual(
-      new Set([...readsSecret, ...['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map((action) => pair(`sqs:${action}`, partitions))]),
+      new Set([...tunerGrants, ...['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map((action) => pair(`sqs:${action}`, partitions))]),
     );
+    expect([...grants].filter((g) => g.startsWith('lambda:')).sort()).toEqual(
+      [...tunerGrants].filter((g) => g.startsWith('lambda:')).sort(),
+    );
+    expect([...tunerGrants].filter((g) => g.startsWith('lambda:')).length).toBe(6);
+    for (const key of ['PROCESSOR_FUNCTION_NAME', 'SPLITTER_FUNCTION_NAME', 'PARTITION_QUEUE_NAME', 'PARTITION_QUEUE_ARN', 'TUNER_MAX_CONCURRENCY']) {
+      expect(env('api')[key], key).toEqual(env('tuner')[key]);
+    }
+    // POST /api/tuning/apply is the only change: the API never applies on its own schedule.
+    expect(env('api').TUNER_APPLY).toBeUndefined();
   });
 
   it.each(['watchdog', 'compactor', 'retention'] as const)('runs the %s on its schedule', (name) => {
