@@ -2,7 +2,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj } from '@middy/core';
 import type { Route, RouteNotFoundResponseFn } from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { RecoveryContext } from '../recovery/recovery.ts';
 import { operationsRoutes, type OperationsContext } from './operations.ts';
 import { restRoutes } from './rest.ts';
 import { ApiError, apiActions, apiRoutes, type ApiResponse } from './routes.ts';
@@ -20,7 +19,7 @@ function json(status: number, body: unknown): Result {
 const toResult = (response: ApiResponse) => json(response.status, response.body);
 
 /** Every route, bound to the database (GET), the partition queue (POST: recovery) and the tuner (tuning routes). */
-export function httpRoutes(ctx: RecoveryContext | OperationsContext): Route<Event, Result>[] {
+export function httpRoutes(ctx: OperationsContext): Route<Event, Result>[] {
   // The router adds the parameters it matched to pathParameters.
   const request = (event: Event) => ({ path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {}, body: jsonBody(event) });
   return [

@@ -36,7 +36,7 @@ function fromNotAfterTo({ from, to }: { from?: Date | undefined; to?: Date | und
 const windowOnly = z.object({ path: none, query: z.object({ from: instant(), to: instant() }).superRefine(fromNotAfterTo) });
 
 /** [from, to) with defaults: `to` now, `from` `spanMs` before it; at most `maxMs` wide. */
-function window(query: { from?: Date; to?: Date }, spanMs: number, maxMs: number): { from: Date; to: Date } {
+function windowOf(query: { from?: Date; to?: Date }, spanMs: number, maxMs: number): { from: Date; to: Date } {
   const to = query.to ?? (query.from ? new Date(Math.min(Date.now(), query.from.getTime() + spanMs)) : new Date());
   const from = query.from ?? new Date(to.getTime() - spanMs);
   if (from > to) throw new ApiError(400, `from must not be after to (${to.toISOString()}), got ${from.toISOString()}`);
@@ -74,7 +74,7 @@ export const operationsRoutes = {
     '/api/resource-usage/summary',
     windowOnly,
     async (ctx: OperationsContext, { query }) => {
-      const w = window(query, DAY_MS, 31 * DAY_MS);
+      const w = windowOf(query, DAY_MS, 31 * DAY_MS);
       return { ...w, functions: await summarizeResourceUsage(ctx.db, w) };
     },
   ),
@@ -89,7 +89,7 @@ export const operationsRoutes = {
     '/api/resource-usage/constraints',
     windowOnly,
     async (ctx: OperationsContext, { query }) => {
-      const w = window(query, 3_600_000, DAY_MS);
+      const w = windowOf(query, 3_600_000, DAY_MS);
       const usage = await summarizeResourceUsage(ctx.db, w);
       const [processor, observation] = ctx.tuner
         ? await Promise.all([ctx.tuner.processor.read().catch(() => undefined), observe(ctx.tuner, w).catch(() => undefined)])
@@ -112,7 +112,7 @@ export const operationsRoutes = {
     windowOnly,
     async (ctx: OperationsContext, { query }) => {
       const tuner = tunerOf(ctx);
-      const w = window(query, tuner.windowSeconds * 1000, DAY_MS);
+      const w = windowOf(query, tuner.windowSeconds * 1000, DAY_MS);
       const observation = await observe(tuner, w);
       return { from: new Date(observation.from), to: new Date(observation.to), items: detectBottlenecks(observation, tuner.law?.thresholds) };
     },

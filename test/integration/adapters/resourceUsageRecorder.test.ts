@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateQueueCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createSqsClient } from '../../../lib/adapters/aws.ts';
 import { resourceUsageRecorder, sqsQueueDepth } from '../../../lib/adapters/resourceUsageRecorder.ts';
 import { connectDb, type Db } from '../../../lib/store/db.ts';
@@ -91,5 +91,27 @@ describe('resourceUsageRecorder', () => {
     // Assess
     expect(result).toBe('still done');
     expect(logger.warned.map((w) => w.message).sort()).toEqual(['could not record resource usage', 'could not sample the queue depth']);
+  });
+
+  it('is attached to the analytics function: its failed run is a row with the memory Lambda gives it', async () => {
+    // Prepare
+    vi.stubEnv('DATABASE_URL', inject('databaseUrl'));
+    vi.stubEnv('DATABASE_SCHEMA', schema);
+    vi.stubEnv('DATABASE_POOL_SIZE', '1');
+    vi.stubEnv('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', '512');
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    try {
+      const entry = await import('../../../functions/analytics.ts');
+
+      // Act
+      const outcome = await entry.handler({ job: 'no-such-job' }, context('analytics-1')).catch((err: Error) => err);
+      const [row] = await db.sql`select function, succeeded, memory_mb, pool_cap from ${db.table('resource_usage')} where request_id = 'analytics-1'`;
+
+      // Assess
+      expect((outcome as Error).message).toBe('no analytics job named "no-such-job"');
+      expect(row).toEqual({ function: 'analytics', succeeded: false, memory_mb: 512, pool_cap: 1 });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
