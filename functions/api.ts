@@ -31,4 +31,4 @@ const ctx = {
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
   .use(injectLambdaContext(logger))
   .use(jsonErrors(logger))
-  .handler(httpRouterHandler({ routes: httpRoutes(ctx), notFoundResponse: routeNotFound }));
+  .handler(httpRouterHandler({ routes: httpRoutes(ctx, { uploadBucket: config.uploadBucket, region: config.region }), notFoundResponse: routeNotFound }));

@@ -15,7 +15,9 @@ import { settleEach } from '../lib/adapters/sqsBatch.ts';
 import { PROCESSOR_FAILURE_POLICY, withTransientRetries } from '../lib/adapters/transientFailures.ts';
 import { compactionDeadline, compactPartials } from '../lib/compact/compactor.ts';
 import { loadConfig } from '../lib/config.ts';
+import { cachedJobDefinitions } from '../lib/process/definitionCache.ts';
 import { processPartition, recordFailedAttempt, type ProcessContext } from '../lib/process/processPartition.ts';
+import { getJobDefinition } from '../lib/store/ingestJobs.ts';
 import { METRICS_NAMESPACE } from '../lib/tune/signals.ts';
 import { serviceName } from '../lib/topology.ts';
 
@@ -24,12 +26,15 @@ const logger = new Logger({ serviceName: serviceName('processor') });
 const config = loadConfig('processor');
 // EMF on stdout: CloudWatch turns it into metrics on AWS, the local runtime does the same locally.
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: config.functionName });
+const db = await openDatabase(config);
 const ctx: ProcessContext = {
-  db: await openDatabase(config),
+  db,
   objects: s3ObjectStore(createS3Client()),
   maxRecordBytes: config.maxRecordBytes,
   maxStoredRejects: config.maxStoredRejects,
   flushCells: config.flushCells,
+  // Module scope: the container's partitions of one job read its definition snapshot once.
+  definitions: cachedJobDefinitions((jobId) => getJobDefinition(db, jobId)),
 };
 const sqs = createSqsClient();
 // Transient database errors: retried here, then the message comes back in seconds, not 30 minutes.

@@ -102,10 +102,13 @@ export class PipelineStack extends Stack {
       reservedConcurrency: processorConcurrency,
     });
     const analytics = this.createFunction('analytics');
-    // retry and restart re-send partition messages (POST /api/batch-jobs/..., /api/batch-partitions/...);
-    // the tuning routes watch and move what the tuner does, with the tuner's grants.
+    // retry and restart re-send partition messages (POST /api/batch-jobs/..., /api/batch-partitions/...).
+    // GET /api/stack names the bucket, so `batchflow upload --target api` needs only the API's URL.
+    // The tuning routes watch and move what the tuner does, with the tuner's grants.
     const api = deployment.api
-      ? this.createFunction('api', { environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl, ...this.tunerTargets(processor, splitter) } })
+      ? this.createFunction('api', {
+          environment: { PARTITION_QUEUE_URL: this.queues.partitions.queueUrl, UPLOAD_BUCKET: this.bucket.bucketName, ...this.tunerTargets(processor, splitter) },
+        })
       : undefined;
     if (api) this.grantTuning(api, processor);
     const migrate = this.createFunction('migrate', { bundledDirectory: definitionsDirectory(deployment.definitions) });
@@ -355,7 +358,7 @@ export class PipelineStack extends Stack {
       new CfnOutput(this, `${topology.queues[name].id}Url`, { value: this.queues[name].queueUrl });
     }
     if (this.api) {
-      new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'read-only API (IAM/SigV4): GET jobs, rejects, analytics results, tuning history' });
+      new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'the batchflow HTTP API (IAM/SigV4): export it as BATCHFLOW_API_URL for the CLI' });
     }
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl() });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });

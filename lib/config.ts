@@ -48,6 +48,7 @@ const variables = {
   DATABASE_POOL_SIZE: positiveInt,
   DATABASE_COPY: z.enum(['true', 'false'], { message: 'DATABASE_COPY must be true or false' }),
   PARTITION_QUEUE_URL: z.string().url('PARTITION_QUEUE_URL must be a URL'),
+  UPLOAD_BUCKET: nonEmpty('UPLOAD_BUCKET'),
   PARTITION_BYTES: positiveInt,
   MAX_RECORD_BYTES: positiveInt,
   MAX_DECOMPRESSED_BYTES: positiveInt,
@@ -73,6 +74,7 @@ const variables = {
   PARTITION_EXPIRY_SECONDS: positiveInt,
   // Set by Lambda itself (and by the local runtime's workers), never by a deployer.
   AWS_LAMBDA_FUNCTION_NAME: nonEmpty('AWS_LAMBDA_FUNCTION_NAME'),
+  AWS_REGION: nonEmpty('AWS_REGION'),
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: positiveInt,
 } as const;
 
@@ -110,7 +112,7 @@ export function watchdogDefaults(t: WatchdogTimings) {
 }
 
 /** Variables Lambda sets in every function; a deployer may not set them. */
-export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'];
+export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_REGION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'];
 
 /** One function's part of the contract. */
 export interface FunctionContract {
@@ -144,11 +146,12 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
   },
   // The memory size: resource_usage compares the high-water mark with it.
   analytics: { ...database, required: [], optional: [...database.optional, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'] },
-  // retry and restart re-send partition messages; the tuning routes read and move what the tuner does.
+  // retry and restart re-send partition messages; GET /api/stack names the bucket and region for
+  // uploads; the tuning routes read and move what the tuner does.
   api: {
     ...database,
     required: ['PARTITION_QUEUE_URL', 'PROCESSOR_FUNCTION_NAME', 'SPLITTER_FUNCTION_NAME', 'PARTITION_QUEUE_NAME', 'PARTITION_QUEUE_ARN'],
-    optional: [...database.optional, 'PARTITION_BYTES', 'TUNER_MAX_CONCURRENCY'],
+    optional: [...database.optional, 'UPLOAD_BUCKET', 'AWS_REGION', 'PARTITION_BYTES', 'TUNER_MAX_CONCURRENCY'],
   },
   watchdog: {
     ...database,
@@ -328,6 +331,9 @@ export interface ApiConfig extends DatabaseConfig {
   readonly partitionBytes: number;
   /** As the tuner's, without `apply`: POST /api/tuning/apply applies, the GET routes never do. */
   readonly tuner: Omit<TunerTargets, 'apply'>;
+  /** Where `batchflow upload --target api` puts files (GET /api/stack). */
+  readonly uploadBucket: string | undefined;
+  readonly region: string | undefined;
 }
 
 /** The watchdog: when it may conclude that nothing will try a split or a partition again. */
@@ -385,6 +391,8 @@ const loaders = {
   api: (e: Parsed): ApiConfig => ({
     ...databaseConfig(e),
     partitionQueueUrl: e.PARTITION_QUEUE_URL,
+    uploadBucket: e.UPLOAD_BUCKET,
+    region: e.AWS_REGION,
     partitionBytes: e.PARTITION_BYTES,
     tuner: {
       processorFunctionName: e.PROCESSOR_FUNCTION_NAME,
@@ -445,7 +453,9 @@ export function loadConfig<N extends AnyFunctionName>(name: N, env: NodeJS.Proce
  */
 export interface CliEnvironment {
   /** BATCHFLOW_TARGET: which target to use when no `--target` is given (see resolveTarget). */
-  readonly target: 'local' | 'database' | undefined;
+  readonly target: 'local' | 'database' | 'api' | undefined;
+  /** BATCHFLOW_API_URL: a deployed stack's HTTP API (its ApiUrl output), for the `api` target. */
+  readonly apiUrl: string | undefined;
   readonly databaseUrl: string | undefined;
   readonly databaseSchema: string;
   readonly bucket: string | undefined;
@@ -468,11 +478,12 @@ export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnv
   const schedules = all('BATCHFLOW_SCHEDULE_GROUP', 'BATCHFLOW_SCHEDULER_ROLE_ARN', 'BATCHFLOW_ANALYTICS_FUNCTION_ARN');
   const tuner = all('BATCHFLOW_PROCESSOR_FUNCTION', 'BATCHFLOW_SPLITTER_FUNCTION', 'BATCHFLOW_PARTITION_QUEUE_ARN');
   const target = set('BATCHFLOW_TARGET');
-  if (target !== undefined && target !== 'local' && target !== 'database') {
-    throw new ConfigError(`BATCHFLOW_TARGET: "${target}" is not a target (expected local or database)`);
+  if (target !== undefined && target !== 'local' && target !== 'database' && target !== 'api') {
+    throw new ConfigError(`BATCHFLOW_TARGET: "${target}" is not a target (expected local, database or api)`);
   }
   return {
     target,
+    apiUrl: set('BATCHFLOW_API_URL'),
     databaseUrl: set('DATABASE_URL'),
     databaseSchema: set('DATABASE_SCHEMA') ?? DEFAULTS.databaseSchema,
     bucket: set('BATCHFLOW_BUCKET'),

@@ -22,6 +22,8 @@ const stack = await startLocalStack({
   tunerApply: process.env.BATCHFLOW_TUNER_APPLY === 'true',
   // The read-only HTTP API, next to the AWS endpoint's 4566.
   httpApiPort: Number(process.env.BATCHFLOW_API_PORT ?? 4567),
+  // BATCHFLOW_API_AUTH=sigv4: check signatures as the deployed API does (`batchflow --target api` signs).
+  ...(process.env.BATCHFLOW_API_AUTH === 'sigv4' ? { httpApiAuth: 'sigv4' as const } : {}),
 });
 const { state } = stack;
 
@@ -37,7 +39,9 @@ const rows: [string, string][] = [
     'function',
     `${name}  (batchSize ${s.settings.batchSize}, maxConcurrency ${s.settings.maxConcurrency})`,
   ]),
-  ...(stack.httpApi ? [['HTTP API', `${stack.httpApi.url}  (GET jobs, jobs/<id>/rejects, analytics/jobs/<name>/results, tuning/history)`] as [string, string]] : []),
+  ...(stack.httpApi
+    ? [['HTTP API', `${stack.httpApi.url}  (/api/..., GET jobs; ${process.env.BATCHFLOW_API_AUTH === 'sigv4' ? 'SigV4 checked' : 'unsigned'}: batchflow --target api with BATCHFLOW_API_URL)`] as [string, string]]
+    : []),
   ['state file', '.batchflow/local.json (where the batchflow CLI finds this stack)'],
 ];
 console.log(`

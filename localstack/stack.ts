@@ -61,6 +61,12 @@ export interface LocalStackOptions {
    * @default no HTTP API (`npm run local` serves it on 4567)
    */
   readonly httpApiPort?: number;
+  /**
+   * `sigv4`: the HTTP API refuses requests not signed with this process's AWS_ACCESS_KEY_ID and
+   * AWS_SECRET_ACCESS_KEY (test/test when unset), as IAM authorisation does on AWS.
+   * @default unsigned requests are served
+   */
+  readonly httpApiAuth?: 'sigv4';
   /** Variables added to every function's environment, after its own part of the contract. */
   readonly environment?: Readonly<Record<string, string>>;
   /** Write `.batchflow/local.json` for the CLI (and remove it on stop). @default false */
@@ -142,6 +148,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       DATABASE_SCHEMA: schema,
       DATABASE_COPY: String(pg.source !== 'pglite'),
       PARTITION_QUEUE_URL: queues.partitions.url,
+      UPLOAD_BUCKET: provisioned.bucket,
       PROCESSOR_FUNCTION_NAME: registered.processor.name,
       SPLITTER_FUNCTION_NAME: registered.splitter.name,
       PARTITION_QUEUE_NAME: queues.partitions.name,
@@ -235,6 +242,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         environment: environmentOf('api'),
         port: options.httpApiPort,
         log,
+        ...(options.httpApiAuth === 'sigv4' ? { auth: { kind: 'sigv4' as const, credentials: { accessKeyId: platform.AWS_ACCESS_KEY_ID!, secretAccessKey: platform.AWS_SECRET_ACCESS_KEY! } } } : {}),
       });
       stops.push(() => httpApi!.stop());
     }

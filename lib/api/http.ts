@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { operationsRoutes, type OperationsContext } from './operations.ts';
 import { restRoutes } from './rest.ts';
 import { ApiError, apiActions, apiRoutes, type ApiResponse } from './routes.ts';
+import { stackRoute, type StackInfo } from './stackRoute.ts';
 
 /** The API's routes (routes.ts) as @middy/http-router routes over HTTP API payload 2.0 events. */
 
@@ -18,8 +19,8 @@ function json(status: number, body: unknown): Result {
 
 const toResult = (response: ApiResponse) => json(response.status, response.body);
 
-/** Every route, bound to the database (GET), the partition queue (POST: recovery) and the tuner (tuning routes). */
-export function httpRoutes(ctx: OperationsContext): Route<Event, Result>[] {
+/** Every route, bound to the database (GET), the partition queue (POST: recovery), the tuner (tuning routes) and what the stack tells of itself. */
+export function httpRoutes(ctx: OperationsContext, stack: StackInfo = { uploadBucket: undefined, region: undefined }): Route<Event, Result>[] {
   // The router adds the parameters it matched to pathParameters.
   const request = (event: Event) => ({ path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {}, body: jsonBody(event) });
   return [
@@ -33,7 +34,7 @@ export function httpRoutes(ctx: OperationsContext): Route<Event, Result>[] {
       path: route.path,
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
     })),
-    ...Object.values(restRoutes).map((route) => ({
+    ...[...Object.values(restRoutes), stackRoute(stack)].map((route) => ({
       method: route.method,
       path: route.path,
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),

@@ -138,6 +138,6 @@ export const operationsRoutes = {
    */
   apply: rest('POST', '/api/tuning/apply', z.object({ path: none, query: none }), async (ctx: OperationsContext) => {
     const run = await runTuner(tunerOf(ctx), { apply: true, now: new Date() });
-    return { at: run.at, settings: run.settings, applied: run.applied, recommendations: run.recommendations, measured: run.measured };
+    return { at: run.at, settings: run.settings, applied: run.applied, recommendations: run.recommendations, bottlenecks: run.bottlenecks, measured: run.measured };
   }),
 } satisfies Record<string, RestRoute<OperationsContext>>;

@@ -73,7 +73,7 @@ async function existingDataset(ctx: RecoveryContext, name: string) {
 }
 
 export const restRoutes = {
-  /** Ingestion jobs, newest first: `status --json` items; filters dataset, status, since (created at or after). */
+  /** Ingestion jobs, newest first: `status --json` items; filters dataset, status, since (created at or after), key (the object's: `upload --wait`). */
   listJobs: rest(
     'GET',
     '/api/batch-jobs',
@@ -83,14 +83,15 @@ export const restRoutes = {
         dataset: datasetName.optional(),
         status: z.enum(STATUSES, { error: (issue) => `must be one of ${STATUSES.join(', ')}, got ${shown(String(issue.input))}` }).optional(),
         since: instant(),
+        key: z.string().min(1).max(1024).optional(),
         limit: limit(20),
         cursor: cursorParam(z.tuple([id])),
       }),
     }),
     async (ctx, { query }) =>
       pageJson(
-        await pageIngestJobs(ctx.db, { limit: query.limit, before: query.cursor?.[0], dataset: query.dataset, status: query.status, since: query.since }),
-        (job) => ({ ...summarize(job), dataset: job.dataset, key: job.key, createdAt: job.createdAt, finishedAt: job.finishedAt }),
+        await pageIngestJobs(ctx.db, { limit: query.limit, before: query.cursor?.[0], dataset: query.dataset, status: query.status, since: query.since, key: query.key }),
+        (job) => ({ ...summarize(job), dataset: job.dataset, key: job.key, partitionsDone: job.partitionsDone, createdAt: job.createdAt, finishedAt: job.finishedAt }),
         (next) => [next],
       ),
   ),

@@ -1,31 +1,16 @@
 import type { Command } from 'commander';
-import { JobDefinitionError, parseAnalyticsJobDefinition } from '../analytics/jobDefinition.ts';
-import { checkAnalyticsJob } from '../definitions/definitions.ts';
-import { runAnalyticsJob } from '../analytics/runAnalyticsJob.ts';
-import { deleteAnalyticsJob, listAnalyticsJobs, listResults, putAnalyticsJob } from '../store/analytics.ts';
-import { getDataset } from '../store/datasets.ts';
-import { resultJson } from '../views.ts';
 import { readJsonFile } from './jsonFile.ts';
 import { print, table } from './report.ts';
-import type { WithDb } from './withDb.ts';
-import { CliError, type Target } from './target.ts';
-import { createSchedulerClient } from '../adapters/aws.ts';
-import { schedulerJobSchedules } from '../adapters/jobSchedules.ts';
-import type { AnalyticsJobSchedules } from '../analytics/ports.ts';
+import type { RunOperations } from './runner.ts';
+import { CliError } from './target.ts';
 
 type IsoDate = (flag: string) => (value: string) => Date;
-
-/** A deployed stack's schedules (EventBridge Scheduler); none locally, where the runtime fires jobs. */
-export function schedulesOf(target: Target): AnalyticsJobSchedules | undefined {
-  if (!target.schedules) return undefined;
-  return schedulerJobSchedules(createSchedulerClient(target.clients), target.schedules);
-}
 
 /**
  * Adds `analytics put|list|delete|run` and `results` to the CLI. `analytics` was `jobs` before
  * ingestion jobs and analytics jobs got names of their own; `jobs` stays as an alias.
  */
-export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: IsoDate): void {
+export function addAnalyticsCommands(program: Command, run: RunOperations, isoDate: IsoDate): void {
   const jobs = program.command('analytics').alias('jobs').description('scheduled analytics jobs');
 
   jobs
@@ -33,18 +18,7 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
     .description('create or replace an analytics job from a JSON definition')
     .action(async (file: string) => {
       const input = readJsonFile(file);
-      await withDb(async (db, target) => {
-        try {
-          const job = parseAnalyticsJobDefinition(input);
-          const { schedule, plan } = checkAnalyticsJob(job, await getDataset(db, job.dataset));
-          await putAnalyticsJob(db, job);
-          await schedulesOf(target)?.put(job);
-          console.log(`job "${job.name}" saved: ${job.schedule} = ${schedule.cron} in ${schedule.timezone}, ${job.granularity} windows, answered from rollup [${plan.rollup.join(',')}]`);
-        } catch (err) {
-          if (err instanceof JobDefinitionError) throw new CliError(`${file}: ${err.message}`);
-          throw err;
-        }
-      });
+      console.log(await run((ops) => ops.putAnalyticsJob(input, file)));
     });
 
   jobs
@@ -52,7 +26,7 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
     .option('--json', 'print JSON')
     .description('list analytics jobs')
     .action(async (opts: { json?: boolean }) => {
-      const all = await withDb((db) => listAnalyticsJobs(db));
+      const all = await run((ops) => ops.listAnalyticsJobs());
       print(!!opts.json, all, () =>
         table(
           all.map(({ definition: j, lastWindowEnd }) => ({
@@ -74,10 +48,7 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
     .command('delete <name>')
     .description('delete a job with its results')
     .action(async (name: string) => {
-      const deleted = await withDb(async (db, target) => {
-        await schedulesOf(target)?.remove(name);
-        return deleteAnalyticsJob(db, name);
-      });
+      const deleted = await run((ops) => ops.deleteAnalyticsJob(name));
       if (!deleted) throw new CliError(`no analytics job named "${name}"`);
       console.log(`job "${name}" deleted`);
     });
@@ -88,11 +59,11 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
     .option('--at <iso>', 'the fire time', isoDate('--at'))
     .option('--json', 'print the rows written as JSON')
     .action(async (name: string, opts: { at?: Date; json?: boolean }) => {
-      const outcome = await withDb((db) => runAnalyticsJob(db, name, opts.at ?? new Date(), 'manual'));
-      print(!!opts.json, outcome.rows.map(resultJson), () =>
+      const outcome = await run((ops) => ops.runAnalyticsJob(name, opts.at));
+      print(!!opts.json, outcome.rows, () =>
         [
           `job "${name}": ${outcome.windows.length} window(s) ${outcome.windows.map((w) => `[${w.start.toISOString()}, ${w.end.toISOString()})`).join(' ')}, ${outcome.rows.length} rows in ${Math.round(outcome.durationMs)} ms`,
-          table(outcome.rows.map(resultJson)),
+          table(outcome.rows),
         ].join('\n'),
       );
     });
@@ -105,7 +76,7 @@ export function addAnalyticsCommands(program: Command, withDb: WithDb, isoDate: 
     .option('--to <iso>', 'window starts before this', isoDate('--to'))
     .option('--json', 'print a JSON array')
     .action(async (opts: { job: string; from?: Date; to?: Date; json?: boolean }) => {
-      const rows = await withDb((db) => listResults(db, opts.job, opts));
-      print(!!opts.json, rows.map(resultJson), () => table(rows.map(resultJson)));
+      const rows = await run((ops) => ops.results(opts.job, opts));
+      print(!!opts.json, rows, () => table(rows));
     });
 }

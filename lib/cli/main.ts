@@ -1,21 +1,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DatasetDefinitionError, parseDatasetDefinition } from '../datasets/definition.ts';
 import { BatchflowError } from '../errors.ts';
-import { queryRollups } from '../query/queryRollups.ts';
-import { deleteDataset, getDataset, listDatasets, putDataset } from '../store/datasets.ts';
-import { getIngestJob, listIngestJobs } from '../store/ingestJobs.ts';
-import { listPartitions } from '../store/partitions.ts';
-import { listRejects } from '../store/rejects.ts';
-import { migrate } from '../store/migrate.ts';
-import { summarize } from '../views.ts';
-import { addAnalyticsCommands, schedulesOf } from './analyticsCommands.ts';
+import { addAnalyticsCommands } from './analyticsCommands.ts';
 import { describeIngestJob, describeRejects, describeRows, print, table } from './report.ts';
 import { readJsonFile } from './jsonFile.ts';
 import { CliError, TARGET_KINDS } from './target.ts';
-import { dbRunner, type GlobalOptions } from './withDb.ts';
+import { operationsRunner, type GlobalOptions } from './runner.ts';
 import { addRecoveryCommands } from './recoveryCommands.ts';
 import { addTuneCommand } from './tuneCommand.ts';
-import { uploadFile, waitForIngestJob } from './upload.ts';
+import { uploadKey, waitForIngestJob } from './upload.ts';
+import { summarize } from '../views.ts';
 
 const isoDate = (flag: string) => (value: string) => {
   const d = new Date(value);
@@ -32,14 +26,15 @@ const positiveInt = (value: string) => {
 const program = new Command('batchflow')
   .description('Batch ingestion and analytics: upload files, watch jobs, query rollups.')
   .showHelpAfterError();
-const withDb = dbRunner(() => program.opts<GlobalOptions>());
+const run = operationsRunner(() => program.opts<GlobalOptions>());
 
 program
   .command('migrate')
   .description("create or update the target's schema (the local stack and the deploy do this themselves)")
   .action(async () => {
-    const applied = await withDb((db) => migrate(db), { schema: 'any' });
-    console.log(applied.length > 0 ? `applied migration(s) ${applied.join(', ')}` : 'schema is up to date');
+    const outcome = await run((ops) => ops.migrate(), { schema: 'any' });
+    if ('deployed' in outcome) return console.log('nothing to do: a deployed stack migrates its schema itself on every deploy (its Migrate function)');
+    console.log(outcome.applied.length > 0 ? `applied migration(s) ${outcome.applied.join(', ')}` : 'schema is up to date');
   });
 
 const datasets = program.command('datasets').description('dataset definitions');
@@ -55,7 +50,7 @@ datasets
       if (err instanceof DatasetDefinitionError) throw new CliError(`${file}: ${err.message}`);
       throw err;
     }
-    const outcome = await withDb((db) => putDataset(db, def), { schema: 'migrate' });
+    const outcome = await run((ops) => ops.putDataset(def), { schema: 'migrate' });
     console.log(`dataset "${def.name}" ${outcome.created ? 'created' : 'saved'} (rollups: ${def.rollups.map((r) => `[${r.join(',')}]`).join(' ')})`);
     for (const note of outcome.newDataOnly) console.log(`  ${note}: applies to data loaded from now on`);
   });
@@ -64,12 +59,7 @@ datasets
   .description('delete a dataset with its aggregates, ingestion jobs, rejects and metrics')
   .option('--force', 'also while its jobs run, and with the analytics jobs that read it')
   .action(async (name: string, opts: { force?: boolean }) => {
-    const deleted = await withDb(async (db, target) => {
-      const outcome = await deleteDataset(db, name, { force: !!opts.force });
-      if (outcome.refused) throw new CliError(outcome.message);
-      for (const job of outcome.analyticsJobs) await schedulesOf(target)?.remove(job);
-      return outcome;
-    });
+    const deleted = await run((ops) => ops.deleteDataset(name, !!opts.force));
     const also = deleted.analyticsJobs.length > 0 ? `, analytics job(s) ${deleted.analyticsJobs.join(', ')}` : '';
     console.log(`dataset "${name}" deleted: ${deleted.ingestJobs} ingestion job(s), ${deleted.aggregateRows} aggregate row(s)${also}`);
   });
@@ -78,7 +68,7 @@ datasets
   .option('--json', 'print JSON')
   .description('list datasets')
   .action(async (opts: { json?: boolean }) => {
-    const all = await withDb((db) => listDatasets(db));
+    const all = await run((ops) => ops.listDatasets());
     print(!!opts.json, all, () =>
       table(all.map((d) => ({ name: d.name, format: d.format, granularity: d.granularity, dimensions: d.dimensions.join(','), metrics: d.metrics.join(','), rollups: d.rollups.map((r) => `[${r.join(',')}]`).join(' ') }))),
     );
@@ -92,10 +82,10 @@ program
   .option('--wait', 'wait for the job, with a progress bar on stderr, and print its summary')
   .option('--json', 'print the summary as JSON')
   .action(async (file: string, opts: { dataset: string; key?: string; wait?: boolean; json?: boolean }) => {
-    await withDb(async (db, target) => {
-      const object = await uploadFile(db, target, file, opts.dataset, opts.key);
+    await run(async (ops) => {
+      const object = await ops.upload(file, opts.dataset, opts.key ?? uploadKey(file, opts.dataset));
       if (!opts.wait) return print(!!opts.json, object, () => `uploaded s3://${object.bucket}/${object.key}`);
-      const job = await waitForIngestJob(db, object, { progress: process.stderr.isTTY || !opts.json });
+      const job = await waitForIngestJob((o) => ops.findJobOf(o), object, { progress: process.stderr.isTTY || !opts.json });
       print(!!opts.json, summarize(job), () => describeIngestJob(job));
       // Anything short of every partition merged is a failure a script should see.
       if (['failed', 'completed_with_failures', 'stopped'].includes(job.status)) process.exitCode = 1;
@@ -113,11 +103,7 @@ program
   .option('--to <iso>', 'end (exclusive)', isoDate('--to'))
   .option('--json', 'print a JSON array')
   .action(async (opts: { dataset: string; granularity: string; by: string[]; metrics?: string[]; from?: Date; to?: Date; json?: boolean }) => {
-    const rows = await withDb(async (db) => {
-      const dataset = await getDataset(db, opts.dataset);
-      if (!dataset) throw new CliError(`no dataset named "${opts.dataset}"`);
-      return queryRollups(db, dataset, opts);
-    });
+    const rows = await run((ops) => ops.query(opts.dataset, opts));
     print(!!opts.json, rows, () => describeRows(rows));
   });
 
@@ -127,27 +113,26 @@ program
   .option('--json', 'print JSON')
   .option('--limit <n>', 'how many recent jobs', positiveInt, 20)
   .action(async (jobId: string | undefined, opts: { json?: boolean; limit: number }) => {
-    await withDb(async (db) => {
+    await run(async (ops) => {
       if (jobId) {
-        const job = await getIngestJob(db, positiveInt(jobId));
-        if (!job) throw new CliError(`no job ${jobId}`);
         // The failed partitions, each with its error: what `retry` would re-send.
-        const failed = job.partitionsFailed > 0 ? await listPartitions(db, job.jobId, { limit: 20, status: 'failed' }) : [];
-        return print(!!opts.json, { ...job, failedPartitions: failed.map((p) => ({ idx: p.idx, attempts: p.attempts, error: p.error })) }, () =>
+        const { job, failedPartitions: failed } = await ops.jobDetail(positiveInt(jobId));
+        return print(!!opts.json, { ...job, failedPartitions: failed }, () =>
           [describeIngestJob(job), ...failed.map((p) => `  failed       partition ${job.jobId}-${p.idx} after ${p.attempts} attempt(s): ${p.error}`)].join('\n'),
         );
       }
-      const jobs = await listIngestJobs(db, opts.limit);
-      print(!!opts.json, jobs.map(summarize), () =>
+      const jobs = await ops.listJobs(opts.limit);
+      print(!!opts.json, jobs.map((j) => j.summary), () =>
         table(
-          jobs.map((j) => ({
+          jobs.map(({ summary: j, dataset, key, partitionsDone }) => ({
             job: j.jobId,
-            dataset: j.dataset,
+            dataset,
             status: j.status,
-            records: j.recordsRead,
-            rejected: j.recordsRejected,
-            partitions: `${j.partitionsDone}/${j.partitionsTotal ?? '?'}${j.partitionsFailed > 0 ? ` (${j.partitionsFailed} failed)` : ''}`,
-            key: j.key,
+            records: j.records,
+            rejected: j.rejected,
+            // Splitting: the partitions are not counted yet.
+            partitions: `${partitionsDone}/${j.status === 'splitting' && j.partitions === 0 ? '?' : j.partitions}${j.partitionsFailed ? ` (${j.partitionsFailed} failed)` : ''}`,
+            key,
             reason: j.reason ?? '',
           })),
         ),
@@ -161,15 +146,17 @@ program
   .option('--limit <n>', 'at most this many', positiveInt, 100)
   .option('--json', 'print JSON')
   .action(async (jobId: string, opts: { limit: number; json?: boolean }) => {
-    const rejects = await withDb((db) => listRejects(db, positiveInt(jobId), opts.limit));
+    const rejects = await run((ops) => ops.rejects(positiveInt(jobId), opts.limit));
     print(!!opts.json, rejects, () => describeRejects(rejects));
   });
 
-addAnalyticsCommands(program, withDb, isoDate);
-addTuneCommand(program, withDb);
-addRecoveryCommands(program, withDb);
+addAnalyticsCommands(program, run, isoDate);
+addTuneCommand(program, run);
+addRecoveryCommands(program, run);
 
-program.addOption(new Option('--target <target>', 'where commands go (default: a running local stack, else DATABASE_URL; or BATCHFLOW_TARGET)').choices(TARGET_KINDS));
+program.addOption(
+  new Option('--target <target>', 'where commands go (default: a running local stack, else BATCHFLOW_API_URL, else DATABASE_URL; or BATCHFLOW_TARGET)').choices(TARGET_KINDS),
+);
 program.addOption(new Option('--verbose', 'say which target is used; print stack traces'));
 
 try {

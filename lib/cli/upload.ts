@@ -1,42 +1,27 @@
-import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Upload } from '@aws-sdk/lib-storage';
 import cliProgress from 'cli-progress';
-import { createS3Client } from '../adapters/aws.ts';
-import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
 import { findIngestJobByObject, type IngestJob } from '../store/ingestJobs.ts';
 import { topology } from '../topology.ts';
-import { CliError, type Target } from './target.ts';
+import type { UploadedObject } from './operations.ts';
+import { directOperations } from './directOperations.ts';
+import { CliError, type DirectTarget } from './target.ts';
 
-/** Puts a file under `uploads/<dataset>/`, with a timestamp so each upload is a new object. */
-export async function uploadFile(db: Db, target: Target, file: string, dataset: string, key?: string): Promise<{ bucket: string; key: string }> {
-  if (!target.bucket) throw new CliError('no bucket: set BATCHFLOW_BUCKET (the stack output BucketName)');
-  if (!(await getDataset(db, dataset))) throw new CliError(`no dataset named "${dataset}": register it first with batchflow datasets put <file.json>`);
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch {
-    throw new CliError(`cannot read ${file}`);
-  }
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const objectKey = key ?? `${topology.bucket.uploadPrefix}${dataset}/${stamp}-${basename(file)}`;
-  const s3 = createS3Client(target.clients);
-  // Multipart above 64 MiB (parts of 16 MiB), a single PUT below.
-  await new Upload({
-    client: s3,
-    params: { Bucket: target.bucket, Key: objectKey, Body: createReadStream(file), ContentLength: size },
-    partSize: 16 * 1024 * 1024,
-    queueSize: 4,
-  }).done();
-  return { bucket: target.bucket, key: objectKey };
+/** The key an upload goes to: `uploads/<dataset>/<timestamp>-<file name>`, so each upload is a new object. */
+export function uploadKey(file: string, dataset: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${topology.bucket.uploadPrefix}${dataset}/${stamp}-${basename(file)}`;
 }
 
 /**
- * Waits for the object's job to end, drawing a progress bar on stderr (partitions done / total,
+ * Waits for the object's job (`jobOf`: from the database or the API) to end, drawing a progress bar on stderr (partitions done / total,
  * records/s) when `progress` is set.
  */
-export async function waitForIngestJob(db: Db, object: { bucket: string; key: string }, options: { progress: boolean; timeoutMs?: number }): Promise<IngestJob> {
+export async function waitForIngestJob(
+  jobOf: (object: UploadedObject) => Promise<IngestJob | undefined>,
+  object: UploadedObject,
+  options: { progress: boolean; timeoutMs?: number },
+): Promise<IngestJob> {
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
   const noJobDeadline = Date.now() + 60_000;
   const bar = options.progress
@@ -48,7 +33,7 @@ export async function waitForIngestJob(db: Db, object: { bucket: string; key: st
   let started = false;
   try {
     for (;;) {
-      const job = await findIngestJobByObject(db, object.bucket, object.key);
+      const job = await jobOf(object);
       if (!job && Date.now() > noJobDeadline) {
         throw new CliError(`no job for s3://${object.bucket}/${object.key} after 60 s: is the stack (npm run local) running and its splitter healthy?`);
       }
@@ -68,3 +53,11 @@ export async function waitForIngestJob(db: Db, object: { bucket: string; key: st
     bar?.stop();
   }
 }
+
+/** Uploads a file to a stack the caller reaches directly (the demo and the benchmarks drive a local stack). */
+export function uploadFile(db: Db, target: DirectTarget, file: string, dataset: string, key?: string): Promise<UploadedObject> {
+  return directOperations(db, target).upload(file, dataset, key ?? uploadKey(file, dataset));
+}
+
+/** The job of an object, from the database: waitForIngestJob's `jobOf` for a direct caller. */
+export const jobInDatabase = (db: Db) => (object: UploadedObject) => findIngestJobByObject(db, object.bucket, object.key);

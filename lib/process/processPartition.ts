@@ -10,12 +10,12 @@ import { createRollupAggregator } from '../rollup/aggregator.ts';
 import { BUCKET_ORIGIN_MS, parseGranularity } from '../rollup/granularity.ts';
 import { storableText, timeRange } from '../parse/values.ts';
 import { MAX_RAW_CHARS } from '../parse/sink.ts';
-import { getDataset } from '../store/datasets.ts';
 import type { Db } from '../store/db.ts';
-import { getIngestJob, ingestJobDeleted, type IngestJob } from '../store/ingestJobs.ts';
+import { getIngestJobState, ingestJobDeleted, type IngestJobState } from '../store/ingestJobs.ts';
 import { beginAttempt, completePartition, failPartition, getPartition, releaseAttempt, type Partition, type PartitionResult } from '../store/partitions.ts';
 import { createTranscoder, unitBytes } from '../parse/transcode.ts';
 import { findRecordStart, ownRecordsStart, type BoundaryOptions, type RangeRead } from './boundary.ts';
+import type { JobDefinitions } from './definitionCache.ts';
 import { PartitionMessageError, type PartitionMessage } from './partitionMessage.ts';
 import { fromUnits, toUnits, unitBoundaryOptions, unitRangeRead } from './utf16Units.ts';
 import type { PartitionStats } from './partitionStats.ts';
@@ -38,6 +38,8 @@ export interface ProcessContext {
   readonly maxStoredRejects: number;
   /** Cells the aggregator holds before they are appended as partial rows (DEFAULTS.partialFlushCells). */
   readonly flushCells: number;
+  /** The definitions jobs run with (their snapshots), kept per container: cachedJobDefinitions. */
+  readonly definitions: JobDefinitions;
 }
 
 /** The outcome of one partition message. */
@@ -76,8 +78,10 @@ export async function processPartition(ctx: ProcessContext, message: PartitionMe
     throw new PartitionNotRecordedError(`partition ${jobId}/${idx} is not recorded (message ${JSON.stringify(message)})`);
   }
   if (partition.status === 'completed') return { jobId, idx, status: 'duplicate' };
-  const job = await getIngestJob(ctx.db, jobId);
-  const dataset = job?.dataset ? await getDataset(ctx.db, job.dataset) : undefined;
+  const job = await getIngestJobState(ctx.db, jobId);
+  // The job's snapshot, read once per job per container: every partition parses and aggregates
+  // with the definition the job opened with, whatever was put since.
+  const dataset = job ? await ctx.definitions.get(jobId) : undefined;
   if (!job || !dataset) throw new IngestJobGoneError(`partition ${jobId}/${idx}: job or its dataset is gone`);
 
   if (message.rowGroups && (message.rowGroups[0] !== partition.rowGroupStart || message.rowGroups[1] !== partition.rowGroupEnd)) {
@@ -133,7 +137,7 @@ function stagedPartGone(err: unknown, p: Partition): string | undefined {
  * Reads, parses and aggregates the partition, appending its partial rows whenever the aggregator
  * holds ctx.flushCells cells, then completes it unless a duplicate got there first (completePartition).
  */
-async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDefinition, partition: Partition): Promise<PartitionOutcome> {
+async function mergeOnce(ctx: ProcessContext, job: IngestJobState, dataset: DatasetDefinition, partition: Partition): Promise<PartitionOutcome> {
   const { jobId, idx } = partition;
   const started = performance.now();
   const granularity = parseGranularity(dataset.granularity);
@@ -231,7 +235,7 @@ async function mergeOnce(ctx: ProcessContext, job: IngestJob, dataset: DatasetDe
 }
 
 /** The partition's bytes, its nominal ends moved to record starts (staged parts are exact). */
-async function alignedRange(ctx: ProcessContext, job: IngestJob, dataset: DatasetDefinition, p: Partition): Promise<{ start: number; end: number }> {
+async function alignedRange(ctx: ProcessContext, job: IngestJobState, dataset: DatasetDefinition, p: Partition): Promise<{ start: number; end: number }> {
   if (p.exactRange) return { start: p.rangeStart, end: p.rangeEnd };
   const pin = sourcePin(job, p);
   const read = (s: number, e: number) => ctx.objects.readRange(job.bucket, p.sourceKey, s, e, pin);
@@ -252,14 +256,15 @@ async function alignedRange(ctx: ProcessContext, job: IngestJob, dataset: Datase
  * A Parquet partition's row groups, with the object's footer (re-read by every partition: a
  * range request or two, cheaper than carrying it) and its columns checked as the splitter did.
  */
-async function rowGroupsOf(ctx: ProcessContext, job: IngestJob, p: Partition, layout: RecordLayout): Promise<Omit<ParquetPartition, 'afterRowGroup'>> {
+async function rowGroupsOf(ctx: ProcessContext, job: IngestJobState, p: Partition, layout: RecordLayout): Promise<Omit<ParquetPartition, 'afterRowGroup'>> {
   if (p.rowGroupStart === null || p.rowGroupEnd === null) throw new PartitionMessageError(`partition ${p.jobId}/${p.idx} of a Parquet job has no row groups recorded`);
   const pin = sourcePin(job, p);
   const read = (start: number, end: number) => ctx.objects.readRange(job.bucket, p.sourceKey, start, end, pin);
   const objectSize = job.objectSize ?? 0;
   const metadata = await readParquetFooter(read, objectSize);
   const { columns, problems } = parquetColumns(metadata, layout);
-  // The splitter checked the same footer: only a dataset redefined since then gets here.
+  // The splitter checked the same footer with the same snapshot: only a job opened before
+  // snapshots were kept (migration 17), its dataset redefined since, gets here.
   if (problems.length > 0) throw new ParquetFileError(`partition ${p.jobId}/${p.idx}: ${problems.join('; ')}`);
   return { read, objectSize, metadata, columns, rowGroups: { start: p.rowGroupStart, end: p.rowGroupEnd } };
 }
@@ -284,12 +289,12 @@ function utf16Search(read: RangeRead, options: BoundaryOptions, bigEndian: boole
 }
 
 /** The uploaded object's pinned version; staged parts are written once by the splitter and need none. */
-function sourcePin(job: IngestJob, p: Partition): ObjectPin | undefined {
+function sourcePin(job: IngestJobState, p: Partition): ObjectPin | undefined {
   return p.exactRange ? undefined : pinOf(job);
 }
 
 /** How a job's records are read: the dataset's fields, with the header's columns and the line end the split recorded. */
-export function layoutOf(job: Pick<IngestJob, 'columns' | 'lineEnd'>, dataset: DatasetDefinition): RecordLayout {
+export function layoutOf(job: Pick<IngestJobState, 'columns' | 'lineEnd'>, dataset: DatasetDefinition): RecordLayout {
   return {
     format: dataset.format,
     columns: job.columns ?? [],

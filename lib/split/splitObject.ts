@@ -88,7 +88,9 @@ export async function splitObject(ctx: SplitContext, object: CreatedObject, budg
   await beginSplitAttempt(ctx.db, job.jobId);
   const started = performance.now();
   try {
-    const dataset = await getDataset(ctx.db, datasetName);
+    // The job's snapshot (openIngestJob), so a put while it splits or processes changes nothing of
+    // it; a job opened before snapshots were kept, or before its dataset existed, has none.
+    const dataset = job.definition ?? (await getDataset(ctx.db, datasetName));
     if (!dataset) throw new ObjectProblem(`unknown dataset prefix: uploads/${datasetName}/ (no dataset named "${datasetName}"; register it with batchflow datasets put)`);
     // A retried split reuses the partition size recorded with the job, so the plan is the same.
     const settings = { ...ctx, partitionBytes: job.partitionBytes };

@@ -1,3 +1,4 @@
+import { parseDatasetDefinition, type DatasetDefinition } from '../datasets/definition.ts';
 import type { TextEncoding } from '../parse/transcode.ts';
 import { storableText } from '../parse/values.ts';
 import type { Db, Tx } from './db.ts';
@@ -67,9 +68,18 @@ export interface IngestJob {
   readonly maxRejectedPercent: number | null;
   /** Ended `failed` because its rejects passed maxRejectedPercent: nothing of it is in the rollups. */
   readonly failedOnRejects: boolean;
+  /**
+   * The dataset's definition as the job opened (its snapshot): what the splitter and the processors
+   * read it with, whatever `datasets put` changes meanwhile. Null for a job opened before the
+   * snapshot was kept (migration 17), or whose dataset did not exist then: those read the current one.
+   */
+  readonly definition: DatasetDefinition | null;
 }
 
-const ingestJobColumns = (db: Db) => db.sql`
+/** A job without its definition snapshot: the processor's read per partition (it caches the snapshot per job). */
+export type IngestJobState = Omit<IngestJob, 'definition'>;
+
+const ingestJobStateColumns = (db: Db) => db.sql`
   job_id as "jobId", dataset, bucket, key, object_version as "objectVersion", version_id as "versionId", etag as "eTag",
   object_size as "objectSize",
   format, compression, status, reason, partition_bytes as "partitionBytes", columns,
@@ -80,6 +90,14 @@ const ingestJobColumns = (db: Db) => db.sql`
   split_ms as "splitMs", created_at as "createdAt", split_finished_at as "splitFinishedAt",
   finished_at as "finishedAt", split_attempts as "splitAttempts", split_started_at as "splitStartedAt",
   encoding, max_rejected_percent as "maxRejectedPercent", failed_on_rejects as "failedOnRejects"`;
+
+/** The columns of an IngestJob: ingestJobStateColumns and the definition snapshot. */
+const ingestJobColumns = (db: Db) => db.sql`${ingestJobStateColumns(db)}, definition`;
+
+/** A row with the snapshot as stored, parsed as getDataset parses a definition (defaults of fields added since filled in). */
+function withDefinition<T extends { definition: unknown }>(row: T): T {
+  return row.definition === null ? row : { ...row, definition: parseDatasetDefinition(row.definition) };
+}
 
 /**
  * The job of an object version: created now, or the one a previous delivery of the same event
@@ -99,17 +117,20 @@ export async function openIngestJob(
   },
 ): Promise<{ job: IngestJob; created: boolean }> {
   const { sql } = db;
+  // The definition is copied in the statement that creates the job: a put committed before it is
+  // the job's, one after it is the next job's; none lands in between.
   const [inserted] = await sql<IngestJob[]>`
-    insert into ${db.table('batch_jobs')} (dataset, bucket, key, object_version, version_id, etag, object_size, status, partition_bytes)
+    insert into ${db.table('batch_jobs')} (dataset, bucket, key, object_version, version_id, etag, object_size, status, partition_bytes, definition)
     values (${object.dataset}, ${object.bucket}, ${object.key}, ${object.objectVersion}, ${object.versionId ?? null}, ${object.eTag ?? null},
-            ${object.objectSize}, 'splitting', ${object.partitionBytes})
+            ${object.objectSize}, 'splitting', ${object.partitionBytes},
+            (select d.definition from ${db.table('datasets')} d where d.name = ${object.dataset}))
     on conflict (bucket, key, object_version) do nothing
     returning ${ingestJobColumns(db)}`;
-  if (inserted) return { job: inserted, created: true };
+  if (inserted) return { job: withDefinition(inserted), created: true };
   const [existing] = await sql<IngestJob[]>`
     select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
     where bucket = ${object.bucket} and key = ${object.key} and object_version = ${object.objectVersion}`;
-  return { job: existing, created: false };
+  return { job: withDefinition(existing!), created: false };
 }
 
 /**
@@ -130,7 +151,33 @@ export async function failIngestJob(db: Db, jobId: number, reason: string, onlyI
 /** A job by id. */
 export async function getIngestJob(db: Db, jobId: number): Promise<IngestJob | undefined> {
   const [job] = await db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} where job_id = ${jobId}`;
+  return job && withDefinition(job);
+}
+
+/** A job by id without its definition snapshot (read once per job with getJobDefinition). */
+export async function getIngestJobState(db: Db, jobId: number): Promise<IngestJobState | undefined> {
+  const [job] = await db.sql<IngestJobState[]>`select ${ingestJobStateColumns(db)} from ${db.table('batch_jobs')} where job_id = ${jobId}`;
   return job;
+}
+
+/** The definition a job runs with, and whether it is the job's own snapshot (immutable) or the dataset's current one. */
+export interface JobDefinition {
+  readonly definition: DatasetDefinition;
+  readonly snapshot: boolean;
+}
+
+/**
+ * The definition job `jobId` runs with: its snapshot, or — for a job opened before migration 17,
+ * which has none — its dataset's current definition, as every job read before. Undefined when the
+ * job is gone, or has no snapshot and its dataset is gone.
+ */
+export async function getJobDefinition(db: Db, jobId: number): Promise<JobDefinition | undefined> {
+  const [row] = await db.sql`
+    select coalesce(j.definition, d.definition) as definition, j.definition is not null as snapshot
+    from ${db.table('batch_jobs')} j left join ${db.table('datasets')} d on d.name = j.dataset
+    where j.job_id = ${jobId}`;
+  if (!row || row.definition === null) return undefined;
+  return { definition: parseDatasetDefinition(row.definition), snapshot: row.snapshot as boolean };
 }
 
 /**
@@ -150,7 +197,7 @@ export async function findIngestJobByVersion(db: Db, object: { bucket: string; k
   const [job] = await db.sql<IngestJob[]>`
     select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
     where bucket = ${object.bucket} and key = ${object.key} and object_version = ${object.objectVersion}`;
-  return job;
+  return job && withDefinition(job);
 }
 
 /** The job of an object, if its notification has been seen. */
@@ -158,12 +205,13 @@ export async function findIngestJobByObject(db: Db, bucket: string, key: string)
   const [job] = await db.sql<IngestJob[]>`
     select ${ingestJobColumns(db)} from ${db.table('batch_jobs')}
     where bucket = ${bucket} and key = ${key} order by job_id desc limit 1`;
-  return job;
+  return job && withDefinition(job);
 }
 
 /** Recent jobs, newest first. */
 export async function listIngestJobs(db: Db, limit = 20): Promise<IngestJob[]> {
-  return db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} order by job_id desc limit ${limit}`;
+  const rows = await db.sql<IngestJob[]>`select ${ingestJobColumns(db)} from ${db.table('batch_jobs')} order by job_id desc limit ${limit}`;
+  return rows.map(withDefinition);
 }
 
 /**
@@ -172,7 +220,7 @@ export async function listIngestJobs(db: Db, limit = 20): Promise<IngestJob[]> {
  */
 export async function pageIngestJobs(
   db: Db,
-  page: { limit: number; before?: number; dataset?: string; status?: IngestJob['status']; since?: Date },
+  page: { limit: number; before?: number; dataset?: string; status?: IngestJob['status']; since?: Date; key?: string },
 ): Promise<KeysetPage<IngestJob, number>> {
   const { sql } = db;
   const rows = await sql<IngestJob[]>`
@@ -182,8 +230,9 @@ export async function pageIngestJobs(
       ${page.dataset === undefined ? sql`` : sql`and dataset = ${page.dataset}`}
       ${page.status === undefined ? sql`` : sql`and status = ${page.status}`}
       ${page.since === undefined ? sql`` : sql`and created_at >= ${page.since}`}
+      ${page.key === undefined ? sql`` : sql`and key = ${page.key}`}
     order by job_id desc limit ${page.limit + 1}`;
-  return pageOf(rows, page.limit, (job) => job.jobId);
+  return pageOf(rows.map(withDefinition), page.limit, (job) => job.jobId);
 }
 
 /**

@@ -75,7 +75,9 @@ export async function reopenForRestart(db: Db, jobId: number): Promise<Refusal |
 /**
  * The assignments that zero a job failed on its reject threshold for a run from scratch: its
  * counts (its partial rows were deleted when it failed), and its threshold taken from the dataset
- * again, so a restart after raising maxRejectedPercent applies the new one.
+ * again, so a restart after raising maxRejectedPercent applies the new one. That threshold is the
+ * one thing a restart takes anew: its partitions still parse and aggregate with the job's
+ * definition snapshot (batch_jobs.definition), which keeps the maxRejectedPercent it opened with.
  */
 function restartedFromScratch(tx: Tx, db: Db) {
   return tx`,

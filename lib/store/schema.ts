@@ -425,4 +425,17 @@ create index resource_usage_by_function on ${s}.resource_usage (function, id);
 `;
     },
   },
+  {
+    version: 17,
+    description: 'batch_jobs: the dataset definition the job started with',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- Copied from datasets.definition by the statement that opens the job, so a "datasets put"
+-- while it runs (an added metric or rollup) applies to the next job, not to half of this one's
+-- partitions. Null for jobs opened before this migration: they read the current definition.
+alter table ${s}.batch_jobs add column definition jsonb;
+`;
+    },
+  },
 ];

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeIngestJob, describeRows } from '../../lib/cli/report.ts';
 import { localTarget } from '../../lib/cli/target.ts';
-import { uploadFile, waitForIngestJob } from '../../lib/cli/upload.ts';
+import { jobInDatabase, uploadFile, waitForIngestJob } from '../../lib/cli/upload.ts';
 import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { queryRollups } from '../../lib/query/queryRollups.ts';
 import { clearDatasetRollups, putDataset } from '../../lib/store/datasets.ts';
@@ -47,7 +47,7 @@ try {
   const target = localTarget(stack.state);
   const object = await uploadFile(db, target, file, dataset.name);
   say(`uploaded s3://${object.bucket}/${object.key}; waiting for the pipeline`);
-  const job = await waitForIngestJob(db, object, { progress: true });
+  const job = await waitForIngestJob(jobInDatabase(db), object, { progress: true });
   console.log(`\n${describeIngestJob(job)}\n`);
   failed = !job.status.startsWith('completed') || job.status === 'completed_with_failures' || job.recordsRead !== records;
 

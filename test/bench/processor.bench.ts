@@ -39,7 +39,7 @@ import postgres from 'postgres';
 import { AGGREGATIONS, parseAnalyticsJobDefinition } from '../../lib/analytics/jobDefinition.ts';
 import { runAnalyticsJob } from '../../lib/analytics/runAnalyticsJob.ts';
 import { localTarget } from '../../lib/cli/target.ts';
-import { uploadFile, waitForIngestJob } from '../../lib/cli/upload.ts';
+import { jobInDatabase, uploadFile, waitForIngestJob } from '../../lib/cli/upload.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { compactPartials } from '../../lib/compact/compactor.ts';
 import type { DatasetDefinition } from '../../lib/datasets/definition.ts';
@@ -202,7 +202,7 @@ async function batchflowEndToEnd(f: BenchFile, after?: (db: Db, schema: string) 
     await putDataset(db, f.dataset);
     const started = performance.now();
     const object = await uploadFile(db, localTarget(stack.state), f.file, f.dataset.name);
-    const job = await waitForIngestJob(db, object, { progress: false, timeoutMs: 4 * 3600_000 });
+    const job = await waitForIngestJob(jobInDatabase(db), object, { progress: false, timeoutMs: 4 * 3600_000 });
     const ms = performance.now() - started;
     if (job.status !== 'completed' || job.recordsRead !== f.records) {
       throw new JobNotCompleted(`job ${job.jobId} ended ${job.status} after ${secs(ms)} with ${fmt(job.recordsRead)} of ${fmt(f.records)} records read`);

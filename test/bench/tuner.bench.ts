@@ -15,7 +15,7 @@ import { createCloudWatchClient, createLambdaClient } from '../../lib/adapters/a
 import { readObservation } from '../../lib/adapters/metricsReader.ts';
 import { createProcessorSettings } from '../../lib/adapters/processorSettings.ts';
 import { localTarget } from '../../lib/cli/target.ts';
-import { uploadFile, waitForIngestJob } from '../../lib/cli/upload.ts';
+import { jobInDatabase, uploadFile, waitForIngestJob } from '../../lib/cli/upload.ts';
 import { parseDatasetDefinition } from '../../lib/datasets/definition.ts';
 import { putDataset } from '../../lib/store/datasets.ts';
 import { connectDb } from '../../lib/store/db.ts';
@@ -87,7 +87,7 @@ async function run(file: string, tuned: boolean): Promise<{ ms: number; timeline
         for (const r of result.applied) applied.push(`${((performance.now() - started) / 1000).toFixed(0)}s ${r.parameter} ${r.currentValue}→${r.recommendedValue}: ${r.reason}`);
       }
     })();
-    const job = await waitForIngestJob(db, object, { progress: false });
+    const job = await waitForIngestJob(jobInDatabase(db), object, { progress: false });
     const ms = performance.now() - started;
     done = true;
     await loop;

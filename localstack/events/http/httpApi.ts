@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { topologyFunctionPool } from '../../runtime/workerPool.ts';
+import { refusedSignature, type LocalApiCredentials } from './sigv4.ts';
 
 /** The local stand-in for the stack's HTTP API. */
 export interface LocalHttpApi {
@@ -20,6 +21,11 @@ export interface LocalHttpApiOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly log: (line: string) => void;
+  /**
+   * `sigv4`: refuse (403) a request not signed for `execute-api` in `region` with these
+   * credentials, as the stack's IAM authorisation does. @default unsigned requests are served
+   */
+  readonly auth?: { readonly kind: 'sigv4'; readonly credentials: LocalApiCredentials };
 }
 
 /**
@@ -27,7 +33,7 @@ export interface LocalHttpApiOptions {
  * container): each request becomes a payload 2.0 event, the handler's result the response. It
  * listens on loopback only, answers only requests whose Host is a loopback name (403 otherwise:
  * DNS rebinding), refuses changes (POST) from a page of another origin (cross-site requests), and
- * signs nothing: on AWS the same routes need SigV4 (IAM).
+ * checks no signature unless `auth` asks it to (on AWS the same routes need SigV4: IAM).
  */
 export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<LocalHttpApi> {
   const pool = topologyFunctionPool('api', options);
@@ -49,7 +55,17 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
     }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const outcome = await pool.invoke(toEvent(req, Buffer.concat(chunks).toString('utf8')));
+    const body = Buffer.concat(chunks).toString('utf8');
+    if (options.auth) {
+      const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+      const refused = await refusedSignature({ method: req.method ?? 'GET', url, headers: req.headers, body }, { credentials: options.auth.credentials, region: options.region });
+      if (refused) {
+        // API Gateway's answer to a request its IAM authorisation refuses.
+        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ message: refused }));
+        return;
+      }
+    }
+    const outcome = await pool.invoke(toEvent(req, body));
     if (!outcome.ok) {
       // What API Gateway answers when the integration fails.
       options.log(`api: ${outcome.error}`);

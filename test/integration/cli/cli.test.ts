@@ -145,6 +145,6 @@ describe('the CLI against a database target', () => {
     const run = cli(database, '--target', 'prod', 'status');
 
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain("option '--target <target>' argument 'prod' is invalid. Allowed choices are local, database.");
+    expect(run.stderr).toContain("option '--target <target>' argument 'prod' is invalid. Allowed choices are local, database, api.");
   });
 });

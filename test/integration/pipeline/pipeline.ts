@@ -21,11 +21,12 @@ import { s3ObjectStore } from '../../../lib/adapters/objectStore.ts';
 import { sqsPartitionQueue } from '../../../lib/adapters/partitionQueue.ts';
 import { parsePartitionMessage, type PartitionMessage } from '../../../lib/process/partitionMessage.ts';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
+import { cachedJobDefinitions } from '../../../lib/process/definitionCache.ts';
 import type { ProcessContext } from '../../../lib/process/processPartition.ts';
 import { splitObject, type SplitBudget, type SplitOutcome } from '../../../lib/split/splitObject.ts';
 import { putDataset } from '../../../lib/store/datasets.ts';
 import { connectDb, type Db } from '../../../lib/store/db.ts';
-import { ENDED_STATUSES, findIngestJobByObject, type IngestJob } from '../../../lib/store/ingestJobs.ts';
+import { ENDED_STATUSES, findIngestJobByObject, getJobDefinition, type IngestJob } from '../../../lib/store/ingestJobs.ts';
 import { resourceName, topology } from '../../../lib/topology.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../localstack/stack.ts';
 import { salesCsv } from '../../support/sales.ts';
@@ -59,7 +60,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort' | 'environment' | 'watchdogIntervalMs' | 'compactorIntervalMs'>;
+type PipelineOptions = Pick<LocalStackOptions, 'queueOverrides' | 'httpApiPort' | 'httpApiAuth' | 'environment' | 'watchdogIntervalMs' | 'compactorIntervalMs'>;
 
 /**
  * The pipeline of one test file, named after it: started before the file's tests (beforeAll),
@@ -294,9 +295,19 @@ export async function receiveBodies(p: Pipeline, queueUrl: string, count: number
   );
 }
 
-/** The contexts the functions build at cold start, here over the test's own clients and pool. */
+/**
+ * The contexts the functions build at cold start, here over the test's own clients and pool; each
+ * context has its own definition cache, as each processor container does.
+ */
 export function processContext(p: Pipeline, db: Db = p.db): ProcessContext {
-  return { db, objects: s3ObjectStore(p.s3), maxRecordBytes: MAX_RECORD_BYTES, maxStoredRejects: DEFAULTS.maxStoredRejects, flushCells: DEFAULTS.partialFlushCells };
+  return {
+    db,
+    objects: s3ObjectStore(p.s3),
+    maxRecordBytes: MAX_RECORD_BYTES,
+    maxStoredRejects: DEFAULTS.maxStoredRejects,
+    flushCells: DEFAULTS.partialFlushCells,
+    definitions: cachedJobDefinitions((jobId) => getJobDefinition(db, jobId)),
+  };
 }
 
 /**

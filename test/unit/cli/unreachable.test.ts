@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { localTarget } from '../../../lib/cli/target.ts';
-import { unreachable } from '../../../lib/cli/unreachable.ts';
+import { apiUnreachable, unreachable } from '../../../lib/cli/unreachable.ts';
 import { localState } from './localStack.ts';
 
 const target = localTarget({ ...localState, databaseUrl: 'postgres://root:pw@127.0.0.1:55432/batchflow', databaseSchema: 'batchflow' });
@@ -30,5 +30,29 @@ describe('unreachable', () => {
     expect(unreachable(sqlError, target)).toBeUndefined();
     expect(unreachable(awsError, target)).toBeUndefined();
     expect(unreachable(new Error('plain'), target)).toBeUndefined();
+  });
+});
+
+describe('apiUnreachable', () => {
+  // Shaped as Node's fetch fails: TypeError('fetch failed') with the socket's error as its cause.
+  const fetchFailed = (code: string) => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(code), { code }) });
+  const deployed = new URL('https://abc123.execute-api.eu-west-1.amazonaws.com/');
+
+  it('names the URL, the cause and what to check', () => {
+    expect(apiUnreachable(fetchFailed('ENOTFOUND'), deployed)?.message).toBe(
+      'cannot reach the batchflow API at https://abc123.execute-api.eu-west-1.amazonaws.com/: ENOTFOUND; check BATCHFLOW_API_URL (the stack output ApiUrl) and your network',
+    );
+    expect(apiUnreachable(fetchFailed('ECONNREFUSED'), new URL('http://127.0.0.1:4567/'))?.message).toContain(': ECONNREFUSED (is `npm run local` running?);');
+  });
+
+  it('says a timeout is one', () => {
+    const timeout = Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' });
+
+    expect(apiUnreachable(timeout, deployed)?.message).toContain(': no answer within the timeout;');
+  });
+
+  it('leaves every other error alone', () => {
+    expect(apiUnreachable(new Error('plain'), deployed)).toBeUndefined();
+    expect(apiUnreachable(new SyntaxError('Unexpected token'), deployed)).toBeUndefined();
   });
 });
