@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { openDatabase } from '../lib/adapters/database.ts';
+import { resourceUsageRecorder } from '../lib/adapters/resourceUsageRecorder.ts';
 import { parseSchedulePayload } from '../lib/analytics/payload.ts';
 import { runAnalyticsJob } from '../lib/analytics/runAnalyticsJob.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -9,7 +10,8 @@ import { serviceName } from '../lib/topology.ts';
 
 // Cold start: config and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('analytics') });
-const db = await openDatabase(loadConfig('analytics'));
+const config = loadConfig('analytics');
+const db = await openDatabase(config);
 
 /**
  * A schedule fired (EventBridge Scheduler, or the local runtime): run the job it names for the
@@ -17,6 +19,7 @@ const db = await openDatabase(loadConfig('analytics'));
  */
 export const handler = middy<unknown>()
   .use(injectLambdaContext(logger))
+  .use(resourceUsageRecorder({ db, function: 'analytics', memoryMb: config.memoryMb, poolCap: config.databasePoolSize, logger }))
   .handler(async (event) => {
     const { job, scheduledTime } = parseSchedulePayload(event, new Date());
     const outcome = await runAnalyticsJob(db, job, scheduledTime, 'schedule');

@@ -10,6 +10,7 @@ import { openDatabase, isConnectionError } from '../lib/adapters/database.ts';
 import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
 import { parsePartitionMessage } from '../lib/process/partitionMessage.ts';
 import { addPartitionMetrics, addSignal } from '../lib/adapters/partitionMetrics.ts';
+import { resourceUsageRecorder, sqsQueueDepth } from '../lib/adapters/resourceUsageRecorder.ts';
 import { settleEach } from '../lib/adapters/sqsBatch.ts';
 import { PROCESSOR_FAILURE_POLICY, withTransientRetries } from '../lib/adapters/transientFailures.ts';
 import { compactionDeadline, compactPartials } from '../lib/compact/compactor.ts';
@@ -35,8 +36,9 @@ const ctx: ProcessContext = {
   // Module scope: the container's partitions of one job read its definition snapshot once.
   definitions: cachedJobDefinitions((jobId) => getJobDefinition(db, jobId)),
 };
+const sqs = createSqsClient();
 // Transient database errors: retried here, then the message comes back in seconds, not 30 minutes.
-const retrying = withTransientRetries(createSqsClient(), config.partitionQueueUrl, PROCESSOR_FAILURE_POLICY, {
+const retrying = withTransientRetries(sqs, config.partitionQueueUrl, PROCESSOR_FAILURE_POLICY, {
   onRetry: (error, attempt) => {
     if (isConnectionError(error)) addSignal(metrics, 'dbConnectionErrors', 1);
     logger.warn('transient database error, retrying', { attempt, error });
@@ -47,6 +49,17 @@ const retrying = withTransientRetries(createSqsClient(), config.partitionQueueUr
 /** Partition messages → aggregates merged into Postgres, exactly once; failures reported per item. */
 export const handler = middy<SQSEvent, unknown, Error, Context>()
   .use(injectLambdaContext(logger))
+  .use(
+    resourceUsageRecorder({
+      db: ctx.db,
+      function: 'processor',
+      memoryMb: config.memoryMb,
+      poolCap: config.databasePoolSize,
+      // The queue it consumes: the mapping's grant includes GetQueueAttributes.
+      queueDepth: sqsQueueDepth(sqs, config.partitionQueueUrl),
+      logger,
+    }),
+  )
   .use(logMetrics(metrics))
   .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('partition failed', { error: reason as Error }) }))
   .handler((event, context) =>

@@ -7,6 +7,7 @@ import { createS3Client, createSqsClient } from '../lib/adapters/aws.ts';
 import { openDatabase } from '../lib/adapters/database.ts';
 import { s3ObjectStore } from '../lib/adapters/objectStore.ts';
 import { sqsPartitionQueue } from '../lib/adapters/partitionQueue.ts';
+import { resourceUsageRecorder, sqsQueueDepth } from '../lib/adapters/resourceUsageRecorder.ts';
 import { settleEach } from '../lib/adapters/sqsBatch.ts';
 import { loadConfig } from '../lib/config.ts';
 import { parseS3Notification } from '../lib/split/s3Event.ts';
@@ -16,10 +17,11 @@ import { serviceName } from '../lib/topology.ts';
 // Cold start: config, clients and the pool are built once per container.
 const logger = new Logger({ serviceName: serviceName('splitter') });
 const config = loadConfig('splitter');
+const sqs = createSqsClient();
 const ctx: SplitContext = {
   db: await openDatabase(config),
   objects: s3ObjectStore(createS3Client()),
-  queue: sqsPartitionQueue(createSqsClient(), config.partitionQueueUrl),
+  queue: sqsPartitionQueue(sqs, config.partitionQueueUrl),
   partitionBytes: config.partitionBytes,
   maxRecordBytes: config.maxRecordBytes,
   maxDecompressedBytes: config.maxDecompressedBytes,
@@ -28,6 +30,17 @@ const ctx: SplitContext = {
 /** S3 ObjectCreated notifications (via the ingest queue) → jobs and partition messages. */
 export const handler = middy<SQSEvent>()
   .use(injectLambdaContext(logger))
+  .use(
+    resourceUsageRecorder({
+      db: ctx.db,
+      function: 'splitter',
+      memoryMb: config.memoryMb,
+      poolCap: config.databasePoolSize,
+      // The queue it fills: its send grant includes GetQueueAttributes.
+      queueDepth: sqsQueueDepth(sqs, config.partitionQueueUrl),
+      logger,
+    }),
+  )
   .use(sqsPartialBatchFailure({ logger: (reason: unknown) => logger.error('notification failed', { error: reason as Error }) }))
   .handler((event, context) =>
     settleEach(event.Records, async (record) => {

@@ -106,7 +106,7 @@ export class PipelineStack extends Stack {
     this.scheduleGroup = new CfnScheduleGroup(this, 'JobSchedules', { name: `${topology.scheduled.analytics.scheduleGroup}-${this.stage.name}` });
     this.schedulerRole = this.schedulerRoleFor('SchedulerRole', 'EventBridge Scheduler invokes the batchflow analytics function');
     allowInvoke(this.schedulerRole, analytics);
-    const api = deployment.api ? this.createApiFunction(analytics) : undefined;
+    const api = deployment.api ? this.createApiFunction(analytics, processor, splitter) : undefined;
     const syncSchedules = this.createScheduleSync(analytics);
     const tuner = this.createTuner(processor, splitter);
     // Database access only: it marks what will not finish as failed; it sends and reads nothing else.
@@ -253,9 +253,11 @@ export class PipelineStack extends Stack {
    * does (create, update, delete in the group, and pass the scheduler role). Its object and queue
    * grants are in grantObjectAccess.
    */
-  private createApiFunction(analytics: BatchflowFunction): BatchflowFunction {
+  private createApiFunction(analytics: BatchflowFunction, processor: BatchflowFunction, splitter: BatchflowFunction): BatchflowFunction {
     const api = this.createFunction('api', {
       environment: {
+        // The tuning routes watch and move what the tuner does, with the tuner's grants.
+        ...this.tunerTargets(processor, splitter),
         PARTITION_QUEUE_URL: this.queues.partitions.queueUrl,
         INGEST_QUEUE_URL: this.queues.ingest.queueUrl,
         UPLOAD_BUCKET: this.bucket.bucketName,
@@ -271,6 +273,7 @@ export class PipelineStack extends Stack {
       }),
     );
     this.schedulerRole.grantPassRole(api.function.grantPrincipal);
+    this.grantTuning(api, processor);
     return api;
   }
 
@@ -306,16 +309,25 @@ export class PipelineStack extends Stack {
    * moves it again from there, never past the database's cap.
    */
   private createTuner(processor: BatchflowFunction, splitter: BatchflowFunction): BatchflowFunction {
-    const tuner = this.createFunction('tuner', {
-      environment: {
-        PROCESSOR_FUNCTION_NAME: processor.function.functionName,
-        SPLITTER_FUNCTION_NAME: splitter.function.functionName,
-        PARTITION_QUEUE_NAME: this.queues.partitions.queueName,
-        PARTITION_QUEUE_ARN: this.queues.partitions.queueArn,
-        TUNER_APPLY: 'true',
-        TUNER_MAX_CONCURRENCY: String(this.processorConcurrencyCap),
-      },
-    });
+    const tuner = this.createFunction('tuner', { environment: { ...this.tunerTargets(processor, splitter), TUNER_APPLY: 'true' } });
+    this.grantTuning(tuner, processor);
+    return tuner;
+  }
+
+  /** What the tuner (and the API's tuning routes) watch and move, as environment variables. */
+  private tunerTargets(processor: BatchflowFunction, splitter: BatchflowFunction): Record<string, string> {
+    return {
+      PROCESSOR_FUNCTION_NAME: processor.function.functionName,
+      SPLITTER_FUNCTION_NAME: splitter.function.functionName,
+      PARTITION_QUEUE_NAME: this.queues.partitions.queueName,
+      PARTITION_QUEUE_ARN: this.queues.partitions.queueArn,
+      TUNER_MAX_CONCURRENCY: String(this.processorConcurrencyCap),
+    };
+  }
+
+  /** The tuner's rights: read the metrics, read and move the processor's mapping and reserved concurrency. */
+  private grantTuning(fn: BatchflowFunction, processor: BatchflowFunction): void {
+    const tuner = fn;
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html
     tuner.function.addToRolePolicy(new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
     // ListEventSourceMappings has no resource-level permissions either.
@@ -333,7 +345,6 @@ export class PipelineStack extends Stack {
         resources: [processor.function.functionArn],
       }),
     );
-    return tuner;
   }
 
   /** A schedule-driven function (the tuner, the watchdog): EventBridge Scheduler with a role that may invoke only it. */

@@ -76,6 +76,7 @@ const variables = {
   // Set by Lambda itself (and by the local runtime's workers), never by a deployer.
   AWS_LAMBDA_FUNCTION_NAME: nonEmpty('AWS_LAMBDA_FUNCTION_NAME'),
   AWS_REGION: nonEmpty('AWS_REGION'),
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: positiveInt,
 } as const;
 
 /** A variable of the contract. */
@@ -112,7 +113,7 @@ export function watchdogDefaults(t: WatchdogTimings) {
 }
 
 /** Variables Lambda sets in every function; a deployer may not set them. */
-export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_REGION'];
+export const LAMBDA_PROVIDED: readonly VariableName[] = ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_REGION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'];
 
 /** One function's part of the contract. */
 export interface FunctionContract {
@@ -136,23 +137,25 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
   splitter: {
     ...database,
     required: ['PARTITION_QUEUE_URL'],
-    optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'MAX_DECOMPRESSED_BYTES', 'INGEST_MAX_RECEIVES'],
+    optional: [...database.optional, 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'MAX_DECOMPRESSED_BYTES', 'INGEST_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'],
   },
   // The processor's own queue: it shortens a message's visibility after transient database errors.
   processor: {
     ...database,
     required: ['PARTITION_QUEUE_URL'],
-    optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'PARTIAL_FLUSH_CELLS', 'COMPACT_AFTER_JOB', 'PARTITION_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_NAME'],
+    optional: [...database.optional, 'MAX_RECORD_BYTES', 'MAX_STORED_REJECTS', 'PARTIAL_FLUSH_CELLS', 'COMPACT_AFTER_JOB', 'PARTITION_MAX_RECEIVES', 'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'],
   },
-  analytics: { ...database, required: [] },
+  // The memory size: resource_usage compares the high-water mark with it.
+  analytics: { ...database, required: [], optional: [...database.optional, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'] },
   // retry and restart re-send partition messages; POST /api/batch-jobs sends notifications to the
   // ingest queue for objects of the upload bucket, with the splitter's partition limits; GET
   // /api/stack names the bucket and region for uploads; on AWS it keeps analytics schedules as the
-  // CLI does (all three schedule variables, or none: locally the runtime fires jobs from the table).
+  // CLI does (all three schedule variables, or none: locally the runtime fires jobs from the table);
+  // the tuning routes read and move what the tuner does.
   api: {
     ...database,
-    required: ['PARTITION_QUEUE_URL', 'INGEST_QUEUE_URL', 'UPLOAD_BUCKET'],
-    optional: [...database.optional, 'AWS_REGION', 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'],
+    required: ['PARTITION_QUEUE_URL', 'INGEST_QUEUE_URL', 'UPLOAD_BUCKET', 'PROCESSOR_FUNCTION_NAME', 'SPLITTER_FUNCTION_NAME', 'PARTITION_QUEUE_NAME', 'PARTITION_QUEUE_ARN'],
+    optional: [...database.optional, 'AWS_REGION', 'PARTITION_BYTES', 'MAX_RECORD_BYTES', 'SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN', 'TUNER_MAX_CONCURRENCY'],
   },
   watchdog: {
     ...database,
@@ -168,7 +171,7 @@ export const contract: Readonly<Record<AnyFunctionName, FunctionContract>> = {
       'PARTITION_EXPIRY_SECONDS',
     ],
   },
-  compactor: { ...database, required: [] },
+  compactor: { ...database, required: [], optional: [...database.optional, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'] },
   retention: { ...database, required: [] },
   migrate: { ...database, required: [], optional: [...database.optional, 'DEFINITIONS_DIR'] },
   syncSchedules: { ...database, required: ['SCHEDULE_GROUP', 'SCHEDULER_ROLE_ARN', 'ANALYTICS_FUNCTION_ARN'] },
@@ -271,8 +274,14 @@ export interface DatabaseConfig {
   readonly databaseCopy: boolean;
 }
 
+/** What a function whose invocations are recorded in resource_usage knows of its runtime. */
+export interface RecordedConfig {
+  /** The configured memory (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE); undefined when not run by Lambda or the local runtime. */
+  readonly memoryMb: number | undefined;
+}
+
 /** The splitter: where partitions go and how large they are. */
-export interface SplitterConfig extends DatabaseConfig {
+export interface SplitterConfig extends DatabaseConfig, RecordedConfig {
   readonly partitionQueueUrl: string;
   /** The ingest queue's receives before the DLQ. */
   readonly maxReceives: number;
@@ -282,7 +291,7 @@ export interface SplitterConfig extends DatabaseConfig {
 }
 
 /** The processor. */
-export interface ProcessorConfig extends DatabaseConfig {
+export interface ProcessorConfig extends DatabaseConfig, RecordedConfig {
   /** The queue it consumes, for ChangeMessageVisibility after transient database errors. */
   readonly partitionQueueUrl: string;
   readonly maxRecordBytes: number;
@@ -320,12 +329,14 @@ export interface TunerTargets {
   readonly maxConcurrency: number | undefined;
 }
 
-/** The API: the queue retry and restart send to, where jobs it opens start, and the schedules it keeps. */
+/** The API: the queue retry and restart send to, where jobs it opens start, the schedules it keeps, and what the tuning routes watch and move. */
 export interface ApiConfig extends DatabaseConfig {
   readonly partitionQueueUrl: string;
   readonly ingestQueueUrl: string;
   /** Where jobs it opens read, and where `batchflow upload --target api` puts files (GET /api/stack). */
   readonly uploadBucket: string;
+  /** As the tuner's, without `apply`: POST /api/tuning/apply applies, the GET routes never do. */
+  readonly tuner: Omit<TunerTargets, 'apply'>;
   readonly region: string | undefined;
   /** The splitter's: a job's default partition size, and the record limit its size must exceed twice. */
   readonly partitionBytes: number;
@@ -370,6 +381,7 @@ const loaders = {
     maxRecordBytes: e.MAX_RECORD_BYTES,
     maxDecompressedBytes: e.MAX_DECOMPRESSED_BYTES,
     maxReceives: e.INGEST_MAX_RECEIVES,
+    memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
   }),
   processor: (e: Parsed): ProcessorConfig => ({
     ...databaseConfig(e),
@@ -380,9 +392,10 @@ const loaders = {
     compactAfterJob: e.COMPACT_AFTER_JOB === 'true',
     maxReceives: e.PARTITION_MAX_RECEIVES,
     functionName: e.AWS_LAMBDA_FUNCTION_NAME,
+    memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
   }),
-  analytics: (e: Parsed): DatabaseConfig => databaseConfig(e),
-  compactor: (e: Parsed): DatabaseConfig => databaseConfig(e),
+  analytics: (e: Parsed): DatabaseConfig & RecordedConfig => ({ ...databaseConfig(e), memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE }),
+  compactor: (e: Parsed): DatabaseConfig & RecordedConfig => ({ ...databaseConfig(e), memoryMb: e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE }),
   retention: (e: Parsed): DatabaseConfig => databaseConfig(e),
   api: (e: Parsed): ApiConfig => {
     const schedules = [e.SCHEDULE_GROUP, e.SCHEDULER_ROLE_ARN, e.ANALYTICS_FUNCTION_ARN];
@@ -398,6 +411,13 @@ const loaders = {
       partitionBytes: e.PARTITION_BYTES,
       maxRecordBytes: e.MAX_RECORD_BYTES,
       jobSchedules: e.SCHEDULE_GROUP === undefined ? undefined : { groupName: e.SCHEDULE_GROUP, roleArn: e.SCHEDULER_ROLE_ARN, functionArn: e.ANALYTICS_FUNCTION_ARN },
+      tuner: {
+        processorFunctionName: e.PROCESSOR_FUNCTION_NAME,
+        splitterFunctionName: e.SPLITTER_FUNCTION_NAME,
+        partitionQueueName: e.PARTITION_QUEUE_NAME,
+        partitionQueueArn: e.PARTITION_QUEUE_ARN,
+        maxConcurrency: e.TUNER_MAX_CONCURRENCY,
+      },
     };
   },
   watchdog: (e: Parsed): WatchdogConfig => ({

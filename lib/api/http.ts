@@ -4,6 +4,7 @@ import type { Route, RouteNotFoundResponseFn } from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ApiContext } from './context.ts';
 import { jobRoutes } from './jobRoutes.ts';
+import { operationsRoutes } from './operations.ts';
 import { restRoutes } from './rest.ts';
 import { ApiError, apiActions, apiRoutes, type ApiResponse } from './routes.ts';
 import { stackRoute, type StackInfo } from './stackRoute.ts';
@@ -20,7 +21,7 @@ function json(status: number, body: unknown): Result {
 
 const toResult = (response: ApiResponse) => json(response.status, response.body);
 
-/** Every route, bound to the database (GET), the partition queue (POST: recovery), S3 and the ingest queue (jobs it opens), and what the stack tells of itself. */
+/** Every route, bound to the database (GET), the partition queue (POST: recovery), S3 and the ingest queue (jobs it opens), the tuner (tuning routes) and what the stack tells of itself. */
 export function httpRoutes(ctx: ApiContext, stack: StackInfo = { uploadBucket: undefined, region: undefined }): Route<Event, Result>[] {
   // The router adds the parameters it matched to pathParameters.
   const request = (event: Event) => ({ path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {}, body: jsonBody(event) });
@@ -35,12 +36,7 @@ export function httpRoutes(ctx: ApiContext, stack: StackInfo = { uploadBucket: u
       path: route.path,
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
     })),
-    ...[...Object.values(restRoutes), stackRoute(stack)].map((route) => ({
-      method: route.method,
-      path: route.path,
-      handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),
-    })),
-    ...Object.values(jobRoutes).map((route) => ({
+    ...[...Object.values(restRoutes), ...Object.values(jobRoutes), ...Object.values(operationsRoutes), stackRoute(stack)].map((route) => ({
       method: route.method,
       path: route.path,
       handler: async (event: Event) => toResult(await route.handle(ctx, request(event))),

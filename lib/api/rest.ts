@@ -22,14 +22,15 @@ import { ApiError, instant, integer, jobId, limit, pageJson, parse, partitionId,
 
 export type RestMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
-export interface RestRoute {
+export interface RestRoute<C = RecoveryContext> {
   readonly method: RestMethod;
   /** In http-router syntax: `/api/batch-jobs/{jobId}`. */
   readonly path: string;
-  handle(ctx: RecoveryContext, request: ApiRequest): Promise<ApiResponse>;
+  handle(ctx: C, request: ApiRequest): Promise<ApiResponse>;
 }
 
-function rest<T>(method: RestMethod, path: string, params: z.ZodType<T>, answer: (ctx: RecoveryContext, params: T) => Promise<unknown>, status: 200 | 201 = 200): RestRoute {
+/** A route answering `answer(ctx, params)` for the params `params` accepts; its ApiError as a client error. */
+export function rest<T, C = RecoveryContext>(method: RestMethod, path: string, params: z.ZodType<T>, answer: (ctx: C, params: T) => Promise<unknown>, status: 200 | 201 = 200): RestRoute<C> {
   return {
     method,
     path,

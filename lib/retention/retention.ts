@@ -18,10 +18,12 @@ export interface RetentionPolicy {
    * the one-job-per-object-version guard outlives every duplicate notification.
    */
   readonly finishedJobs: number;
+  /** resource_usage rows (one per function invocation), by when the invocation started. */
+  readonly resourceUsage: number;
 }
 
-/** The retention the stack applies: a month of metrics, a quarter of rejects and runs, over a year of jobs. */
-export const DEFAULT_RETENTION: RetentionPolicy = { performanceMetrics: 30, rejectedRecords: 90, analyticsRuns: 90, finishedJobs: 400 };
+/** The retention the stack applies: a month of metrics and resource usage, a quarter of rejects and runs, over a year of jobs. */
+export const DEFAULT_RETENTION: RetentionPolicy = { performanceMetrics: 30, rejectedRecords: 90, analyticsRuns: 90, finishedJobs: 400, resourceUsage: 30 };
 
 /** What one retention pass deleted, per kind, and whether it stopped at its deadline with more to do. */
 export interface RetentionReport {
@@ -51,8 +53,9 @@ export async function runRetention(
     ['rejectedRecords', cutoff(policy.rejectedRecords)],
     ['analyticsRuns', cutoff(policy.analyticsRuns)],
     ['finishedJobs', cutoff(policy.finishedJobs)],
+    ['resourceUsage', cutoff(policy.resourceUsage)],
   ];
-  const deleted: Record<ExpiredKind, number> = { performanceMetrics: 0, rejectedRecords: 0, analyticsRuns: 0, finishedJobs: 0 };
+  const deleted: Record<ExpiredKind, number> = { performanceMetrics: 0, rejectedRecords: 0, analyticsRuns: 0, finishedJobs: 0, resourceUsage: 0 };
   for (const [kind, before] of kinds) {
     for (;;) {
       if (options.deadlineMs !== undefined && Date.now() >= options.deadlineMs) return { deleted, complete: false };

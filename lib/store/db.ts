@@ -31,7 +31,8 @@ export type TableName =
   | 'analytics_runs'
   | 'performance_metrics'
   | 'tuned_settings'
-  | 'tuning_history';
+  | 'tuning_history'
+  | 'resource_usage';
 
 export interface DbOptions {
   readonly url: string;

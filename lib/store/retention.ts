@@ -1,7 +1,7 @@
 import type { Db } from './db.ts';
 
 /** The kinds of history retention deletes (see lib/retention). */
-export type ExpiredKind = 'performanceMetrics' | 'rejectedRecords' | 'analyticsRuns' | 'finishedJobs';
+export type ExpiredKind = 'performanceMetrics' | 'rejectedRecords' | 'analyticsRuns' | 'finishedJobs' | 'resourceUsage';
 
 // A job that is still running is never touched: only these have a finished_at that ends them.
 const FINISHED = ['completed', 'completed_with_rejects', 'completed_with_failures', 'failed', 'stopped'];
@@ -32,6 +32,12 @@ export async function deleteExpired(db: Db, kind: ExpiredKind, before: Date, lim
       const r = await sql`
         delete from ${db.table('analytics_runs')} where run_id in (
           select run_id from ${db.table('analytics_runs')} where started_at < ${before} and status <> 'running' limit ${limit})`;
+      return r.count;
+    }
+    case 'resourceUsage': {
+      const r = await sql`
+        delete from ${db.table('resource_usage')} where id in (
+          select id from ${db.table('resource_usage')} where started_at < ${before} limit ${limit})`;
       return r.count;
     }
     case 'finishedJobs': {

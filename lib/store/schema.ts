@@ -408,6 +408,43 @@ alter table ${s}.batch_jobs
     },
   },
   {
+    version: 16,
+    description: 'resource_usage: what each function invocation used',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- One row per invocation of the splitter, processor, analytics and compactor functions
+-- (lib/adapters/resourceUsageRecorder.ts): a partition is seconds of work, so a row per invocation
+-- is a few per partition at most, and it keeps the per-request id a per-minute roll-up would lose.
+-- max_rss_mib is the process's high-water mark (getrusage maxRSS): on Lambda a container serves
+-- many invocations one after another, so it is the container's peak so far, not this
+-- invocation's alone. db_connections counts the sessions of this database and user
+-- (pg_stat_activity) at the end of the invocation; pool_cap is this container's pool size;
+-- max_connections the server's. queue_* are the partition queue's approximate counts, sampled at
+-- most once a minute per container (null when not sampled this time or not readable).
+create table ${s}.resource_usage (
+  id bigint generated always as identity primary key,
+  function text not null,
+  request_id text not null,
+  started_at timestamptz not null,
+  duration_ms double precision not null,
+  succeeded boolean not null,
+  max_rss_mib double precision not null,
+  memory_mb int,
+  db_connections int,
+  pool_cap int not null,
+  max_connections int,
+  queue_visible int,
+  queue_in_flight int,
+  recorded_at timestamptz not null default now()
+);
+-- The routes read a window of started_at (retention too); the list pages by id within a function.
+create index resource_usage_by_time on ${s}.resource_usage (started_at);
+create index resource_usage_by_function on ${s}.resource_usage (function, id);
+`;
+    },
+  },
+  {
     version: 17,
     description: 'batch_jobs: the dataset definition the job started with',
     sql: (schema) => {

@@ -131,7 +131,7 @@ describe('loadConfig: each function reads its own part of the contract', () => {
     const config = loadConfig('analytics', env);
 
     // Assess
-    expect(Object.keys(config).sort()).toEqual(['databaseCopy', 'databaseHost', 'databasePoolSize', 'databaseSchema', 'databaseSecretArn', 'databaseSsl', 'databaseUrl']);
+    expect(Object.keys(config).sort()).toEqual(['databaseCopy', 'databaseHost', 'databasePoolSize', 'databaseSchema', 'databaseSecretArn', 'databaseSsl', 'databaseUrl', 'memoryMb']);
   });
 });
 

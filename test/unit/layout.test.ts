@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const folders = ['lib', 'functions', 'infra', 'localstack'];
 
 /** The pure core: feature folders under lib/ that must not reach an adapter. */
-const core = ['analytics', 'compact', 'datasets', 'definitions', 'parse', 'process', 'query', 'rollup', 'recovery', 'split', 'tune', 'watchdog'].map((f) => `lib/${f}/`);
+const core = ['analytics', 'compact', 'datasets', 'definitions', 'operations', 'parse', 'process', 'query', 'rollup', 'recovery', 'split', 'tune', 'watchdog'].map((f) => `lib/${f}/`);
 
 function sourceFiles(folder: string): string[] {
   return readdirSync(join(root, folder), { recursive: true, withFileTypes: true })

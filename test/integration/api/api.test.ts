@@ -527,6 +527,11 @@ describe('the Lambda handler', () => {
     vi.stubEnv('PARTITION_QUEUE_URL', 'http://127.0.0.1:4566/123456789012/unused');
     vi.stubEnv('INGEST_QUEUE_URL', 'http://127.0.0.1:4566/123456789012/unused-ingest');
     vi.stubEnv('UPLOAD_BUCKET', 'unused');
+    // What the tuning routes watch and move; building their clients calls nothing.
+    vi.stubEnv('PROCESSOR_FUNCTION_NAME', 'unused-processor');
+    vi.stubEnv('SPLITTER_FUNCTION_NAME', 'unused-splitter');
+    vi.stubEnv('PARTITION_QUEUE_NAME', 'unused');
+    vi.stubEnv('PARTITION_QUEUE_ARN', 'arn:aws:sqs:us-east-1:123456789012:unused');
     try {
       const entry = await import('../../../functions/api.ts');
 

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { signedHeaders } from '../../../lib/adapters/apiSigner.ts';
 import { migrations } from '../../../lib/store/schema.ts';
-import { salesCsv, usePipeline } from '../pipeline/pipeline.ts';
+import { topology } from '../../../lib/topology.ts';
+import { PARTITION_BYTES, salesCsv, usePipeline } from '../pipeline/pipeline.ts';
 
 /**
  * The CLI against a stack's HTTP API (`--target api`, BATCHFLOW_API_URL): the local stack's API with
@@ -245,6 +246,29 @@ describe('the CLI through the HTTP API (--target api)', () => {
     expect(again.status).toBe(1);
     expect(again.stderr.trim().split('\n')).toHaveLength(1);
     expect(again.stderr).toMatch(/^batchflow: (no analytics job named "cli-api-gone-a"|DELETE \/api\/analytics\/jobs\/cli-api-gone-a: 404 .+)\n$/);
+  });
+
+  it('runs `tune --json` (a dry run) through GET /api/tuning/recommendations on the settings --target database reads', async () => {
+    // Prepare: the direct target reads the same processor, splitter and queue the API's tuner does
+    const { processor, splitter } = p.stack.provisioned.functions;
+    const tuner = { BATCHFLOW_PROCESSOR_FUNCTION: processor.name, BATCHFLOW_SPLITTER_FUNCTION: splitter.name, BATCHFLOW_PARTITION_QUEUE_ARN: p.stack.state.queues.partitions.arn };
+
+    // Act
+    const [viaApi, viaDb] = await Promise.all([cli(api(), 'tune', '--json'), cli({ ...direct(), ...tuner }, 'tune', '--json')]);
+
+    // Assess: the same parameters at the same current values (a recommendation may differ if a minute passes between them)
+    expect(viaApi, viaApi.stderr).toMatchObject({ status: 0, stderr: '' });
+    const pick = (run: Run) => (JSON.parse(run.stdout) as { parameter: string; currentValue: number | null }[]).map(({ parameter, currentValue }) => ({ parameter, currentValue }));
+    // The Lambda levers as both read them; the partition size as the stack's splitter has it (the
+    // direct target knows only the topology's default, the API function the stack's PARTITION_BYTES).
+    const lambdaLevers = (run: Run) => pick(run).filter((r) => r.parameter !== 'partitionBytes');
+    expect(lambdaLevers(viaApi), viaDb.stdout + viaDb.stderr).toEqual(lambdaLevers(viaDb));
+    expect(pick(viaApi)).toEqual([
+      { parameter: 'maxConcurrency', currentValue: topology.functions.processor.maxConcurrency },
+      { parameter: 'reservedConcurrency', currentValue: lambdaLevers(viaDb)[1]!.currentValue },
+      { parameter: 'partitionBytes', currentValue: PARTITION_BYTES },
+      { parameter: 'batchSize', currentValue: topology.functions.processor.batchSize },
+    ]);
   });
 
   it("lists a job's failed partitions in status <id> as the database does", async () => {

@@ -26,6 +26,7 @@ interface Fixture {
   rejects: { jobId: number }[];
   metrics: { jobId: number | null; ageDays: number }[];
   runs: { ageDays: number; status: string }[];
+  usage: { ageDays: number }[];
 }
 
 /** Jobs, rejects, metrics and runs of random ages around each limit, written directly as rows. */
@@ -33,7 +34,7 @@ async function seed(seed: number): Promise<Fixture> {
   const random = prng(seed);
   const { sql } = db;
   const around = (limit: number) => Math.max(0, limit + (random() - 0.5) * 2 * Math.min(limit, 60));
-  const fixture: Fixture = { jobs: [], rejects: [], metrics: [], runs: [] };
+  const fixture: Fixture = { jobs: [], rejects: [], metrics: [], runs: [], usage: [] };
   const statuses = ['completed', 'completed_with_rejects', 'failed', 'processing', 'splitting', 'stopped', 'completed_with_failures'];
   for (let i = 0; i < 60; i++) {
     const status = statuses[Math.floor(random() * statuses.length)]!;
@@ -65,10 +66,15 @@ async function seed(seed: number): Promise<Fixture> {
     await sql`insert into ${db.table('analytics_runs')} (job, trigger, fire_time, started_at, status) values ('j', 'schedule', ${daysAgo(ageDays)}, ${daysAgo(ageDays)}, ${status})`;
     fixture.runs.push({ ageDays, status });
   }
+  for (let i = 0; i < 40; i++) {
+    const ageDays = around(DEFAULT_RETENTION.resourceUsage);
+    await sql`insert into ${db.table('resource_usage')} ${sql({ function: 'processor', request_id: `r${i}`, started_at: daysAgo(ageDays), duration_ms: 5, succeeded: true, max_rss_mib: 100, pool_cap: 2 })}`;
+    fixture.usage.push({ ageDays });
+  }
   return fixture;
 }
 
-const count = async (table: 'batch_jobs' | 'rejected_records' | 'performance_metrics' | 'analytics_runs') =>
+const count = async (table: 'batch_jobs' | 'rejected_records' | 'performance_metrics' | 'analytics_runs' | 'resource_usage') =>
   Number((await db.sql`select count(*) as n from ${db.table(table)}`)[0]!.n);
 
 describe('retention', () => {
@@ -84,11 +90,12 @@ describe('retention', () => {
       rejects: f.rejects.filter((r) => !rejectGoes(r.jobId) && !jobGoes(r.jobId)).length,
       metrics: f.metrics.filter((m) => m.ageDays <= DEFAULT_RETENTION.performanceMetrics && !(m.jobId !== null && jobGoes(m.jobId))).length,
       runs: f.runs.filter((r) => r.status === 'running' || r.ageDays <= DEFAULT_RETENTION.analyticsRuns).length,
+      usage: f.usage.filter((u) => u.ageDays <= DEFAULT_RETENTION.resourceUsage).length,
     };
 
     // Act
     const first = await runRetention(db, { now: NOW, batch: 7 });
-    const left = { jobs: await count('batch_jobs'), rejects: await count('rejected_records'), metrics: await count('performance_metrics'), runs: await count('analytics_runs') };
+    const left = { jobs: await count('batch_jobs'), rejects: await count('rejected_records'), metrics: await count('performance_metrics'), runs: await count('analytics_runs'), usage: await count('resource_usage') };
     const second = await runRetention(db, { now: NOW, batch: 7 });
 
     // Assess
@@ -97,7 +104,9 @@ describe('retention', () => {
     expect(first.deleted.finishedJobs).toBe(f.jobs.length - expected.jobs);
     expect(first.deleted.analyticsRuns).toBe(f.runs.length - expected.runs);
     expect(first.deleted.finishedJobs).toBeGreaterThan(7);
-    expect(second.deleted).toEqual({ performanceMetrics: 0, rejectedRecords: 0, analyticsRuns: 0, finishedJobs: 0 });
+    expect(first.deleted.resourceUsage).toBe(f.usage.length - expected.usage);
+    expect(first.deleted.resourceUsage).toBeGreaterThan(0);
+    expect(second.deleted).toEqual({ performanceMetrics: 0, rejectedRecords: 0, analyticsRuns: 0, finishedJobs: 0, resourceUsage: 0 });
     expect(f.jobs.filter((j) => j.ageDays === null).every((j) => !jobGoes(j.jobId))).toBe(true);
   });
 
@@ -110,7 +119,7 @@ describe('retention', () => {
     const resumed = await runRetention(db, { now: NOW });
 
     // Assess
-    expect(stopped).toEqual({ deleted: { performanceMetrics: 0, rejectedRecords: 0, analyticsRuns: 0, finishedJobs: 0 }, complete: false });
+    expect(stopped).toEqual({ deleted: { performanceMetrics: 0, rejectedRecords: 0, analyticsRuns: 0, finishedJobs: 0, resourceUsage: 0 }, complete: false });
     expect(resumed.complete).toBe(true);
     expect(resumed.deleted.performanceMetrics).toBeGreaterThan(0);
   });

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { stageConfig } from '../../../infra/stages.ts';
+import { operationsRoutes } from '../../../lib/api/operations.ts';
 import { signals } from '../../../lib/tune/signals.ts';
 import { topology, type QueueName } from '../../../lib/topology.ts';
 import { logicalId, synthesize } from './support.ts';
@@ -136,6 +137,25 @@ describe('ReadApi', () => {
       IntegrationType: 'AWS_PROXY',
       IntegrationUri: { 'Fn::GetAtt': [logicalId(stack, stack.functions.api!.function), 'Arn'] },
     });
+  });
+
+  it('serves every operations route through an IAM-signed route of its method, so a GET-only policy leaves out POST /api/tuning/apply', () => {
+    // Prepare
+    const { template } = synthesize();
+    const signed = Object.values(template.findResources('AWS::ApiGatewayV2::Route'))
+      .filter((r) => r.Properties.AuthorizationType === 'AWS_IAM')
+      .map((r) => String(r.Properties.RouteKey).split(' ')[0]);
+    // The README's read-only policy: execute-api:Invoke on .../$default/GET/*
+    const readOnly = (method: string, path: string) => new RegExp('^\\$default/GET/.*$').test(`$default/${method}${path}`);
+
+    // Act
+    const routes = Object.values(operationsRoutes).map((r) => ({ method: r.method, path: r.path }));
+
+    // Assess
+    for (const r of routes) expect(signed, `${r.method} ${r.path}`).toContain(r.method);
+    expect(routes.filter((r) => r.method !== 'GET')).toEqual([{ method: 'POST', path: '/api/tuning/apply' }]);
+    expect(routes.filter((r) => readOnly(r.method, r.path)).map((r) => r.path)).toEqual(routes.filter((r) => r.method === 'GET').map((r) => r.path));
+    expect(readOnly('POST', '/api/tuning/apply')).toBe(false);
   });
 
   it('is left out when the context turns it off, with its function, alarms and output', () => {

@@ -332,22 +332,25 @@ describe('PipelineStack', () => {
     for (const { grants: g } of grants) expect(g).toEqual(new Set(readsSecret));
   });
 
-  it('lets the API send to the partition queue (retry, restart) and the ingest queue (POST /api/batch-jobs), HEAD uploads and keep job schedules, nothing more', () => {
+  it('lets the API send to the partition queue (retry, restart) and the ingest queue (POST /api/batch-jobs), HEAD uploads, keep job schedules and do what the tuner does (tuning routes), nothing more', () => {
     // Prepare
     const { stack, template } = synthesize({ databaseSecretArn: secretArn });
     const partitions = { 'Fn::GetAtt': [logicalId(stack, stack.queues.partitions), 'Arn'] };
     const ingest = { 'Fn::GetAtt': [logicalId(stack, stack.queues.ingest), 'Arn'] };
     const sends = (queue: unknown) => ['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map((action) => pair(`sqs:${action}`, queue));
+    const functions = template.findResources('AWS::Lambda::Function');
+    const env = (name: 'api' | 'tuner') => functions[logicalId(stack, stack.functions[name]!.function)].Properties.Environment.Variables;
 
     // Act
     const grants = withoutLogs(allowed(template, roleId(stack, 'api')));
+    const tunerGrants = withoutLogs(allowed(template, roleId(stack, 'tuner')));
     const scheduler = [...grants].filter((p) => p.startsWith('scheduler:'));
     const others = new Set([...grants].filter((p) => !p.startsWith('scheduler:')));
-    const environment = template.findResources('AWS::Lambda::Function')[logicalId(stack, stack.functions.api!.function)]!.Properties.Environment.Variables;
 
-    // Assess
+    // Assess: the tuner's own grants (checked action by action in its test), the queues', HEAD on uploads and PassRole for schedules.
     expect(others).toEqual(
       new Set([
+        ...tunerGrants,
         ...readsSecret,
         ...sends(partitions),
         ...sends(ingest),
@@ -355,17 +358,24 @@ describe('PipelineStack', () => {
         pair('iam:PassRole', { 'Fn::GetAtt': [logicalId(stack, stack.schedulerRole), 'Arn'] }),
       ]),
     );
+    expect([...grants].filter((g) => g.startsWith('lambda:')).sort()).toEqual([...tunerGrants].filter((g) => g.startsWith('lambda:')).sort());
+    expect([...tunerGrants].filter((g) => g.startsWith('lambda:')).length).toBe(6);
     // What `batchflow analytics put|delete` calls (UpdateSchedule, else CreateSchedule; DeleteSchedule), in the stack's group only.
     expect(scheduler.map((p) => p.split(' ')[0]).sort()).toEqual(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:UpdateSchedule']);
     for (const p of scheduler) {
       expect(p).toContain(':schedule/');
       expect(p).toContain(stack.getLogicalId(stack.scheduleGroup));
     }
-    expect(environment).toMatchObject({
+    expect(env('api')).toMatchObject({
       INGEST_QUEUE_URL: { Ref: logicalId(stack, stack.queues.ingest) },
       UPLOAD_BUCKET: { Ref: logicalId(stack, stack.bucket) },
       SCHEDULE_GROUP: { Ref: stack.getLogicalId(stack.scheduleGroup) },
     });
+    for (const key of ['PROCESSOR_FUNCTION_NAME', 'SPLITTER_FUNCTION_NAME', 'PARTITION_QUEUE_NAME', 'PARTITION_QUEUE_ARN', 'TUNER_MAX_CONCURRENCY']) {
+      expect(env('api')[key], key).toEqual(env('tuner')[key]);
+    }
+    // POST /api/tuning/apply is the only change: the API never applies on its own schedule.
+    expect(env('api').TUNER_APPLY).toBeUndefined();
   });
 
   it.each(['watchdog', 'compactor', 'retention'] as const)('runs the %s on its schedule', (name) => {
