@@ -83,7 +83,8 @@ describe('loadConfig: each function reads its own part of the contract', () => {
 
   it("gives the API the splitter's partition limits, and its schedules only with all three settings", () => {
     // Prepare
-    const base = { DATABASE_SECRET_ARN: arn, PARTITION_QUEUE_URL: 'https://sqs.example/p', INGEST_QUEUE_URL: 'https://sqs.example/i', UPLOAD_BUCKET: 'uploads' };
+    const tuner = { PROCESSOR_FUNCTION_NAME: 'p', SPLITTER_FUNCTION_NAME: 's', PARTITION_QUEUE_NAME: 'q', PARTITION_QUEUE_ARN: 'arn:aws:sqs:eu-west-1:123456789012:q' };
+    const base = { DATABASE_SECRET_ARN: arn, PARTITION_QUEUE_URL: 'https://sqs.example/p', INGEST_QUEUE_URL: 'https://sqs.example/i', UPLOAD_BUCKET: 'uploads', ...tuner };
     const schedules = { SCHEDULE_GROUP: 'g', SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/r', ANALYTICS_FUNCTION_ARN: 'arn:aws:lambda:eu-west-1:123456789012:function:a' };
 
     // Act
@@ -95,6 +96,8 @@ describe('loadConfig: each function reads its own part of the contract', () => {
     expect(local).toMatchObject({ ingestQueueUrl: 'https://sqs.example/i', uploadBucket: 'uploads', partitionBytes: 8 * 1024 * 1024, maxRecordBytes: 2048, jobSchedules: undefined });
     expect(deployed.jobSchedules).toEqual({ groupName: 'g', roleArn: schedules.SCHEDULER_ROLE_ARN, functionArn: schedules.ANALYTICS_FUNCTION_ARN });
     expect(half).toThrow('set all of SCHEDULE_GROUP, SCHEDULER_ROLE_ARN and ANALYTICS_FUNCTION_ARN, or none');
+    // The tuning routes watch and move the tuner's targets.
+    expect(local.tuner).toMatchObject({ processorFunctionName: 'p', splitterFunctionName: 's', partitionQueueName: 'q', partitionQueueArn: tuner.PARTITION_QUEUE_ARN });
   });
 
   it('names every missing tuner target and schedule setting at once', () => {
