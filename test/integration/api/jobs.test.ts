@@ -9,6 +9,7 @@ import { staleSplits } from '../../../lib/store/watchdog.ts';
 import { watchdogTimings } from '../../../lib/topology.ts';
 import { differences, expectedRollup } from '../pipeline/expected.ts';
 import { countRows, MAX_RECORD_BYTES, PARTITION_BYTES, prepareCsv, sendBodies, upload, uploadAndWait, usePipeline, waitForEmptyQueue, waitForJob, type Pipeline } from '../pipeline/pipeline.ts';
+import { call } from './client.ts';
 
 /**
  * The job-control and analytics-definition routes through the local stack's HTTP API (the real
@@ -26,15 +27,6 @@ const p = usePipeline('jobs', {
     ANALYTICS_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:batchflow-analytics',
   },
 });
-
-async function call(p: Pipeline, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(new URL(path, p.stack.httpApi!.url), {
-    method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
 
 /** Uploads with the bucket's notification to the ingest queue switched off: S3 tells the splitter nothing. */
 async function uploadUnnoticed(p: Pipeline, key: string, bytes: Uint8Array): Promise<void> {

@@ -7,6 +7,7 @@ import { topology } from '../../../lib/topology.ts';
 import { METRICS_NAMESPACE } from '../../../lib/tune/signals.ts';
 import { waitFor } from '../localstack/support.ts';
 import { prepareCsv, uploadAndWait, usePipeline, type Pipeline } from '../pipeline/pipeline.ts';
+import { call, all } from './client.ts';
 
 /**
  * The operations routes through the local stack's HTTP API (the real `api` function in a worker),
@@ -19,27 +20,6 @@ const clientOptions = { endpoint: inject('awsEndpoint'), region: inject('awsRegi
 const cloudWatch = createCloudWatchClient(clientOptions);
 const lambda = createLambdaClient(clientOptions);
 const MINUTE = 60_000;
-
-async function call(p: Pipeline, method: string, path: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(new URL(path, p.stack.httpApi!.url), { method });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-/** Every item of a list route, page by page. */
-async function all(p: Pipeline, path: string): Promise<{ items: any[]; pages: number }> {
-  const items: any[] = [];
-  let pages = 0;
-  let cursor: string | null = null;
-  do {
-    const res = await call(p, 'GET', cursor ? `${path}&cursor=${cursor}` : path);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    items.push(...res.body.items);
-    cursor = res.body.nextCursor;
-    pages++;
-  } while (cursor);
-  return { items, pages };
-}
 
 /** percentile_cont: linear interpolation between the closest ranks. */
 function percentile(values: number[], q: number): number {

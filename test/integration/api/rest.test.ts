@@ -4,6 +4,7 @@ import { putAnalyticsJob } from '../../../lib/store/analytics.ts';
 import { openIngestJob } from '../../../lib/store/ingestJobs.ts';
 import { differences, expectedRollup } from '../pipeline/expected.ts';
 import { prepareCsv, salesCsv, uploadAndWait, usePipeline, type Pipeline } from '../pipeline/pipeline.ts';
+import { call, all } from './client.ts';
 
 /**
  * The REST API under /api through the local stack's HTTP API (the real `api` function behind the
@@ -11,31 +12,6 @@ import { prepareCsv, salesCsv, uploadAndWait, usePipeline, type Pipeline } from 
  * csv-parse and plain arithmetic, the jobs' own counters), not from the routes under test.
  */
 const p = usePipeline('rest', { httpApiPort: 0 });
-
-async function call(p: Pipeline, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(new URL(path, p.stack.httpApi!.url), {
-    method,
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-/** Every item of a list route, following nextCursor page by page. */
-async function all(p: Pipeline, path: string): Promise<{ items: any[]; pages: number }> {
-  const items: any[] = [];
-  let pages = 0;
-  let cursor: string | null = null;
-  do {
-    const sep = path.includes('?') ? '&' : '?';
-    const res = await call(p, 'GET', cursor ? `${path}${sep}cursor=${cursor}` : path);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    items.push(...res.body.items);
-    cursor = res.body.nextCursor;
-    pages++;
-  } while (cursor);
-  return { items, pages };
-}
 
 describe('the REST API', () => {
   it('lists, filters, pages and deletes ingestion jobs, their partitions and metrics', async () => {
