@@ -42,4 +42,8 @@ const ctx: ApiContext = {
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
   .use(injectLambdaContext(logger))
   .use(jsonErrors(logger))
-  .handler(httpRouterHandler({ routes: httpRoutes(ctx, { uploadBucket: config.uploadBucket, region: config.region }), notFoundResponse: routeNotFound }));
+  .handler(httpRouterHandler({ routes: httpRoutes(ctx, {
+      uploadBucket: config.uploadBucket,
+      region: config.region,
+      queues: { ingest: config.ingestQueueUrl, partitions: config.partitionQueueUrl },
+    }), notFoundResponse: routeNotFound }));

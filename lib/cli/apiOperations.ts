@@ -1,3 +1,5 @@
+import { createSqsClient } from '../adapters/aws.ts';
+import { redriveDeadLetters } from '../adapters/deadLetters.ts';
 import { JobDefinitionError, parseAnalyticsJobDefinition } from '../analytics/jobDefinition.ts';
 import type { DatasetDefinition } from '../datasets/definition.ts';
 import type { RollupRow } from '../query/queryRollups.ts';
@@ -15,6 +17,7 @@ import { CliError, type ApiTarget } from './target.ts';
 interface StackJson {
   readonly uploadBucket: string | null;
   readonly region: string | null;
+  readonly queues?: { readonly ingest: string | null; readonly partitions: string | null };
 }
 
 type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
@@ -150,8 +153,14 @@ export function apiOperations(target: ApiTarget, options: StackApiOptions = {}):
       for (const idx of idxs) resent += (await api.send<{ resent: number }>('POST', `/api/batch-partitions/${jobId}-${idx}/retry`)).resent;
       return { job: await job(jobId), resent };
     },
-    async redrive() {
-      throw new CliError('redrive needs --target database (with BATCHFLOW_PARTITION_QUEUE_URL and BATCHFLOW_INGEST_QUEUE_URL): the HTTP API has no dead-letter route');
+    async redrive(queue) {
+      // Moving dead letters is SQS's own API: the caller signs it, as uploads to S3; the API only names the queue.
+      const stack = await api.send<StackJson>('GET', '/api/stack');
+      const url = stack.queues?.[queue];
+      if (!url) throw new CliError(`the API names no ${queue} queue (GET /api/stack): use --target database with BATCHFLOW_${queue === 'ingest' ? 'INGEST' : 'PARTITION'}_QUEUE_URL`);
+      const sqs = createSqsClient({ ...target.clients, ...(stack.region ? { region: stack.region } : {}) });
+      // A local endpoint (moto) has no StartMessageMoveTask: the same move is made from here.
+      return redriveDeadLetters(sqs, url, { serverSide: target.clients.endpoint === undefined });
     },
   };
 }

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { signedHeaders } from '../../../lib/adapters/apiSigner.ts';
+import { createSqsClient } from '../../../lib/adapters/aws.ts';
 import { migrations } from '../../../lib/store/schema.ts';
 import { topology } from '../../../lib/topology.ts';
 import { PARTITION_BYTES, salesCsv, usePipeline } from '../pipeline/pipeline.ts';
@@ -210,19 +212,38 @@ describe('the CLI through the HTTP API (--target api)', () => {
     expect((json(listed) as { name: string }[]).map((d) => d.name)).toEqual(['cli_api']);
   });
 
-  it('says what migrate and redrive do over the API, and checks a definition before sending it', async () => {
+  it('says what migrate does over the API, and checks a definition before sending it', async () => {
     // Act
     const migrate = await cli(api(), 'migrate');
-    const redrive = await cli(api(), 'redrive');
     const badJob = await cli(api(), 'analytics', 'put', file('bad-job.json', JSON.stringify({ name: 'x' })));
 
     // Assess
     expect(migrate).toMatchObject({ status: 0, stderr: '' });
     expect(migrate.stdout).toBe('nothing to do: a deployed stack migrates its schema itself on every deploy (its Migrate function)\n');
-    expect(redrive.status).toBe(1);
-    expect(redrive.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^batchflow: redrive needs --target database/)]);
     expect(badJob.status).toBe(1);
     expect(badJob.stderr).toMatch(new RegExp(`^batchflow: ${join(scratch, 'bad-job.json')}: `));
+  });
+
+  it('redrives the dead letters of the queue the API names, as the database target does', async () => {
+    // Prepare: S3's test event, which the splitter reads and drops, dead-lettered twice over.
+    const { ingest } = p.stack.state.queues;
+    const sqs = createSqsClient({ endpoint: p.endpoint, region });
+    const deadLetter = () => sqs.send(new SendMessageCommand({ QueueUrl: ingest.deadLetterUrl, MessageBody: JSON.stringify({ Event: 's3:TestEvent' }) }));
+    const waiting = async () => Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: ingest.deadLetterUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes!.ApproximateNumberOfMessages);
+    await deadLetter();
+    await deadLetter();
+
+    // Act
+    const viaApi = await cli(api(), 'redrive', '--queue', 'ingest', '--json');
+    const leftByApi = await waiting();
+    await deadLetter();
+    const viaDb = await cli(direct(), 'redrive', '--queue', 'ingest', '--json');
+
+    // Assess: moved from here (moto has no StartMessageMoveTask), every message, whichever the target.
+    expect(json(viaApi)).toEqual({ method: 'copied', moved: 2 });
+    expect(leftByApi).toBe(0);
+    expect(json(viaDb)).toEqual({ method: 'copied', moved: 1 });
+    expect(await waiting()).toBe(0);
   });
 
   it('deletes an analytics job through the API as the database target does, and answers an unknown one in one line', async () => {
@@ -324,12 +345,12 @@ describe('SigV4 on the local API (httpApiAuth: sigv4), checked with the SDK sign
     return { status: response.status, body: (await response.json()) as unknown };
   };
 
-  it('names the upload bucket, the region and the schema in GET /api/stack', async () => {
+  it('names the upload bucket, the region, the queues and the schema in GET /api/stack', async () => {
     // Act
     const stack = await signedGet('/api/stack');
 
     // Assess
-    expect(stack).toEqual({ status: 200, body: { uploadBucket: p.bucket, region, schema: { applied: migrations.map((m) => m.version), missing: [] } } });
+    expect(stack).toEqual({ status: 200, body: { uploadBucket: p.bucket, region, queues: { ingest: p.stack.state.queues.ingest.url, partitions: p.stack.state.queues.partitions.url }, schema: { applied: migrations.map((m) => m.version), missing: [] } } });
   });
 
   it("finds an object's job by key in GET /api/batch-jobs, and no job for another key", async () => {
