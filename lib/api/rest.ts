@@ -10,6 +10,7 @@ import { deleteIngestJob, getIngestJob, pageIngestJobs, type IngestJobStatus } f
 import { getPartition, listPartitions } from '../store/partitions.ts';
 import { pagePerformanceMetrics, summarizeIngestion } from '../store/performance.ts';
 import { resultJson, summarize } from '../views.ts';
+import type { ApiContext } from './context.ts';
 import { cursorParam, cursorParts } from './cursor.ts';
 import { ApiError, instant, integer, jobId, limit, pageJson, parse, partitionId, shown, type ApiRequest, type ApiResponse } from './params.ts';
 
@@ -166,22 +167,18 @@ export const restRoutes = {
 
   /**
    * Deletes a dataset with everything loaded under it (see deleteDataset); 409 while one of its jobs
-   * runs (unless force=true) or an analytics job reads it (always: deleting the job with the CLI
-   * also removes its schedule, which this API has no access to).
+   * runs or an analytics job reads it, unless force=true: then those analytics jobs go with it,
+   * their EventBridge schedules too (on AWS), as `batchflow datasets delete --force` does.
    */
   deleteDataset: rest(
     'DELETE',
     '/api/datasets/{name}',
     z.object({ path: z.object({ name: datasetName }), query: z.object({ force: flag }) }),
-    async (ctx, { path, query }) => {
-      const readers = await pageAnalyticsJobs(ctx.db, { limit: 1000 });
-      const reading = readers.items.filter((j) => j.definition.dataset === path.name).map((j) => j.name);
-      if (reading.length > 0 && (await getDataset(ctx.db, path.name))) {
-        throw new ApiError(409, `analytics job(s) ${reading.map((n) => `"${n}"`).join(', ')} read dataset "${path.name}": delete them first (batchflow analytics delete <name>)`);
-      }
+    async (ctx: ApiContext, { path, query }) => {
       const outcome = await deleteDataset(ctx.db, path.name, { force: query.force });
       if (outcome.refused) throw new ApiError(outcome.refused === 'not-found' ? 404 : 409, outcome.message);
-      return { dataset: path.name, ingestJobs: outcome.ingestJobs, aggregateRows: outcome.aggregateRows };
+      for (const job of outcome.analyticsJobs) await ctx.schedules?.remove(job);
+      return { dataset: path.name, ingestJobs: outcome.ingestJobs, aggregateRows: outcome.aggregateRows, analyticsJobs: outcome.analyticsJobs };
     },
   ),
 

@@ -55,9 +55,9 @@ export function apiOperations(target: ApiTarget, options: StackApiOptions = {}):
       return { created: answer.created, newDataOnly: answer.newDataOnly };
     },
     async deleteDataset(dataset, force) {
-      const answer = await api.send<{ ingestJobs: number; aggregateRows: number }>('DELETE', `/api/datasets/${name(dataset)}`, { query: { force: force || undefined } });
-      // The API refuses (409) while an analytics job reads the dataset, so it never deletes one.
-      return { ingestJobs: answer.ingestJobs, aggregateRows: answer.aggregateRows, analyticsJobs: [] };
+      // With force the API deletes the analytics jobs that read the dataset, and their schedules.
+      const answer = await api.send<{ ingestJobs: number; aggregateRows: number; analyticsJobs: string[] }>('DELETE', `/api/datasets/${name(dataset)}`, { query: { force: force || undefined } });
+      return { ingestJobs: answer.ingestJobs, aggregateRows: answer.aggregateRows, analyticsJobs: answer.analyticsJobs };
     },
     listDatasets: () => allPages<DatasetDefinition>(api, '/api/datasets'),
 

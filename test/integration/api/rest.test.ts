@@ -99,6 +99,11 @@ describe('the REST API', () => {
     const run = await call(p, 'POST', '/api/analytics/jobs/rest-loaded-daily/run?at=2024-03-20T12:00:00Z');
     const runs = await call(p, 'GET', '/api/analytics/jobs/rest-loaded-daily/runs');
     const noJob = await call(p, 'POST', '/api/analytics/jobs/nope/run');
+    const [{ loadedRows }] = await p.db.sql<{ loadedRows: number }[]>`
+      select (select count(*) from ${p.db.table('rollups')} where dataset = 'rest_loaded')::int
+           + (select count(*) from ${p.db.table('rollup_partials')} where dataset = 'rest_loaded')::int as "loadedRows"`;
+    const forced = await call(p, 'DELETE', '/api/datasets/rest_loaded?force=true');
+    const readerGone = await call(p, 'GET', '/api/analytics/jobs/rest-loaded-daily');
     const deleted = await call(p, 'DELETE', '/api/datasets/rest_ds');
     const again = await call(p, 'DELETE', '/api/datasets/rest_ds');
 
@@ -113,13 +118,19 @@ describe('the REST API', () => {
     expect(listed.body.items.map((d: { name: string }) => d.name)).toContain('rest_ds');
     expect(change.status).toBe(409);
     expect(change.body.error).toContain('granularity 1-hour → 1-day');
-    expect(inUse).toEqual({ status: 409, body: { error: 'analytics job(s) "rest-loaded-daily" read dataset "rest_loaded": delete them first (batchflow analytics delete <name>)' } });
+    expect(inUse).toEqual({
+      status: 409,
+      body: { error: 'dataset "rest_loaded" is in use: analytics job(s) "rest-loaded-daily" read it (delete them with batchflow analytics delete <name>); or pass --force to delete them with it' },
+    });
+    expect(loadedRows).toBeGreaterThan(0);
+    expect(forced).toEqual({ status: 200, body: { dataset: 'rest_loaded', ingestJobs: 1, aggregateRows: loadedRows, analyticsJobs: ['rest-loaded-daily'] } });
+    expect(readerGone.status).toBe(404);
     expect(run.status, JSON.stringify(run.body)).toBe(200);
     expect(run.body).toMatchObject({ job: 'rest-loaded-daily', trigger: 'manual', fireTime: '2024-03-20T12:00:00.000Z' });
     expect(runs.body.items).toHaveLength(1);
     expect(runs.body.items[0]).toMatchObject({ job: 'rest-loaded-daily', trigger: 'manual', status: 'succeeded' });
     expect(noJob).toEqual({ status: 404, body: { error: 'no analytics job named "nope"' } });
-    expect(deleted).toEqual({ status: 200, body: { dataset: 'rest_ds', ingestJobs: 0, aggregateRows: 0 } });
+    expect(deleted).toEqual({ status: 200, body: { dataset: 'rest_ds', ingestJobs: 0, aggregateRows: 0, analyticsJobs: [] } });
     expect(again).toEqual({ status: 404, body: { error: 'no dataset named "rest_ds"' } });
   });
 

@@ -212,6 +212,32 @@ describe('the CLI through the HTTP API (--target api)', () => {
     expect((json(listed) as { name: string }[]).map((d) => d.name)).toEqual(['cli_api']);
   });
 
+  it('deletes a dataset an analytics job reads only with --force, and the job with it, as the database target does', async () => {
+    // Prepare: two datasets, each read by an analytics job; one is deleted each way.
+    for (const which of ['a', 'b']) {
+      const put = await cli(direct(), 'datasets', 'put', file(`cli_api_read_${which}.json`, JSON.stringify(salesCsv(`cli_api_read_${which}`))));
+      expect(put.status, put.stderr).toBe(0);
+      const reader = { name: `cli-api-reader-${which}`, enabled: true, schedule: '0 7 * * *', dataset: `cli_api_read_${which}`, entity: 'region', granularity: '1-day', delayHours: 0, metrics: [{ metric: 'amount', aggregations: ['sum'] }] };
+      const job = await cli(direct(), 'analytics', 'put', file(`cli-api-reader-${which}.json`, JSON.stringify(reader)));
+      expect(job.status, job.stderr).toBe(0);
+    }
+
+    // Act
+    const refused = await cli(api(), 'datasets', 'delete', 'cli_api_read_a');
+    const refusedDb = await cli(direct(), 'datasets', 'delete', 'cli_api_read_b');
+    const forced = await cli(api(), 'datasets', 'delete', 'cli_api_read_a', '--force');
+    const forcedDb = await cli(direct(), 'datasets', 'delete', 'cli_api_read_b', '--force');
+    const jobs = await cli(direct(), 'analytics', 'list', '--json');
+
+    // Assess
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(`batchflow: DELETE /api/datasets/cli_api_read_a: 409 ${refusedDb.stderr.replace(/^batchflow: /, '').replaceAll('_b', '_a').replaceAll('-b', '-a')}`);
+    expect(forced).toMatchObject({ status: 0, stderr: '' });
+    expect(forced.stdout).toBe(forcedDb.stdout.replaceAll('_b', '_a').replaceAll('-b"', '-a"').replaceAll('reader-b', 'reader-a'));
+    expect(forced.stdout).toContain('analytics job(s) cli-api-reader-a');
+    expect((json(jobs) as { definition: { name: string } }[]).map((j) => j.definition.name)).not.toEqual(expect.arrayContaining(['cli-api-reader-a']));
+  });
+
   it('says what migrate does over the API, and checks a definition before sending it', async () => {
     // Act
     const migrate = await cli(api(), 'migrate');
