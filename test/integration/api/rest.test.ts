@@ -5,6 +5,7 @@ import { openIngestJob } from '../../../lib/store/ingestJobs.ts';
 import { differences, expectedRollup } from '../pipeline/expected.ts';
 import { prepareCsv, salesCsv, uploadAndWait, usePipeline, type Pipeline } from '../pipeline/pipeline.ts';
 import { call, all } from './client.ts';
+import { waitFor } from '../localstack/support.ts';
 
 /**
  * The REST API under /api through the local stack's HTTP API (the real `api` function behind the
@@ -99,9 +100,17 @@ describe('the REST API', () => {
     const run = await call(p, 'POST', '/api/analytics/jobs/rest-loaded-daily/run?at=2024-03-20T12:00:00Z');
     const runs = await call(p, 'GET', '/api/analytics/jobs/rest-loaded-daily/runs');
     const noJob = await call(p, 'POST', '/api/analytics/jobs/nope/run');
-    const [{ loadedRows }] = await p.db.sql<{ loadedRows: number }[]>`
-      select (select count(*) from ${p.db.table('rollups')} where dataset = 'rest_loaded')::int
-           + (select count(*) from ${p.db.table('rollup_partials')} where dataset = 'rest_loaded')::int as "loadedRows"`;
+    // The processor compacts the job's partial rows after it (in the background): counted once that is done.
+    const loadedRows = await waitFor(
+      async () => {
+        const [row] = await p.db.sql<{ partial: number; compacted: number }[]>`
+          select (select count(*) from ${p.db.table('rollup_partials')} where dataset = 'rest_loaded')::int as partial,
+                 (select count(*) from ${p.db.table('rollups')} where dataset = 'rest_loaded')::int as compacted`;
+        return row.partial === 0 && row.compacted > 0 ? row.compacted : undefined;
+      },
+      30_000,
+      'the partial rows of rest_loaded to be compacted',
+    );
     const forced = await call(p, 'DELETE', '/api/datasets/rest_loaded?force=true');
     const readerGone = await call(p, 'GET', '/api/analytics/jobs/rest-loaded-daily');
     const deleted = await call(p, 'DELETE', '/api/datasets/rest_ds');
