@@ -113,7 +113,10 @@ function createCsvReader(layout: RecordLayout, sink: RecordSink, options: Reader
     }
     if (record.problem === CsvProblem.unterminated) {
       const name = i < fieldCount ? names[i] : `field ${i + 1}`;
-      return `${name}: unterminated quoted field ${i < fieldCount ? written(record, i) : ''}`.trimEnd();
+      // A record past maxRecordBytes keeps only its first bytes, not its fields' positions: what
+      // they hold then is another record's, and quoting it would name bytes of that one.
+      const positioned = i < fieldCount && record.size <= options.maxRecordBytes;
+      return `${name}: unterminated quoted field ${positioned ? written(record, i) : ''}`.trimEnd();
     }
     // A problem past the header's columns: the count says more than the field.
     if (i >= fieldCount) return `expected ${fieldCount} fields, found ${record.fieldCount}`;

@@ -282,3 +282,20 @@ describe('createRecordReader (CSV)', () => {
     expect(create).toThrow('"product", "amount", "quantity"');
   });
 });
+
+describe('createRecordReader: an unterminated quoted field in a record past maxRecordBytes', () => {
+  it('gives the same reason whatever records came before it (fast-check found the field quoted from another record)', () => {
+    // Prepare: a record of 9 bytes whose second field opens a quote it never closes, limit 8.
+    const layout: RecordLayout = { format: 'csv', columns: ['ts', 'x'], timeColumn: 'ts', timeFormat: 'epoch_ms', dimensions: ['x'], metrics: [] };
+    const record = '"\n","a\r\r0';
+
+    // Act
+    const alone = read(layout, [bytesOf(record)], 0, 8).rejected;
+    const after = read(layout, [bytesOf(`yyyy\n,0\n${record}`)], 0, 8).rejected;
+
+    // Assess: the field's bytes are not kept past the limit, so the reason names the field only.
+    expect(alone.map((r) => r.reason)).toEqual(['field "x": unterminated quoted field']);
+    expect(after.at(-1)!.reason).toBe(alone[0]!.reason);
+    expect(after.at(-1)!.line).toBe(3);
+  });
+});
