@@ -9,18 +9,12 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FunctionNetwork } from './database.ts';
+import { esbuildOptions } from './functionBundling.ts';
 import { functionEnvironment } from '../../lib/config.ts';
 import { functionSpec, serviceName, topology, type AnyFunctionName, type FunctionName } from '../../lib/topology.ts';
 
 /** The repository root: topology entries and package-lock.json are relative to it. */
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
-
-/**
- * esbuild's ESM output has no `require`; bundled CommonJS dependencies that call it need one.
- * Aliased so it cannot clash with a `createRequire` import in the bundled code.
- */
-export const esmRequireBanner =
-  "import { createRequire as batchflowCreateRequire } from 'node:module'; const require = batchflowCreateRequire(import.meta.url);";
 
 export interface BatchflowFunctionProps {
   /** The function's key in `topology.functions`, `.scheduled` or `.deploy`: its entry, memory, timeout (and mapping settings). */
@@ -116,6 +110,7 @@ export class BatchflowFunction extends Construct {
 
   private createFunction(props: BatchflowFunctionProps): NodejsFunction {
     const spec = functionSpec(props.name);
+    const bundle = esbuildOptions('node22');
     return new NodejsFunction(this, 'Function', {
       role: this.createRole(props),
       entry: join(projectRoot, spec.entry),
@@ -146,12 +141,13 @@ export class BatchflowFunction extends Construct {
       bundling: {
         // esbuild is a dev dependency: bundle on this machine, never in a Docker image.
         forceDockerBundling: false,
+        // The options the local runtime bundles with too (functionBundling.ts).
         format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        banner: esmRequireBanner,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
+        mainFields: bundle.mainFields,
+        banner: bundle.banner!.js,
+        minify: bundle.minify,
+        sourceMap: bundle.sourcemap === true,
+        sourcesContent: bundle.sourcesContent,
         // The SDK version the code is tested with (package-lock.json), not the one the runtime
         // happens to ship: the S3 client relies on checksum options from 3.729.
         bundleAwsSDK: true,

@@ -3,8 +3,8 @@ import type { Context } from 'aws-lambda';
 
 /**
  * One warm Lambda container: imports the function's module once (the cold start), then runs one
- * invocation at a time for the pool in `workerPool.ts`. Runs in a worker thread started through
- * `lambdaWorker.boot.mjs`.
+ * invocation at a time for the pool in `workerPool.ts`. Runs in a worker thread, bundled by esbuild
+ * as the functions are (`functionBundle.ts`); `entry` is the function's bundle.
  */
 
 /** What the pool sends: one invocation. */

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { functionSpec, resourceName, type AnyFunctionName } from '../../lib/topology.ts';
+import { functionBundle } from './functionBundle.ts';
 import type { ContextFields, InvokeRequest, WorkerInit, WorkerReply } from './lambdaWorker.ts';
 
 /** A function as the pool runs it. */
@@ -55,7 +56,8 @@ export interface WorkerPool {
 /** Lambda gives a cold start 10 s; tsx compiling a module graph on a busy laptop needs more. */
 const INIT_TIMEOUT_MS = 30_000;
 const ACCOUNT = '123456789012';
-const BOOT = new URL('./lambdaWorker.boot.mjs', import.meta.url);
+/** The container's own code (the Lambda runtime's part), bundled like the functions it runs. */
+const HARNESS = new URL('./lambdaWorker.ts', import.meta.url);
 
 /**
  * The pool of one of the topology's functions, named and sized as the stack deploys it: its local
@@ -135,8 +137,10 @@ interface Container {
 
 async function startContainer(fn: PooledFunction, all: Set<Container>): Promise<Container> {
   const logStreamName = `${new Date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${randomBytes(16).toString('hex')}`;
-  const worker = new Worker(BOOT, {
-    workerData: { entry: fn.entry.href } satisfies WorkerInit,
+  // The bundle is built on the first cold start after a change to the function's code.
+  const [harness, entry] = await Promise.all([functionBundle(HARNESS), functionBundle(fn.entry)]);
+  const worker = new Worker(harness, {
+    workerData: { entry: entry.href } satisfies WorkerInit,
     execArgv: [],
     env: {
       ...fn.environment,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { esmRequireBanner } from '../../../infra/constructs/batchflowFunction.ts';
+import { esbuildOptions } from '../../../infra/constructs/functionBundling.ts';
 import { topology } from '../../../lib/topology.ts';
 import { openDuck, type Duck } from '../parse/parquetDuckdb.ts';
 
@@ -18,13 +18,8 @@ import { openDuck, type Duck } from '../parse/parquetDuckdb.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const options: BuildOptions = {
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'esm',
-  mainFields: ['module', 'main'],
-  banner: { js: esmRequireBanner },
-  minify: true,
+  ...esbuildOptions('node22'),
+  sourcemap: false,
   write: true,
   metafile: true,
   logLevel: 'silent',

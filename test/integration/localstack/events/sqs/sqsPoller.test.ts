@@ -302,7 +302,9 @@ describe('SQS poller', () => {
     await waitFor(async () => stats().inFlight === 3, 10_000, 'three invocations in flight');
     const busyAt = Date.now();
     await service.flushMetrics();
-    await waitFor(async () => stats().succeededRecords === sent && (await queueDepth(sqs, queue.url)) === 0, 60_000, 'every message processed');
+    // Done once the last invocation has also deleted its message and left the in-flight set (its
+    // record counts as succeeded before the delete).
+    await waitFor(async () => stats().succeededRecords === sent && stats().inFlight === 0 && (await queueDepth(sqs, queue.url)) === 0, 60_000, 'every message processed');
     await service.flushMetrics();
     const observation = await readObservation(
       cloudWatch,
