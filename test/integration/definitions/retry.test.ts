@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { retryOnConnectionErrors } from '../../../lib/adapters/database.ts';
 import { connectDb } from '../../../lib/store/db.ts';
 import { migrate } from '../../../lib/store/migrate.ts';
 import { migrations } from '../../../lib/store/schema.ts';
+import { freePort } from '../../support/ports.ts';
 
 /**
  * The deploy's migration when the database answers late (a new RDS Proxy whose target is not
@@ -21,14 +21,6 @@ afterAll(async () => {
   await admin.close();
 });
 
-/** A free port, found by listening on 0 and closing. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A TCP relay on `port` to the real Postgres, as the database "coming up". */
 async function relay(port: number): Promise<{ server: Server; close(): Promise<void> }> {

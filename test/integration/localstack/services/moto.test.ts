@@ -1,15 +1,7 @@
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { answers, ensureAwsEndpoint } from '../../../../localstack/services/moto.ts';
+import { freePort } from '../../../support/ports.ts';
 
-/** A port nothing listens on (the OS picks it, we release it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 afterEach(() => {
   vi.unstubAllEnvs();

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand,
@@ -15,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../../../lib/adapters/aws.ts';
 import { answers, motoEnvironment, motoLauncher } from '../../../../localstack/services/moto.ts';
 import { projectRoot } from '../../../../localstack/paths.ts';
+import { freePort } from '../../../support/ports.ts';
 
 /**
  * The local moto (localstack/services/moto_server.py) against moto as it ships, both started here:
@@ -28,13 +28,6 @@ const servers: ChildProcess[] = [];
 let plain: S3Client;
 let launched: S3Client;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The first line each server printed on stderr. */
 const firstLine = new Map<S3Client, Promise<string>>();
