@@ -56,6 +56,8 @@ export interface Pipeline {
   readonly sqs: SQSClient;
   readonly endpoint: string;
   readonly databaseUrl: string;
+  /** The stack's last log lines (failures, settings changes), for a timeout's message. */
+  readonly recentLog: readonly string[];
   /** Stops the stack, drops the schema, closes the clients. */
   stop(): Promise<void>;
 }
@@ -94,11 +96,13 @@ async function startPipeline(name: string, options: PipelineOptions = {}): Promi
   const databaseUrl = inject('databaseUrl');
   const stage = uniqueStage(`it-${name}`);
   const schema = `it_pipeline_${name.replaceAll('-', '_')}_${randomBytes(3).toString('hex')}`;
+  const recentLog: string[] = [];
   const stack = await startLocalStack({
     stage,
     endpoint,
     databaseUrl,
     databaseSchema: schema,
+    log: (line) => recentLog.push(`${new Date().toISOString().slice(11, 23)} ${line}`) > 40 && recentLog.shift(),
     ...options,
     environment: {
       PARTITION_BYTES: String(PARTITION_BYTES),
@@ -121,6 +125,7 @@ async function startPipeline(name: string, options: PipelineOptions = {}): Promi
     sqs,
     endpoint,
     databaseUrl,
+    recentLog,
     async stop() {
       await stack.stop({ drainTimeoutMs: 10_000 });
       await db.sql`drop schema if exists ${db.sql(schema)} cascade`;
@@ -166,16 +171,48 @@ export async function uploadAndWait(p: Pipeline, key: string, body: Uint8Array, 
 
 const FINISHED = new Set<string>(ENDED_STATUSES);
 
-/** The job of an object once it has ended (ENDED_STATUSES: completed, with rejects or failures, failed, stopped). */
+/**
+ * The job of an object once it has ended (ENDED_STATUSES: completed, with rejects or failures,
+ * failed, stopped). A timeout says where the job stood (or that none was recorded), what the
+ * queues held and what the local functions did, so a slow machine can be told apart from a job
+ * that hangs.
+ */
 export async function waitForJob(p: Pipeline, key: string, bucket = p.bucket, timeoutMs = 90_000): Promise<IngestJob> {
-  return waitFor(
-    async () => {
-      const job = await findIngestJobByObject(p.db, bucket, key);
-      return job && FINISHED.has(job.status) ? job : undefined;
-    },
-    timeoutMs,
-    `the job of ${key} to finish`,
+  try {
+    return await waitFor(
+      async () => {
+        const job = await findIngestJobByObject(p.db, bucket, key);
+        return job && FINISHED.has(job.status) ? job : undefined;
+      },
+      timeoutMs,
+      `the job of ${key} to finish`,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${await pipelineReport(p, bucket, key)}`);
+  }
+}
+
+/** Where the job of an object stands and what the stack around it holds, in a few lines. */
+async function pipelineReport(p: Pipeline, bucket: string, key: string): Promise<string> {
+  const job = await findIngestJobByObject(p.db, bucket, key);
+  const queues = await Promise.all(
+    Object.entries(p.stack.state.queues).map(async ([name, q]) => {
+      const depth = async (url: string) => {
+        const { Attributes: a } = await p.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+        return `${a?.ApproximateNumberOfMessages ?? '?'} visible + ${a?.ApproximateNumberOfMessagesNotVisible ?? '?'} in flight`;
+      };
+      return `${name}: ${await depth(q.url)} (dead letters ${await depth(q.deadLetterUrl)})`;
+    }),
   );
+  return [
+    job
+      ? `job ${job.jobId}: ${job.status}, ${job.partitionsDone}/${job.partitionsTotal ?? '?'} partitions, ${job.recordsAggregated} aggregated, ${job.recordsRejected} rejected, reason ${job.reason ?? 'none'}`
+      : `no job recorded for s3://${bucket}/${key}`,
+    `queues: ${queues.join('; ')}`,
+    `functions: ${JSON.stringify(p.stack.sqsPoller.stats)}`,
+    `stack log (last ${p.recentLog.length} lines):`,
+    ...p.recentLog,
+  ].join('\n');
 }
 
 /** Waits until a queue holds no message, visible or in flight (every delivery was handled). */
