@@ -7,7 +7,10 @@ import { compareQueries, readCsvIndependently } from './expected.ts';
 import { listKeys, registerDataset, salesCsv, upload, usePipeline, waitForJob } from './pipeline.ts';
 import { CSV_COLUMNS, generateCsv } from './records.ts';
 
-const p = usePipeline('dialect');
+// A failed invocation comes back after the queue's visibility timeout (30 minutes as deployed): 30 s
+// here, so one that fails on a loaded machine (a CI run once waited out its 150 s on one) is
+// retried within the wait, and a job that still does not finish is reported by waitForJob.
+const p = usePipeline('dialect', { queueOverrides: { ingest: { visibilityTimeoutSeconds: 30 }, partitions: { visibilityTimeoutSeconds: 30 } } });
 
 /**
  * records.ts's file (comma, CRLF, bad rows of every kind) rewritten in another dialect: each record
