@@ -41,8 +41,13 @@ export function sketchKey(magnitude: number): number {
 
 const MIN_KEY = sketchKey(SKETCH_ZERO_THRESHOLD);
 const MAX_KEY = sketchKey(Number.MAX_VALUE);
-// Shifts every key to ≥ 1, so one signed integer can carry both the sign and the key.
-const KEY_BIAS = 1 - MIN_KEY;
+/**
+ * Shifts every key to ≥ 1, so one signed integer can carry both the sign and the key: bucket b
+ * (sketchBucket) is named "p<b − bias>" above zero, "n<−b − bias>" below and "z" at zero (the SQL
+ * layer names the bucket of a single-value partial row this way).
+ */
+export const SKETCH_KEY_BIAS = 1 - MIN_KEY;
+const KEY_BIAS = SKETCH_KEY_BIAS;
 
 /**
  * The bucket of a finite value as one signed integer: 0 for zero, ±(key + bias) by sign. The

@@ -1,5 +1,6 @@
 import type { WindowCell } from '../analytics/rollupPlan.ts';
 import type { CellStatistics } from '../rollup/aggregator.ts';
+import { SKETCH_KEY_BIAS } from '../rollup/sketch.ts';
 import type postgres from 'postgres';
 import type { Db, Tx } from './db.ts';
 import { datasetDeletionLock } from './datasets.ts';
@@ -53,13 +54,24 @@ function mergeCells(db: Db, cells: postgres.PendingQuery<postgres.Row[]>, keys: 
 
 /**
  * One metric's piece of partial row `p`: the metric at position `m.i` of `p.metrics` (see the
- * layout in migration 10): metric, count, sum, min, max, mean, m2, sketch.
+ * layouts in migrations 10 and 18): metric, count, sum, min, max, mean, m2, sketch. A single-value
+ * row (sketches null) becomes the full form its value would have had: count 1 (0 without a value),
+ * sum and mean the value + 0 (as the aggregator's 0 + x: −0 gives 0), min and max the value, M2 0,
+ * and the sketch of its one bucket, named as sketch.ts names it (SKETCH_KEY_BIAS).
  */
 function partialPieces(sql: postgres.Sql) {
+  const value = sql`p.stats[m.i::int]`;
+  const bucket = sql`p.stats[cardinality(p.metrics) + m.i::int]::bigint`;
+  const bias = sql`${SKETCH_KEY_BIAS}::bigint`;
+  const full = (k: number) => sql`p.stats[6 * m.i::int - ${5 - k}::int]`;
+  const either = (single: postgres.PendingQuery<postgres.Row[]>, k: number) => sql`case when p.sketches is null then ${single} else ${full(k)} end`;
   return sql`
-    m.metric, p.stats[6 * m.i::int - 5]::bigint as count, p.stats[6 * m.i::int - 4] as sum, p.stats[6 * m.i::int - 3] as min,
-    p.stats[6 * m.i::int - 2] as max, p.stats[6 * m.i::int - 1] as mean, p.stats[6 * m.i::int] as m2,
-    p.sketches -> (m.i::int - 1) as sketch`;
+    m.metric, ${either(sql`(${value} is not null)::int::float8`, 0)}::bigint as count, ${either(sql`coalesce(${value} + 0, 0)`, 1)} as sum,
+    ${either(value, 2)} as min, ${either(value, 3)} as max, ${either(sql`coalesce(${value} + 0, 0)`, 4)} as mean, ${either(sql`0::float8`, 5)} as m2,
+    case when p.sketches is not null then p.sketches -> (m.i::int - 1)
+         when ${value} is null then '{}'::jsonb
+         else jsonb_build_object(case when ${bucket} > 0 then 'p' || (${bucket} - ${bias}) when ${bucket} < 0 then 'n' || (-${bucket} - ${bias}) else 'z' end, 1)
+    end as sketch`;
 }
 
 /**

@@ -457,5 +457,19 @@ alter table ${s}.batch_jobs add column definition jsonb;
 `;
     },
   },
+  {
+    version: 18,
+    description: 'rollup_partials: groups of one value per metric stored as their values and sketch buckets',
+    sql: (schema) => {
+      const s = quoteIdent(schema);
+      return `
+-- A partial row whose group holds at most one value per metric (most rows at high cardinality)
+-- has sketches NULL and stats = the M metrics' values (NULL: none), then each value's sketch
+-- bucket: 2M numbers where the full form has 6M and M JSON sketches Postgres must parse. Readers
+-- expand it to the full form (count 1, sum = min = max = mean = the value, M2 0, a sketch of one bin).
+alter table ${s}.rollup_partials alter column sketches drop not null;
+`;
+    },
+  },
 ];
 

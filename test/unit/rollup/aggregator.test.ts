@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDatasetDefinition, type DatasetDefinition } from '../../../lib/datasets/definition.ts';
 import { createRollupAggregator, GROUP_STATS, type RollupCell } from '../../../lib/rollup/aggregator.ts';
 import { bucketStart, parseGranularity } from '../../../lib/rollup/granularity.ts';
-import { DDSketch, SKETCH_RELATIVE_ACCURACY, sketchQuantile } from '../../../lib/rollup/sketch.ts';
+import { DDSketch, SKETCH_RELATIVE_ACCURACY, sketchBucket, sketchQuantile } from '../../../lib/rollup/sketch.ts';
 import { ORIGIN_MS } from '../../support/time.ts';
 
 interface TestRecord {
@@ -117,6 +117,7 @@ const dimensionValue = fc.constantFrom('', 'eu', 'us', 'apac', 'a value longer t
 const metricValue = fc.oneof(
   fc.constant(Number.NaN),
   fc.constant(0),
+  fc.constant(-0),
   fc.double({ min: -1e6, max: 1e6, noNaN: true }),
   fc.integer({ min: 1, max: 100 }),
 );
@@ -172,18 +173,35 @@ describe('createRollupAggregator', () => {
           const groups = [...aggregator.groups()];
 
           // Assess: unfolded metric by metric, the groups are the cells (checked above against a naive group-by).
+          const M = def.metrics.length;
           const unfolded = groups.flatMap((g) => {
+            const at = { rollup: g.rollup, bucketStart: g.bucketStart, dims: [...g.dims] };
+            if (g.sketches === null) {
+              // Single-value form: value m (NaN: none) and its sketch bucket at M + m.
+              return def.metrics.map((metric, m) => {
+                const v = g.stats[m];
+                if (Number.isNaN(v)) return { ...at, metric, count: 0, sum: 0, min: null, max: null, mean: 0, m2: 0, sketch: {} };
+                // The bucket a sketch of the value alone puts it in.
+                expect(g.stats[M + m]).toBe(sketchBucket(v));
+                const sketch = new DDSketch();
+                sketch.add(v);
+                return { ...at, metric, count: 1, sum: 0 + v, min: v, max: v, mean: 0 + v, m2: 0, sketch: sketch.toJSON() };
+              });
+            }
             const sketches = JSON.parse(g.sketches);
             return def.metrics.map((metric, m) => {
               const [count, sum, min, max, mean, m2] = g.stats.subarray(GROUP_STATS * m, GROUP_STATS * (m + 1));
-              return { rollup: g.rollup, bucketStart: g.bucketStart, dims: [...g.dims], metric, count, sum, min: count === 0 ? null : min, max: count === 0 ? null : max, mean, m2, sketch: sketches[m] };
+              return { ...at, metric, count, sum, min: count === 0 ? null : min, max: count === 0 ? null : max, mean, m2, sketch: sketches[m] };
             });
           });
-          expect(groups.every((g) => g.stats.length === GROUP_STATS * def.metrics.length)).toBe(true);
-          // A metric without values has NaN (missing) extremes, stored as NULL.
           for (const g of groups) {
-            def.metrics.forEach((_, m) => {
-              if (g.stats[GROUP_STATS * m] === 0) expect([g.stats[GROUP_STATS * m + 2], g.stats[GROUP_STATS * m + 3]]).toEqual([NaN, NaN]);
+            const counts = g.sketches === null ? [] : def.metrics.map((_, m) => g.stats[GROUP_STATS * m]);
+            // The single-value form exactly when no metric holds two values.
+            expect(g.stats.length).toBe(g.sketches === null ? 2 * M : GROUP_STATS * M);
+            if (g.sketches !== null) expect(counts.some((n) => n > 1)).toBe(true);
+            // A metric without values has NaN (missing) extremes, stored as NULL.
+            counts.forEach((n, m) => {
+              if (n === 0) expect([g.stats[GROUP_STATS * m + 2], g.stats[GROUP_STATS * m + 3]]).toEqual([NaN, NaN]);
             });
           }
           expect(unfolded).toEqual(aggregator.cells());
