@@ -3,7 +3,7 @@
  * stops without waiting for invocations in flight.
  */
 import { topology } from '../lib/topology.ts';
-import { startLocalStack } from './stack.ts';
+import { localConcurrency, startLocalStack } from './stack.ts';
 
 // Node 20 is supported locally; the SDK's notice about 2027 releases needing Node 22 is in the README.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -20,6 +20,8 @@ const stack = await startLocalStack({
   compactorIntervalMs: 60_000,
   retentionIntervalMs: 3_600_000,
   tunerApply: process.env.BATCHFLOW_TUNER_APPLY === 'true',
+  // One invocation per core of each function at a time (BATCHFLOW_LOCAL_CONCURRENCY): see localConcurrency.
+  maxConcurrentInvocations: localConcurrency(),
   // The read-only HTTP API, next to the AWS endpoint's 4566.
   httpApiPort: Number(process.env.BATCHFLOW_API_PORT ?? 4567),
   // BATCHFLOW_API_AUTH=sigv4: check signatures as the deployed API does (`batchflow --target api` signs).
@@ -37,7 +39,7 @@ const rows: [string, string][] = [
   ]),
   ...Object.entries(stack.sqsPoller.stats).map(([name, s]): [string, string] => [
     'function',
-    `${name}  (batchSize ${s.settings.batchSize}, maxConcurrency ${s.settings.maxConcurrency})`,
+    `${name}  (batchSize ${s.settings.batchSize}, maxConcurrency ${s.settings.maxConcurrency}; here at most ${localConcurrency()} at once)`,
   ]),
   ...(stack.httpApi
     ? [['HTTP API', `${stack.httpApi.url}  (/api/..., GET jobs; ${process.env.BATCHFLOW_API_AUTH === 'sigv4' ? 'SigV4 checked' : 'unsigned'}: batchflow --target api with BATCHFLOW_API_URL)`] as [string, string]]

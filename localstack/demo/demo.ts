@@ -9,7 +9,7 @@ import { clearDatasetRollups, putDataset } from '../../lib/store/datasets.ts';
 import { connectDb } from '../../lib/store/db.ts';
 import { localDir } from '../paths.ts';
 import { salesDataset, writeSalesCsv } from './sampleData.ts';
-import { startLocalStack } from '../stack.ts';
+import { localConcurrency, startLocalStack } from '../stack.ts';
 
 /**
  * `npm run demo`: the whole pipeline on this machine with nothing set — starts the local stack
@@ -28,6 +28,8 @@ const stack = await startLocalStack({
   log: say,
   // Quiet functions: the demo prints its own summary.
   environment: { POWERTOOLS_LOG_LEVEL: 'WARN' },
+  // As `npm run local`: one invocation per core of each function at a time.
+  maxConcurrentInvocations: localConcurrency(),
 });
 const db = connectDb({ url: stack.state.databaseUrl, schema: stack.state.databaseSchema });
 let failed = false;

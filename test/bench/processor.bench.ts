@@ -51,7 +51,7 @@ import { connectDb, type Db } from '../../lib/store/db.ts';
 import { topology } from '../../lib/topology.ts';
 import { localDir, projectRoot } from '../../localstack/paths.ts';
 import { writeSalesCsv } from '../../localstack/demo/sampleData.ts';
-import { startLocalStack } from '../../localstack/stack.ts';
+import { localConcurrency, startLocalStack } from '../../localstack/stack.ts';
 import { writeHighCardinalityCsv } from './highCardinality.ts';
 import { benchDataset } from './parseAggregate.ts';
 
@@ -195,6 +195,8 @@ async function batchflowEndToEnd(f: BenchFile, after?: (db: Db, schema: string) 
     // Compaction is timed on its own below (compactPartials), and the queries before it need the
     // partial rows: the processor does not compact after the job here.
     environment: { POWERTOOLS_LOG_LEVEL: 'ERROR', COMPACT_AFTER_JOB: 'false' },
+    // As `npm run local` runs them: one invocation per core of each function at a time.
+    maxConcurrentInvocations: localConcurrency(),
     ...(VISIBILITY_S !== undefined ? { queueOverrides: { partitions: { visibilityTimeoutSeconds: VISIBILITY_S } } } : {}),
   });
   const db = connectDb({ url: databaseUrl, schema, max: 4 });

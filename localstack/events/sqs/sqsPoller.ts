@@ -31,6 +31,12 @@ export interface SqsPollerOptions {
   /** How often the mapping settings are read again. @default 5_000 */
   readonly settingsRefreshMs?: number;
   /**
+   * The most invocations of one function in flight at once, below its mapping's maxConcurrency:
+   * on AWS each invocation has CPU of its own, on one machine they share its cores (see
+   * localConcurrency in stack.ts). @default no limit but the mapping's
+   */
+  readonly maxConcurrentInvocations?: number;
+  /**
    * How often the AWS-side metrics (AWS/Lambda, AWS/SQS) and the functions' EMF metrics are
    * published to the endpoint's CloudWatch (see awsMetrics.ts); 0 publishes nothing and leaves the
    * functions' stdout alone. @default 10_000
@@ -200,7 +206,7 @@ class FunctionRunner implements MeteredFunction {
   async poll(): Promise<void> {
     while (!this.signal.aborted) {
       const { batchSize, maxConcurrency } = this.stats.settings;
-      const free = maxConcurrency - this.#inFlight.size;
+      const free = Math.min(maxConcurrency, this.options.maxConcurrentInvocations ?? Infinity) - this.#inFlight.size;
       if (free <= 0) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
         continue;

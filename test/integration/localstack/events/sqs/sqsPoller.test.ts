@@ -39,6 +39,7 @@ async function startHarness(options: {
   readonly entry?: URL;
   readonly timeoutSeconds?: number;
   readonly metricsIntervalMs?: number;
+  readonly maxConcurrentInvocations?: number;
   readonly before?: (queue: ProvisionedQueue, provisioned: Provisioned) => Promise<void>;
 }): Promise<Harness> {
   const stage = uniqueStage('it-lsvc');
@@ -83,6 +84,7 @@ async function startHarness(options: {
     mappings,
     settingsRefreshMs: 200,
     ...(options.metricsIntervalMs !== undefined ? { metricsIntervalMs: options.metricsIntervalMs } : {}),
+    ...(options.maxConcurrentInvocations !== undefined ? { maxConcurrentInvocations: options.maxConcurrentInvocations } : {}),
   });
   return { queue, service, functionName: fn.name, provisioned };
 }
@@ -228,6 +230,21 @@ describe('SQS poller', () => {
     expect(Object.values(service.stats)[0].maxInFlight).toBe(3);
     // Warm workers are reused: never more threads than concurrent invocations.
     expect(new Set(attempts.map((a) => a.threadId)).size).toBeLessThanOrEqual(3);
+  });
+
+  it('runs at most maxConcurrentInvocations at once when the mapping allows more (the machine\'s cores)', async () => {
+    // Prepare
+    const sent = scripts(8, { sleepMs: 400 });
+    const { queue, service } = await startHarness({ settings: { batchSize: 1, maxConcurrency: 4 }, maxConcurrentInvocations: 2 });
+
+    // Act
+    await sendScripts(sqs, queue.url, sent);
+    const attempts = await settled(queue, sent.length);
+
+    // Assess: every message handled once, two at a time, the mapping's setting unchanged.
+    expect(Object.values(countByKey(attempts))).toEqual(sent.map(() => 1));
+    expect(maxOverlap(attempts)).toBe(2);
+    expect(Object.values(service.stats)[0]).toMatchObject({ maxInFlight: 2, settings: { maxConcurrency: 4 } });
   });
 
   it('applies changed mapping settings while running', async () => {
