@@ -2,7 +2,8 @@
 // partition (planned as the splitter plans them, ends aligned with findRecordStart), an aggregator
 // flushed every DEFAULTS.partialFlushCells cells, its groups encoded as the partial rows COPY gets
 // and released — and print the peak RSS. Arguments: <file> <dataset name> (default sales). The
-// pure path: no S3 reads, and the encoded rows go nowhere instead of to Postgres.
+// pure path: no S3 reads, and the encoded rows go nowhere instead of to Postgres. The benchmark runs
+// it from its esbuild bundle (functionBundle), as Lambda runs the processor's.
 import { createReadStream, openSync, readSync, readFileSync, statSync } from 'node:fs';
 import { parseCsvHeader } from '../../lib/parse/header.ts';
 import { createRecordReader } from '../../lib/parse/reader.ts';
