@@ -71,8 +71,11 @@ export interface RollupGroup {
    * M metrics: metric m's value at m (NaN: none) and its sketch bucket (sketchBucket) at M + m.
    */
   readonly stats: Float64Array;
-  /** The metrics' sketches (SketchJson) as the text of one JSON array, in metric order; null in the single-value form. */
-  readonly sketches: string | null;
+  /**
+   * The metrics' sketches (SketchJson) as the text of one JSON array, in metric order, in ASCII
+   * bytes (what COPY sends); null in the single-value form.
+   */
+  readonly sketches: Uint8Array | null;
 }
 
 /**
@@ -122,25 +125,44 @@ function ownCopy(s: string): string {
 
 // Serialised bin names by stored bucket, made once per process.
 const binNames: string[] = [];
-// The same as JSON object keys, `"p70":`, for sketch texts.
-const binTokens: string[] = [];
+// The same as JSON object keys, `"p70":`, as ASCII bytes for sketch texts.
+const binTokens: Uint8Array[] = [];
 
-function binToken(stored: number): string {
-  return (binTokens[stored] ??= `"${binName(stored)}":`);
+function binToken(stored: number): Uint8Array {
+  return (binTokens[stored] ??= Buffer.from(`"${binName(stored)}":`, 'latin1'));
 }
 
-/** Sorts numbers ascending: insertion sort for the few bins most cells have, where a comparator call costs more. */
-function sortSmall(xs: number[]): void {
-  if (xs.length > 16) {
-    xs.sort((a, b) => a - b);
+/**
+ * Sorts the first `n` numbers ascending: insertion sort for the few bins most cells have, the
+ * typed array's own numeric sort (no comparator calls) past 16.
+ */
+function sortBins(xs: Float64Array, n: number): void {
+  if (n > 16) {
+    xs.subarray(0, n).sort();
     return;
   }
-  for (let i = 1; i < xs.length; i++) {
+  for (let i = 1; i < n; i++) {
     const x = xs[i];
     let j = i;
     for (; j > 0 && xs[j - 1] > x; j--) xs[j] = xs[j - 1];
     xs[j] = x;
   }
+}
+
+/** Writes a non-negative integer's decimal digits at `at`; returns the position after them. */
+function writeDigits(out: Uint8Array, at: number, x: number): number {
+  if (x < 10) {
+    out[at] = 0x30 + x;
+    return at + 1;
+  }
+  let digits = 0;
+  for (let y = x; y >= 1; y = Math.floor(y / 10)) digits++;
+  for (let i = at + digits - 1; i >= at; i--) {
+    const q = Math.floor(x / 10);
+    out[i] = 0x30 + (x - 10 * q);
+    x = q;
+  }
+  return at + digits;
 }
 
 function binName(stored: number): string {
@@ -662,12 +684,23 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
   }
 
   /**
-   * The cells group by group, every metric of a group together, sketches as JSON text built
-   * straight from the bins (no object per sketch). Lazy: a caller that writes them out as it goes
-   * never holds more than one group's output. The aggregator must not change while this runs.
+   * The cells group by group, every metric of a group together, sketches as JSON text written
+   * straight from the bins as bytes (no object per sketch, no string: this function was 15–18% of a
+   * processor's time on unordered files, and one partition's groups and their COPY rows took 219 ms
+   * as bytes against 244 ms as concatenated strings, 830 against 881 at high cardinality, the same
+   * bytes). Lazy: a caller that writes
+   * them out as it goes never holds more than one group's output. The aggregator must not change
+   * while this runs.
    */
   function* groupsOut(): Generator<RollupGroup> {
-    const bins: number[] = [];
+    let bins = new Float64Array(64);
+    let text = new Uint8Array(1 << 12);
+    let n = 0;
+    const BRACKET_OPEN = 0x5b;
+    const BRACKET_CLOSE = 0x5d;
+    const BRACE_OPEN = 0x7b;
+    const BRACE_CLOSE = 0x7d;
+    const COMMA = 0x2c;
     for (const group of groupOrder()) {
       const combo = groupCombo[group];
       const single = singleValues(group);
@@ -676,7 +709,8 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
         continue;
       }
       const stats = new Float64Array(GROUP_STATS * metricCount);
-      let sketches = '[';
+      n = 0;
+      text[n++] = BRACKET_OPEN;
       for (let m = 0; m < metricCount; m++) {
         const c = group * metricCount + m;
         const at = c * CELL_DOUBLES;
@@ -689,20 +723,33 @@ export function createRollupAggregator(def: DatasetDefinition): RollupAggregator
         stats[o + 4] = f64[at + MEAN];
         stats[o + 5] = f64[at + M2];
         // Bins as bucket · 2^32 + count, so one numeric order is the bucket order.
-        bins.length = 0;
         const used = i32[2 * at + SKETCH_USED];
         const offset = i32[2 * at + SKETCH_OFFSET];
         const end = offset + 2 * i32[2 * at + SKETCH_MASK];
-        if (used > 0) for (let s = offset; s <= end; s += 2) if (pool[s] !== 0) bins.push(pool[s] * 4294967296 + pool[s + 1]);
-        sortSmall(bins);
-        sketches += m === 0 ? '{' : ',{';
-        for (let i = 0; i < bins.length; i++) {
-          const bin = Math.floor(bins[i] / 4294967296);
-          sketches += (i === 0 ? '' : ',') + binToken(bin) + (bins[i] - bin * 4294967296);
+        if (used > bins.length) bins = new Float64Array(2 * used);
+        let k = 0;
+        if (used > 0) for (let s = offset; s <= end; s += 2) if (pool[s] !== 0) bins[k++] = pool[s] * 4294967296 + pool[s + 1];
+        sortBins(bins, k);
+        // At most `,{` + per bin `,"p-12345":` and a count of 10 digits + `}]`.
+        const room = n + 4 + 24 * k;
+        if (room > text.length) {
+          const grown = new Uint8Array(Math.max(2 * text.length, room));
+          grown.set(text.subarray(0, n));
+          text = grown;
         }
-        sketches += '}';
+        if (m > 0) text[n++] = COMMA;
+        text[n++] = BRACE_OPEN;
+        for (let i = 0; i < k; i++) {
+          const bin = Math.floor(bins[i] / 4294967296);
+          if (i > 0) text[n++] = COMMA;
+          const token = binToken(bin);
+          for (let t = 0; t < token.length; t++) text[n++] = token[t];
+          n = writeDigits(text, n, bins[i] - bin * 4294967296);
+        }
+        text[n++] = BRACE_CLOSE;
       }
-      yield { rollup: rollupKeys[comboRollup[combo]], bucketStart: bucketStarts[groupBucket[group]], dims: comboValues[combo], stats, sketches: sketches + ']' };
+      text[n++] = BRACKET_CLOSE;
+      yield { rollup: rollupKeys[comboRollup[combo]], bucketStart: bucketStarts[groupBucket[group]], dims: comboValues[combo], stats, sketches: text.slice(0, n) };
     }
   }
 

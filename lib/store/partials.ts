@@ -133,7 +133,7 @@ export class BinaryRowEncoder {
       this.prefixes.set(g.dims, prefix);
     }
     const stats = g.stats;
-    const sketchBytes = g.sketches === null ? 0 : Buffer.byteLength(g.sketches);
+    const sketchBytes = g.sketches === null ? 0 : g.sketches.length;
     this.ensure(prefix.length + 12 + this.middle.length + 24 + 12 * stats.length + 5 + sketchBytes);
     this.bytes(prefix);
     // bucket_start in microseconds: past 2^53 (before ~1715 or after ~2285) a double is exact only for
@@ -168,7 +168,8 @@ export class BinaryRowEncoder {
     }
     this.int32(1 + sketchBytes);
     this.buf[this.pos++] = 1;
-    this.pos += this.buf.write(g.sketches, this.pos, 'utf8');
+    this.buf.set(g.sketches, this.pos);
+    this.pos += sketchBytes;
   }
 
   /** The rows so far, leaving the buffer empty for more. */
@@ -284,7 +285,7 @@ function insertWriter(tx: Tx, db: Db, source: PartialSource): PartialWriter {
           bucket_start: new Date(g.bucketStart).toISOString(),
           // JSON has no NaN: null, as the COPY writer's NULL.
           stats: Array.from(g.stats, (x) => (x === x ? x : null)),
-          sketches: g.sketches === null ? null : JSON.parse(g.sketches),
+          sketches: g.sketches === null ? null : JSON.parse(Buffer.from(g.sketches).toString('utf8')),
         });
         if (rows.length === ROWS_PER_INSERT) {
           await insert(rows);

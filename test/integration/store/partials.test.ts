@@ -57,7 +57,7 @@ function group(random: () => number, metrics: number, hour: number): RollupGroup
     stats.set([count, pick(), count === 0 ? NaN : pick(), count === 0 ? NaN : pick(), pick(), Math.abs(pick())], GROUP_STATS * m);
     sketches.push(count === 0 ? {} : { [`p${Math.floor(random() * 2000) - 1000}`]: count, z: 1 });
   }
-  return { rollup, bucketStart, dims, stats, sketches: JSON.stringify(sketches) };
+  return { rollup, bucketStart, dims, stats, sketches: Buffer.from(JSON.stringify(sketches)) };
 }
 
 /** The rows of a job; float8[] through JSON (postgres.js reads a NULL element of float8[] as NaN), −0 as 0. */
@@ -104,7 +104,7 @@ describe('partial rows written with COPY', () => {
         metrics,
         // NaN is stored as NULL, and −0 is read back as 0 (the same value to every aggregate).
         stats: Array.from(g.stats, (x) => (Number.isNaN(x) ? null : x + 0)),
-        sketches: g.sketches === null ? null : JSON.parse(g.sketches),
+        sketches: g.sketches === null ? null : JSON.parse(Buffer.from(g.sketches).toString()),
       });
     });
     expect(groups.some((g) => g.sketches === null)).toBe(true);
@@ -128,7 +128,7 @@ describe('partial rows written with COPY', () => {
         if (!Number.isNaN(x)) sketch.add(x);
         return sketch.toJSON();
       });
-      full.push({ ...at, stats: Float64Array.from(stats), sketches: JSON.stringify(sketches) });
+      full.push({ ...at, stats: Float64Array.from(stats), sketches: Buffer.from(JSON.stringify(sketches)) });
     });
     await db.sql.begin(async (tx) => {
       await partialWriter(tx, db, { dataset: 'single', jobId: 4, idx: 0, metrics }).write(single);

@@ -188,7 +188,8 @@ describe('createRollupAggregator', () => {
                 return { ...at, metric, count: 1, sum: 0 + v, min: v, max: v, mean: 0 + v, m2: 0, sketch: sketch.toJSON() };
               });
             }
-            const sketches = JSON.parse(g.sketches);
+            // ASCII bytes of JSON text: any decoder reads them alike.
+            const sketches = JSON.parse(new TextDecoder().decode(g.sketches));
             return def.metrics.map((metric, m) => {
               const [count, sum, min, max, mean, m2] = g.stats.subarray(GROUP_STATS * m, GROUP_STATS * (m + 1));
               return { ...at, metric, count, sum, min: count === 0 ? null : min, max: count === 0 ? null : max, mean, m2, sketch: sketches[m] };
@@ -247,6 +248,28 @@ describe('createRollupAggregator', () => {
 
     // Assess
     expectNaiveGroupBy(def, records, aggregator.size, aggregator.cells());
+  });
+
+  it('writes sketches of thousands of bins and counts of many digits into the groups as cells() lists them', () => {
+    // Prepare: one cell of ~1,000 bins (the typed sort past 16 bins), one value 12,345 times and
+    // others 10, 100, 1,000 and 11,235 times (counts of 1 to 5 digits).
+    const def = parseDatasetDefinition({ name: 'orders', format: 'csv', timeColumn: 'ts', dimensions: ['sku'], metrics: ['a', 'b'], granularity: '1-day', rollups: [['sku']] });
+    const t0 = Date.UTC(2024, 0, 1);
+    const records: TestRecord[] = [];
+    for (let i = 0; i < 4000; i++) records.push({ timeMs: t0, dims: ['wide'], metrics: [1.01 ** (i % 2000), -(i % 7)] });
+    for (let i = 0; i < 12_345; i++) records.push({ timeMs: t0, dims: ['deep'], metrics: [42, i < 10 ? 1 : i < 110 ? 2 : i < 1110 ? 3 : 4] });
+
+    // Act
+    const aggregator = aggregate(def, records);
+    const groups = [...aggregator.groups()];
+    const sketches = groups.map((g) => JSON.parse(new TextDecoder().decode(g.sketches!)) as Record<string, number>[]);
+
+    // Assess: the groups' sketches are the cells' (checked against a naive group-by elsewhere).
+    const cells = aggregator.cells();
+    expectNaiveGroupBy(def, records, aggregator.size, cells);
+    expect(sketches.flat()).toEqual(cells.map((c) => c.sketch));
+    expect(Object.keys(sketches[groups.findIndex((g) => g.dims[0] === 'wide')][0]).length).toBeGreaterThan(900);
+    expect(Object.values(sketches[groups.findIndex((g) => g.dims[0] === 'deep')][1]).sort((x, y) => x - y)).toEqual([10, 100, 1000, 11_235]);
   });
 
   it('keeps adding after cells() (staged updates are applied before it reads them)', () => {
